@@ -1,0 +1,17 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="testbed",
+    version="0.1.0",
+    description="Network emulation testbed: networkx topologies built as namespaces, veths, bridges",
+    packages=find_packages(include=["testbed", "testbed.*"]),
+    python_requires=">=3.11",
+    install_requires=[
+        "networkx==3.6.1",
+        "pyroute2==0.9.7",
+    ],
+    extras_require={
+        "test": ["pytest==8.4.2", "pytest-timeout==2.4.0"],
+    },
+    entry_points={"console_scripts": ["testbed=testbed.cli.main:main"]},
+)

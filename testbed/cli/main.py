@@ -1,0 +1,175 @@
+"""testbed's command line: run, plan, list, clean.
+
+Exit codes, for every subcommand: 0 success; 1 a check failed; 2 invalid input;
+3 the environment cannot do it (not root, a missing tool or kernel feature).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from typing import Callable, Sequence
+
+from testbed import __version__, loader, planner
+from testbed.errors import RunNotFound, TestbedError, UsageError
+from testbed.journal import Journal, all_runs, run_dir
+
+EXIT_OK, EXIT_CHECK, EXIT_INPUT, EXIT_ENV = 0, 1, 2, 3
+TESTS: dict[str, Callable] = {}
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind and tear down like Ctrl-C."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
+def add_topology_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="topology file: a .py defining topology(**params)")
+    parser.add_argument("--param", "-p", action="append", metavar="KEY=VALUE", default=[],
+                        help="a topology parameter (repeatable), converted by the default's type")
+
+
+def load_plan(args: argparse.Namespace):
+    graph, params = loader.load(args.file, loader.parse_param_args(args.param))
+    return planner.plan(graph, source=args.file, params=params)
+
+
+# ---------------------------------------------------------------- subcommands
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    print(load_plan(args).to_json())
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from testbed.network import Network
+    plan = load_plan(args)
+    started = time.perf_counter()
+    net = Network(plan)
+    try:
+        net.start()
+        built = time.perf_counter()
+        print(f"*** {plan.source}: {len(plan.nodes)} nodes, {len(plan.links)} links built in "
+              f"{built - started:.2f} s (run {net.run_id})", file=sys.stderr)
+        return run_test(net, args)
+    finally:
+        t0 = time.perf_counter()
+        net.stop()
+        print(f"*** torn down in {time.perf_counter() - t0:.2f} s", file=sys.stderr)
+
+
+def run_test(net, args: argparse.Namespace) -> int:
+    test = args.test
+    if test is None:
+        print(f"*** network {net.run_id} is up; nodes: {', '.join(net.nodes)}. Ctrl-C to tear down.",
+              file=sys.stderr)
+        while True:
+            time.sleep(3600)
+    if test == "none":
+        return EXIT_OK
+    if test in ("pingall", "pingallfull"):
+        result = net.pingall(count=args.count)
+        print(result.matrix())
+        return EXIT_OK if result.ok else EXIT_CHECK
+    raise UsageError(f"--test {test!r}: unknown test; known: none, pingall")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    runs = all_runs()
+    if args.json:
+        print(json.dumps([dict(r.meta(), alive=r.owner_alive(), objects=len(r.entries())) for r in runs],
+                         indent=2, default=str))
+        return EXIT_OK
+    if not runs:
+        print("no testbed runs")
+        return EXIT_OK
+    print(f"{'RUN':10} {'STATE':8} {'PID':>8} {'NODES':>6} {'AGE':>8}  SOURCE")
+    for run in runs:
+        meta = run.meta()
+        age = time.time() - meta.get("created", time.time())
+        state = "running" if run.owner_alive() else "crashed"
+        print(f"{run.run_id:10} {state:8} {meta.get('pid', '?'):>8} {meta.get('nodes', '?'):>6} "
+              f"{age:>7.0f}s  {meta.get('source', '?')}")
+    return EXIT_OK
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from testbed.deploy import teardown
+    if args.all == bool(args.run_id):
+        raise UsageError("give a RUN_ID or --all (see `testbed list`)")
+    if args.run_id:
+        if not os.path.isdir(run_dir(args.run_id)):
+            raise RunNotFound(f"no run {args.run_id!r} under {os.path.dirname(run_dir(args.run_id))}; "
+                              "see `testbed list`")
+        runs = [Journal.open(args.run_id)]
+    else:
+        runs = all_runs()
+    status = EXIT_OK
+    for run in runs:
+        if run.owner_alive() and not args.force:
+            print(f"{run.run_id}: still owned by running process {run.meta().get('pid')}; "
+                  "stop it, or use --force", file=sys.stderr)
+            status = EXIT_CHECK
+            continue
+        counts = teardown(run)
+        print(f"{run.run_id}: removed {counts['netns']} namespaces, {counts['dir']} /etc/netns folders, "
+              f"stopped {counts['process']} processes")
+    return status
+
+
+# ---------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="testbed", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"testbed {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="build a topology, run a test or wait, tear down")
+    add_topology_args(p)
+    p.add_argument("--test", metavar="TEST", help="none (build and tear down) or pingall; exit 1 if it fails")
+    p.add_argument("--count", type=int, default=1, help="pings per pair for pingall (default 1)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("plan", help="print the JSON plan of a topology (no root needed)")
+    add_topology_args(p)
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("list", help="list testbed runs on this machine")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("clean", help="remove what a crashed run left, from its journal")
+    p.add_argument("run_id", nargs="?", metavar="RUN_ID")
+    p.add_argument("--all", action="store_true", help="every run whose owner is gone")
+    p.add_argument("--force", action="store_true", help="also runs whose owner is still alive")
+    p.set_defaults(func=cmd_clean)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_INPUT if exc.code not in (0, None) else EXIT_OK
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return args.func(args)
+    except TestbedError as exc:
+        print(f"testbed: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except (KeyboardInterrupt, Terminated):
+        print("testbed: interrupted; torn down", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""Apply a Plan to the kernel with a journal and rollback; tear a run down from its journal.
+
+Phases, in order (each object is journaled before it is made):
+  1. namespaces, one per node, with their global sysctls (IPv6 off, forwarding on)
+  2. devices: the bridges of switching nodes, in-node bridges and dummies
+  3. links: veth pairs created straight into both namespaces, one end up (and in its bridge)
+  4. per namespace: loopback and the other veth ends up, addresses, routes, other sysctls
+  5. /etc/netns/<namespace>/hosts for name resolution
+  6. wait for STP bridges to converge
+A failure (or Ctrl-C/SIGTERM) in any phase removes everything made so far, in reverse.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from testbed.errors import DeployError, EnvironmentProblem
+from testbed.journal import Journal, process_alive
+from testbed.kernel import netlink, nsfs
+from testbed.plan import Node, Plan
+
+ETC_NETNS = "/etc/netns"
+CHUNK = 128
+Progress = Callable[[str, int, int], None]
+
+
+def netns_name(run_id: str, node: str) -> str:
+    return f"{run_id}-{node}"
+
+
+def if_indexes(plan: Plan) -> dict[tuple[str, str], int]:
+    """The ifindex each interface gets in its namespace (lo is 1; ours count from 2)."""
+    return {(n.name, intf.name): i for n in plan.nodes for i, intf in enumerate(n.interfaces, start=2)}
+
+
+@dataclass
+class Deployment:
+    plan: Plan
+    journal: Journal
+    worker: nsfs.NetnsWorker
+    progress: Progress | None = None
+    deferred: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def ns(self, node: str) -> str:
+        return netns_name(self.journal.run_id, node)
+
+    def _tick(self, stage: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(stage, done, total)
+
+    def build(self) -> None:
+        """Make every object of the plan; on any failure remove what was made and raise."""
+        try:
+            nsfs.ensure_netns_dir()
+            nsfs.raise_fd_limit(len(self.plan.nodes) + 64)
+            self._namespaces()
+            fds = nsfs.open_all(self.ns(n.name) for n in self.plan.nodes)
+            try:
+                self._devices_and_links(fds)
+            finally:
+                nsfs.close_all(fds)
+            self._configure()
+            self._hosts_files()
+            self._wait_stp()
+        except BaseException as exc:
+            teardown(self.journal)
+            if isinstance(exc, netlink.NetlinkError):
+                raise DeployError(f"{exc.what} failed: {os.strerror(exc.errno)}{_hint(exc)}; "
+                                  "everything built so far was removed") from exc
+            if isinstance(exc, OSError):
+                raise DeployError(f"building failed: {exc}; everything built so far was removed") from exc
+            raise
+
+    # ---------------------------------------------------------------- phase 1
+
+    def _namespaces(self) -> None:
+        nodes = self.plan.nodes
+        for start in range(0, len(nodes), CHUNK):
+            chunk = nodes[start:start + CHUNK]
+            self.journal.record({"type": "netns", "name": self.ns(n.name)} for n in chunk)
+            self.worker.call(self._create_chunk, chunk)
+            self._tick("namespaces", start + len(chunk), len(nodes))
+
+    def _create_chunk(self, chunk: tuple[Node, ...]) -> None:
+        for node in chunk:
+            def setup(node: Node = node) -> None:
+                for key, value in node.sysctls:
+                    try:
+                        nsfs.write_sysctl(key, value)
+                    except FileNotFoundError:       # names an interface not made yet
+                        self.deferred.setdefault(node.name, []).append((key, value))
+            self.worker.create_here(self.ns(node.name), setup)
+
+    # ---------------------------------------------------------------- phases 2 and 3
+
+    def _devices_and_links(self, fds: dict[str, int]) -> None:
+        index = if_indexes(self.plan)
+        with netlink.Batch() as batch:
+            devices = [(n, i) for n in self.plan.nodes for i in n.interfaces if i.kind != "veth"]
+            self.journal.record({"type": "link", "netns": self.ns(n.name), "name": i.name} for n, i in devices)
+            for node, intf in devices:
+                fd = fds[self.ns(node.name)]
+                if intf.kind == "bridge":
+                    b = intf.bridge
+                    batch.bridge(intf.name, index[(node.name, intf.name)], intf.mac, fd, stp=b.stp,
+                                 ageing=b.ageing, forward_delay=b.forward_delay, priority=b.priority)
+            batch.commit()
+            self._dummies(batch, [(n, i) for n, i in devices if i.kind == "dummy"], fds, index)
+            self._tick("devices", len(devices), len(devices))
+            links = self.plan.links
+            for start in range(0, len(links), CHUNK):
+                chunk = links[start:start + CHUNK]
+                self.journal.record({"type": "link", "netns": self.ns(e[0]), "name": e[1]}
+                                    for l in chunk for e in (l.a, l.b))
+                for link in chunk:
+                    primary, peer = self._ends(link)
+                    p_intf = self.plan.node(primary[0]).interface(primary[1])
+                    q_intf = self.plan.node(peer[0]).interface(peer[1])
+                    master = index[(primary[0], p_intf.master)] if p_intf.master else None
+                    batch.veth(p_intf.name, index[primary], p_intf.mac, fds[self.ns(primary[0])], master,
+                               q_intf.name, index[peer], q_intf.mac, fds[self.ns(peer[0])])
+                batch.commit()
+                self._tick("links", start + len(chunk), len(links))
+
+    def _dummies(self, batch: netlink.Batch, dummies, fds, index) -> None:
+        """Stand-alone interfaces: dummy devices, or ifb ones where the kernel has no dummy driver."""
+        for link_kind in ("dummy", "ifb"):
+            for node, intf in dummies:
+                batch.device(link_kind, intf.name, index[(node.name, intf.name)], intf.mac,
+                             fds[self.ns(node.name)])
+            try:
+                batch.commit()
+                return
+            except netlink.NetlinkError as exc:
+                if exc.errno != errno.EOPNOTSUPP or link_kind == "ifb" or not dummies:
+                    raise
+
+    def _ends(self, link) -> tuple[tuple[str, str], tuple[str, str]]:
+        """The end created up and enslaved in the same request: one with a bridge if any."""
+        a_master = self.plan.node(link.a[0]).interface(link.a[1]).master
+        b_master = self.plan.node(link.b[0]).interface(link.b[1]).master
+        return (link.b, link.a) if b_master and not a_master else (link.a, link.b)
+
+    # ---------------------------------------------------------------- phase 4
+
+    def _configure(self) -> None:
+        index = if_indexes(self.plan)
+        peers: dict[str, list[str]] = {}
+        for link in self.plan.links:
+            _, peer = self._ends(link)
+            peers.setdefault(peer[0], []).append(peer[1])
+        todo = [n for n in self.plan.nodes if n.role == "l3" or n.name in peers or n.name in self.deferred]
+        for start in range(0, len(todo), CHUNK):
+            chunk = todo[start:start + CHUNK]
+            self.worker.call(self._configure_chunk, chunk, peers, index)
+            self._tick("addresses", start + len(chunk), len(todo))
+
+    def _configure_chunk(self, chunk: list[Node], peers: dict[str, list[str]], index) -> None:
+        for node in chunk:
+            with self.worker.inside(self.ns(node.name)), netlink.Batch() as batch:
+                batch.set_link(1, "lo", up=True)
+                for ifname in peers.get(node.name, ()):
+                    intf = node.interface(ifname)
+                    master = index[(node.name, intf.master)] if intf.master else None
+                    batch.set_link(index[(node.name, ifname)], ifname, up=True, master=master)
+                for intf in node.interfaces:
+                    for cidr in intf.addresses:
+                        batch.address(index[(node.name, intf.name)], f"{node.name}/{intf.name}", cidr)
+                for route in node.routes:
+                    batch.route(route.dst, route.via)
+                try:
+                    batch.commit()
+                except netlink.NetlinkError as exc:
+                    raise netlink.NetlinkError(exc.errno, f"node {node.name}: {exc.what}") from None
+                for key, value in self.deferred.get(node.name, ()):
+                    nsfs.write_sysctl(key, value)
+
+    # ---------------------------------------------------------------- phases 5 and 6
+
+    def _hosts_files(self) -> None:
+        lines = ["127.0.0.1\tlocalhost"] + [f"{ip}\t{name}" for name, ip in self.plan.hosts]
+        text = "\n".join(lines) + "\n"
+        l3 = [n for n in self.plan.nodes if n.role == "l3"]
+        dirs = [os.path.join(ETC_NETNS, self.ns(n.name)) for n in l3]
+        self.journal.record({"type": "dir", "path": d} for d in dirs)
+        os.makedirs(ETC_NETNS, exist_ok=True)
+        for directory in dirs:
+            os.mkdir(directory)
+            with open(os.path.join(directory, "hosts"), "w") as f:
+                f.write(text)
+        self._tick("hosts files", len(dirs), len(dirs))
+
+    def _wait_stp(self) -> None:
+        stp = [(n, i) for n in self.plan.nodes for i in n.interfaces if i.bridge and i.bridge.stp]
+        if not stp:
+            return
+        from testbed.kernel import linkstate
+        delay = max((i.bridge.forward_delay or 2.0) for _, i in stp)
+        deadline = time.monotonic() + 2 * delay + 10
+        names = {self.ns(n.name) for n, _ in stp}
+        while time.monotonic() < deadline:
+            if all(self.worker.run_inside(ns, linkstate.stp_settled) for ns in names):
+                return
+            time.sleep(0.25)
+        raise DeployError(f"STP did not converge within {2 * delay + 10:.0f} s on "
+                          f"{', '.join(sorted(n.name for n, _ in stp))}")
+
+
+def _hint(exc: netlink.NetlinkError) -> str:
+    if exc.errno == errno.EOPNOTSUPP:
+        return " (the kernel lacks this link kind: run `testbed doctor`)"
+    if exc.errno == errno.EEXIST:
+        return " (a name or address is already used: is another run using it?)"
+    return ""
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise EnvironmentProblem("building a network needs root (network namespaces, netlink): "
+                                 "run it with sudo, or as root")
+
+
+def stop_process(pid: int, start: int | None, grace: float = 1.0) -> bool:
+    """SIGTERM, then SIGKILL after ``grace`` seconds, a process we started (PID + start time)."""
+    if not process_alive(pid, start):
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not process_alive(pid, start) or _zombie(pid):
+            return True
+        time.sleep(0.02)
+    if process_alive(pid, start):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return True
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] == b"Z"
+    except OSError:
+        return True
+
+
+def teardown(journal: Journal, entries: Iterable[dict] | None = None) -> dict[str, int]:
+    """Delete exactly what the journal lists, newest first; safe to call again."""
+    entries = list(journal.entries() if entries is None else entries)
+    counts = {"process": 0, "netns": 0, "dir": 0, "link": 0}
+    for entry in reversed(entries):
+        if entry.get("type") == "process" and stop_process(entry["pid"], entry.get("start")):
+            counts["process"] += 1
+    netns_owned = {e["name"] for e in entries if e.get("type") == "netns"}
+    for entry in reversed(entries):
+        kind = entry.get("type")
+        if kind == "netns" and nsfs.remove(entry["name"]):
+            counts["netns"] += 1
+        elif kind == "link" and entry.get("netns") in netns_owned:
+            counts["link"] += 1                  # went away with its namespace
+        elif kind == "dir":
+            path = entry.get("path", "")
+            if os.path.dirname(path) == ETC_NETNS and os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+                counts["dir"] += 1
+    journal.remove()
+    return counts

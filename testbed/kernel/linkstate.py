@@ -1,0 +1,55 @@
+"""Reading and changing links in the calling thread's namespace (run via NetnsWorker).
+
+Interface counters come from netlink (IFLA_STATS64), bridge port states from the
+AF_BRIDGE link dump.
+"""
+from __future__ import annotations
+
+import socket
+
+from pyroute2 import IPRoute
+
+# Linux bridge port states (include/uapi/linux/if_bridge.h)
+BR_STATE = {0: "disabled", 1: "listening", 2: "learning", 3: "forwarding", 4: "blocking"}
+STAT_FIELDS = ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_errors", "tx_errors",
+               "rx_dropped", "tx_dropped", "multicast")
+
+
+def counters() -> dict[str, dict[str, int]]:
+    """ifname -> counters of every interface in this namespace (loopback left out)."""
+    result: dict[str, dict[str, int]] = {}
+    with IPRoute() as ipr:
+        for link in ipr.get_links():
+            name = link.get("ifname")
+            stats = link.get("IFLA_STATS64") or link.get("IFLA_STATS") or {}
+            if name == "lo":
+                continue
+            result[name] = {k: int(stats.get(k, 0)) for k in STAT_FIELDS}
+            result[name]["up"] = int(bool(link["flags"] & 1))
+    return result
+
+
+def port_states() -> dict[str, str]:
+    """Bridge port name -> STP state of every bridge port in this namespace."""
+    states: dict[str, str] = {}
+    with IPRoute() as ipr:
+        for link in ipr.get_links(family=socket.AF_BRIDGE):
+            state = link.get(("IFLA_PROTINFO", "IFLA_BRPORT_STATE"))
+            if state is not None:
+                states[link.get("ifname")] = BR_STATE.get(state, str(state))
+    return states
+
+
+def stp_settled() -> bool:
+    """True when no bridge port here is still listening or learning."""
+    return all(s not in ("listening", "learning") for s in port_states().values())
+
+
+def set_up(names: list[str], up: bool) -> None:
+    """Bring the named interfaces of this namespace up or down."""
+    with IPRoute() as ipr:
+        for name in names:
+            found = ipr.link_lookup(ifname=name)
+            if not found:
+                raise KeyError(f"no interface {name!r}")
+            ipr.link("set", index=found[0], state="up" if up else "down")

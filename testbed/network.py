@@ -1,0 +1,315 @@
+"""The running network: build it from a graph or Plan, use it, tear it down.
+
+    with Network(graph) as net:
+        print(net["h1"].cmd("ping -c1 h2"))
+        result = net.pingall()
+        net.link_down("h1", "s1")
+
+Commands run inside a node's namespace through ``ip netns exec`` (so /etc/netns files
+apply); no shell is kept per host. Processes started with popen() are journaled by PID
+and stopped at teardown.
+"""
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, Sequence
+
+import networkx as nx
+
+from testbed import planner
+from testbed.deploy import Deployment, Progress, netns_name, require_root, teardown
+from testbed.errors import CommandFailed, UsageError
+from testbed.journal import Journal, new_run_id, process_start_time
+from testbed.kernel import icmp, linkstate, nsfs
+from testbed.plan import Node as NodePlan, Plan
+from testbed.reach import Reachability, target_address
+
+
+class Node:
+    """A handle on one node of a running network."""
+
+    def __init__(self, net: "Network", plan: NodePlan):
+        self.net = net
+        self.plan = plan
+        self.name = plan.name
+        self.kind = plan.kind
+        self.netns = netns_name(net.run_id, plan.name)
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} {self.name} in netns {self.netns}>"
+
+    @property
+    def intfs(self) -> list[str]:
+        return [i.name for i in self.plan.interfaces]
+
+    @property
+    def ip(self) -> str | None:
+        addresses = self.plan.addresses
+        return addresses[0].split("/")[0] if addresses else None
+
+    def _argv(self, command: str | Sequence[str]) -> list[str]:
+        args = ["sh", "-c", command] if isinstance(command, str) else list(command)
+        return ["ip", "netns", "exec", self.netns, *args]
+
+    def run(self, command: str | Sequence[str], *, timeout: float | None = None, check: bool = False,
+            input: str | None = None) -> subprocess.CompletedProcess:
+        """Run a command inside the node and wait; a string goes through ``sh -c``."""
+        proc = self.popen(command, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            out, err = proc.communicate(input, timeout=timeout)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            self.net._forget(proc.pid)
+        result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        if check and result.returncode != 0:
+            raise CommandFailed(f"{self.name}: {command!r} exited {result.returncode}: {err.strip()[:300]}")
+        return result
+
+    def cmd(self, command: str | Sequence[str], **kwargs: Any) -> str:
+        """Run a command and return its output (stdout then stderr), like Mininet's cmd()."""
+        result = self.run(command, **kwargs)
+        return result.stdout + result.stderr
+
+    def popen(self, command: str | Sequence[str], **kwargs: Any) -> subprocess.Popen:
+        """Start a command inside the node; it is journaled and stopped at teardown."""
+        kwargs.setdefault("start_new_session", True)
+        return self.net._spawn(self._argv(command), **kwargs)
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        """Interface counters of this node, from netlink."""
+        return self.net.worker.run_inside(self.netns, linkstate.counters)
+
+    def set_link_state(self, intf: str, up: bool) -> None:
+        self.net.worker.run_inside(self.netns, linkstate.set_up, [intf], up)
+
+
+@dataclass
+class PairResult:
+    src: str
+    dst: str
+    dst_ip: str | None
+    sent: int
+    received: int
+    expected: bool
+    rtt_ms: float | None = None
+
+    @property
+    def loss(self) -> float:
+        return 100.0 if self.sent == 0 else 100.0 * (self.sent - self.received) / self.sent
+
+    @property
+    def ok(self) -> bool:
+        """Expected pairs lose nothing; pairs that should not connect get nothing through."""
+        return self.loss == 0.0 if self.expected else self.received == 0
+
+
+@dataclass
+class PingallResult:
+    hosts: list[str]
+    pairs: list[PairResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.pairs)
+
+    @property
+    def failures(self) -> list[PairResult]:
+        return [p for p in self.pairs if not p.ok]
+
+    @property
+    def loss(self) -> float:
+        sent = sum(p.sent for p in self.pairs)
+        return 0.0 if not sent else 100.0 * (sent - sum(p.received for p in self.pairs)) / sent
+
+    def matrix(self, max_hosts: int = 30) -> str:
+        """A reachability matrix: loss % per pair; '-' expected unreachable and unreached, '!' marks wrong."""
+        hosts = self.hosts
+        lines = []
+        if len(hosts) <= max_hosts:
+            cells = {(p.src, p.dst): p for p in self.pairs}
+            width = max(5, *(len(h) for h in hosts)) + 1
+            lines.append("src\\dst".ljust(width) + "".join(h.rjust(width) for h in hosts))
+            for src in hosts:
+                row = src.ljust(width)
+                for dst in hosts:
+                    p = cells.get((src, dst))
+                    if p is None:
+                        text = ""
+                    elif not p.expected and p.received == 0:
+                        text = "-"
+                    else:
+                        text = f"{p.loss:.0f}%" + ("" if p.ok else "!")
+                    row += text.rjust(width)
+                lines.append(row)
+        expected = [p for p in self.pairs if p.expected]
+        lines.append(f"{len(self.pairs)} pairs, {len(expected)} expected to connect, "
+                     f"{len(self.failures)} wrong, {self.loss:.1f}% of probes lost")
+        for p in self.failures[:20]:
+            why = f"{p.loss:.0f}% loss" if p.expected else "reachable but should not be"
+            lines.append(f"  {p.src} -> {p.dst} ({p.dst_ip}): {why}")
+        return "\n".join(lines)
+
+
+class Network:
+    """A network built from a graph (or a Plan) in namespaces of its own."""
+
+    def __init__(self, topology: nx.Graph | Plan, *, source: str = "topology",
+                 params: Mapping[str, Any] | None = None, run_id: str | None = None,
+                 progress: Progress | None = None):
+        self.plan = topology if isinstance(topology, Plan) else planner.plan(topology, source, params)
+        self.run_id = run_id or new_run_id()
+        self.progress = progress
+        self.journal: Journal | None = None
+        self.worker: nsfs.NetnsWorker | None = None
+        self.nodes: dict[str, Node] = {}
+        self._procs: dict[int, subprocess.Popen] = {}
+        self._lock = threading.Lock()
+        self._reach: Reachability | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> "Network":
+        require_root()
+        self.worker = nsfs.NetnsWorker()
+        meta = {"source": self.plan.source, "params": dict(self.plan.params), "nodes": len(self.plan.nodes),
+                "links": len(self.plan.links)}
+        self.journal = Journal.create(self.run_id, meta)
+        try:
+            Deployment(self.plan, self.journal, self.worker, self.progress).build()
+        except BaseException:
+            self.worker.close()
+            self.worker = None
+            raise
+        self.nodes = {n.name: Node(self, n) for n in self.plan.nodes}
+        return self
+
+    def stop(self) -> dict[str, int]:
+        """Stop our processes and delete everything the journal lists; safe to call twice."""
+        if self.journal is None:
+            return {}
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}) \
+            if threading.current_thread() is threading.main_thread() else None
+        try:
+            for proc in list(self._procs.values()):
+                if proc.poll() is None:
+                    proc.terminate()
+            counts = teardown(self.journal)
+            for proc in list(self._procs.values()):
+                try:
+                    proc.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            self._procs.clear()
+            self.journal = None
+            if self.worker is not None:
+                self.worker.close()
+                self.worker = None
+            return counts
+        finally:
+            if old is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+    def __enter__(self) -> "Network":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ nodes
+
+    def __getitem__(self, name: str) -> Node:
+        try:
+            return self.nodes[name]
+        except KeyError:
+            raise UsageError(f"no node {name!r}; nodes: {', '.join(self.nodes)}") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.nodes
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes.values())
+
+    @property
+    def hosts(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n.kind == "host"]
+
+    @property
+    def switches(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n.plan.role == "l2"]
+
+    @property
+    def routers(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n.kind == "router"]
+
+    # ------------------------------------------------------------ processes
+
+    def _spawn(self, argv: list[str], **kwargs: Any) -> subprocess.Popen:
+        proc = subprocess.Popen(argv, **kwargs)
+        with self._lock:
+            self._procs[proc.pid] = proc
+        if self.journal is not None:
+            self.journal.record([{"type": "process", "pid": proc.pid, "start": process_start_time(proc.pid)}])
+        return proc
+
+    def _forget(self, pid: int) -> None:
+        with self._lock:
+            self._procs.pop(pid, None)
+
+    # ------------------------------------------------------------ links
+
+    def link(self, a: str, b: str) -> list:
+        """The plan's links between nodes a and b."""
+        found = [l for l in self.plan.links if {l.a[0], l.b[0]} == {a, b}]
+        if not found:
+            raise UsageError(f"no link between {a!r} and {b!r}")
+        return found
+
+    def set_link(self, a: str, b: str, up: bool) -> None:
+        """Bring both ends of every link between a and b up or down."""
+        for link in self.link(a, b):
+            for node, intf in (link.a, link.b):
+                self[node].set_link_state(intf, up)
+
+    def link_down(self, a: str, b: str) -> None:
+        self.set_link(a, b, False)
+
+    def link_up(self, a: str, b: str) -> None:
+        self.set_link(a, b, True)
+
+    # ------------------------------------------------------------ traffic
+
+    @property
+    def reachability(self) -> Reachability:
+        if self._reach is None:
+            self._reach = Reachability(self.plan)
+        return self._reach
+
+    def pingall(self, hosts: Sequence[str] | None = None, count: int = 1, timeout: float = 1.0) -> PingallResult:
+        """Ping every ordered pair of hosts in parallel; compare with the expected reachability."""
+        names = list(hosts) if hosts is not None else [n.name for n in self.hosts]
+        pairs: list[PairResult] = []
+        probes: list[icmp.Probe] = []
+        for src in names:
+            for dst in names:
+                if src == dst:
+                    continue
+                ip = target_address(self.plan, src, dst)
+                pairs.append(PairResult(src, dst, ip, 0, 0, self.reachability.expected(src, dst)))
+                probes.append(icmp.Probe(self[src].netns, ip or "0.0.0.0"))
+        icmp.mesh(lambda ns: self.worker.run_inside(ns, icmp.open_socket), probes, count=count, timeout=timeout)
+        for pair, probe in zip(pairs, probes):
+            pair.sent, pair.received = probe.sent, probe.received
+            pair.rtt_ms = min(probe.rtts) if probe.rtts else None
+        return PingallResult(names, pairs)
+
+    def counters(self) -> dict[str, dict[str, dict[str, int]]]:
+        """node -> interface -> counters, for every node."""
+        return {name: node.counters() for name, node in self.nodes.items()}
+

@@ -1,0 +1,109 @@
+"""The Plan: a frozen, deterministic description of every kernel object of a network.
+
+A Plan does not depend on the run (no run id, no namespace paths): the same topology and
+parameters always give the same Plan, byte for byte in JSON. The deployer maps node names
+to the run's namespaces.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Iterator
+
+
+@dataclass(frozen=True)
+class BridgeOptions:
+    stp: bool = False
+    ageing: float = 300.0          # seconds; 0 = never learn (hub)
+    forward_delay: float | None = None
+    priority: int | None = None
+
+
+@dataclass(frozen=True)
+class Interface:
+    name: str
+    kind: str                              # "veth", "bridge" or "dummy"
+    mac: str
+    addresses: tuple[str, ...] = ()        # CIDRs
+    master: str | None = None              # the bridge (in the same node) this is a port of
+    peer: tuple[str, str] | None = None    # (node, ifname) of a veth's other end
+    link: int | None = None                # index of the Link it belongs to
+    bridge: BridgeOptions | None = None    # for kind "bridge"
+
+
+@dataclass(frozen=True)
+class Route:
+    dst: str                               # "default" or a network
+    via: str
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    kind: str
+    role: str                              # "l3" or "l2"
+    interfaces: tuple[Interface, ...]
+    routes: tuple[Route, ...] = ()
+    sysctls: tuple[tuple[str, str], ...] = ()
+
+    def interface(self, name: str) -> Interface:
+        for intf in self.interfaces:
+            if intf.name == name:
+                return intf
+        raise KeyError(f"node {self.name!r} has no interface {name!r}")
+
+    @property
+    def addresses(self) -> list[str]:
+        return [a for intf in self.interfaces for a in intf.addresses]
+
+
+@dataclass(frozen=True)
+class Link:
+    index: int
+    a: tuple[str, str]                     # (node, ifname)
+    b: tuple[str, str]
+    settings: tuple[tuple[str, Any], ...] = ()
+
+    def other(self, node: str) -> tuple[str, str]:
+        return self.b if self.a[0] == node else self.a
+
+
+@dataclass(frozen=True)
+class Segment:
+    index: int
+    network: str | None                    # the subnet of its L3 interfaces, if any
+    interfaces: tuple[tuple[str, str], ...]
+    switches: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    source: str
+    params: tuple[tuple[str, Any], ...]
+    nodes: tuple[Node, ...]
+    links: tuple[Link, ...]
+    segments: tuple[Segment, ...]
+    hosts: tuple[tuple[str, str], ...]     # (name, ip) for name resolution
+
+    @cached_property
+    def _index(self) -> dict[str, Node]:
+        return {n.name: n for n in self.nodes}
+
+    def node(self, name: str) -> Node:
+        try:
+            return self._index[name]
+        except KeyError:
+            raise KeyError(f"no node {name!r}; nodes: {', '.join(self._index)}") from None
+
+    def nodes_of(self, *roles_or_kinds: str) -> Iterator[Node]:
+        for n in self.nodes:
+            if n.role in roles_or_kinds or n.kind in roles_or_kinds:
+                yield n
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False, default=str)

@@ -1,0 +1,212 @@
+"""graph -> Plan, as a list of pure steps (names, segments, addresses, MACs, routes).
+
+The graph must be valid (see topology.validate); plan() checks that first.
+"""
+from __future__ import annotations
+
+import ipaddress
+from collections import deque
+from typing import Any, Mapping
+
+import networkx as nx
+
+from testbed import addressing, graphs, kinds
+from testbed.plan import BridgeOptions, Interface, Link, Node, Plan, Route, Segment
+from testbed.segments import node_devices, segments
+from testbed.topology import SHAPING_ATTRS, declared_addresses, declared_macs, require_valid
+
+NO_IPV6 = (("net.ipv6.conf.all.disable_ipv6", "1"), ("net.ipv6.conf.default.disable_ipv6", "1"))
+FORWARDING = (("net.ipv4.ip_forward", "1"),)
+
+
+def plan(graph: nx.Graph, source: str = "topology", params: Mapping[str, Any] | None = None) -> Plan:
+    """Validate ``graph`` and turn it into a Plan (raises TopologyError with every problem)."""
+    require_valid(graph, source)
+    ports = graphs.port_names(graph)
+    segs = segments(graph, ports)
+    addresses = _assign_addresses(graph, ports, segs)
+    macs = _assign_macs(graph, ports)
+    links = _links(graph, ports)
+    by_end = {end: link for link in links for end in (link.a, link.b)}
+    nodes = tuple(_node(graph, n, ports, by_end, addresses, macs) for n in graph.nodes)
+    nodes = _add_routes(graph, nodes, segs, addresses)
+    seg_plans = tuple(Segment(s.index, _network_of(s, addresses), s.interfaces, s.switches) for s in segs)
+    hosts = tuple((n.name, n.addresses[0].split("/")[0]) for n in nodes if n.role == "l3" and n.addresses)
+    return Plan(source=source, params=tuple(sorted((params or {}).items())), nodes=nodes,
+                links=links, segments=seg_plans, hosts=hosts)
+
+
+# ---------------------------------------------------------------- addresses
+
+def _assign_addresses(graph, ports, segs) -> dict[tuple[str, str], str]:
+    declared = declared_addresses(graph, ports)
+    result = dict(declared)
+    nets: list[ipaddress.IPv4Network | None] = []
+    sizes: list[int | None] = []
+    for seg in segs:
+        given = [declared[m] for m in seg.interfaces if m in declared]
+        if given:
+            nets.append(ipaddress.ip_interface(given[0]).network)
+            sizes.append(None)
+        else:
+            nets.append(None)
+            sizes.append(len(seg.interfaces) if seg.interfaces else None)
+    taken = [n for n in nets if n is not None]
+    fresh = iter(addressing.allocate_subnets(sizes, taken))
+    for seg, net in zip(segs, nets):
+        auto = next(fresh)
+        net = net or auto
+        if net is None:
+            continue
+        todo = [m for m in seg.interfaces if m not in declared]
+        todo.sort(key=lambda m: 0 if graph.nodes[m[0]].get("kind") == "router" else 1)
+        busy = [ipaddress.ip_interface(declared[m]).ip for m in seg.interfaces if m in declared]
+        for member, cidr in zip(todo, addressing.host_addresses(net, len(todo), busy)):
+            result[member] = cidr
+    return result
+
+
+def _network_of(seg, addresses) -> str | None:
+    for member in seg.interfaces:
+        if member in addresses:
+            return str(ipaddress.ip_interface(addresses[member]).network)
+    return None
+
+
+def _assign_macs(graph, ports) -> dict[tuple[str, str], str]:
+    declared = declared_macs(graph, ports)
+    alloc = addressing.MacAllocator(declared.values())
+    result = dict(declared)
+    for node in graph.nodes:
+        switching = kinds.get(graph.nodes[node]["kind"]).switching
+        names = [ports[graphs.link_id(node, nbr, key)][node] for nbr, key in graphs.incident(graph, node)]
+        names += list(node_devices(graph.nodes[node]))
+        if switching:
+            names.insert(0, str(node))
+        for name in names:
+            key = (str(node), name)
+            if key not in result:
+                role = ("bridge" if name == str(node) else "port") if switching else "l3"
+                result[key] = alloc.next(role)
+    return result
+
+
+# ---------------------------------------------------------------- links and nodes
+
+def _links(graph, ports) -> tuple[Link, ...]:
+    result = []
+    for link in graphs.links(graph):
+        names = ports[graphs.link_id(link.u, link.v, link.key)]
+        settings = tuple((k, link.data[k]) for k in SHAPING_ATTRS if k in link.data)
+        result.append(Link(len(result), (str(link.u), names[link.u]), (str(link.v), names[link.v]), settings))
+    return tuple(result)
+
+
+def _node(graph, node, ports, by_end, addresses, macs) -> Node:
+    attrs = graph.nodes[node]
+    kind = kinds.get(attrs["kind"])
+    name = str(node)
+    devices = node_devices(attrs)
+    masters = {str(p): dname for dname, spec in devices.items() if spec.get("kind") == "bridge"
+               for p in spec.get("ports", ())}
+    interfaces: list[Interface] = []
+    if kind.switching:
+        options = kind.bridge_options(attrs)
+        interfaces.append(Interface(name=name, kind="bridge", mac=macs[(name, name)],
+                                    bridge=BridgeOptions(**options)))
+    for dname, spec in devices.items():
+        bridge = BridgeOptions(stp=bool(spec.get("stp", False))) if spec["kind"] == "bridge" else None
+        interfaces.append(Interface(name=dname, kind=spec["kind"], mac=macs[(name, dname)],
+                                    addresses=_addr(addresses, name, dname), bridge=bridge))
+    for nbr, key in graphs.incident(graph, node):
+        ifname = ports[graphs.link_id(node, nbr, key)][node]
+        link = by_end[(name, ifname)]
+        master = name if kind.switching else masters.get(ifname)
+        interfaces.append(Interface(name=ifname, kind="veth", mac=macs[(name, ifname)],
+                                    addresses=() if master else _addr(addresses, name, ifname),
+                                    master=master, peer=link.other(name), link=link.index))
+    sysctls = () if attrs.get("ipv6", False) else NO_IPV6
+    if kind.forwards:
+        sysctls += FORWARDING
+    sysctls += tuple((str(k), str(v)) for k, v in (attrs.get("sysctls") or {}).items())
+    return Node(name=name, kind=kind.name, role=kind.role, interfaces=tuple(interfaces), sysctls=sysctls)
+
+
+def _addr(addresses, node, ifname) -> tuple[str, ...]:
+    cidr = addresses.get((node, ifname))
+    return (cidr,) if cidr else ()
+
+
+# ---------------------------------------------------------------- routes
+
+def _add_routes(graph, nodes: tuple[Node, ...], segs, addresses) -> tuple[Node, ...]:
+    """Static routes: routers reach every subnet; hosts get a default route via a router."""
+    seg_of = {m: s.index for s in segs for m in s.interfaces}
+    nets = {s.index: _network_of(s, addresses) for s in segs}
+    attached: dict[str, dict[int, str]] = {}       # node -> segment -> its IP there
+    for (node, ifname), seg in seg_of.items():
+        if (node, ifname) in addresses:
+            attached.setdefault(node, {})[seg] = addresses[(node, ifname)].split("/")[0]
+    routers = [n.name for n in nodes if n.kind == "router"]
+    router_set = set(routers)
+    result = []
+    for n in nodes:
+        routes: list[Route] = []
+        attrs = graph.nodes[n.name] if n.name in graph.nodes else {}
+        for r in attrs.get("routes") or ():
+            routes.append(Route(str(ipaddress.ip_network(r["dst"])), str(r["via"])))
+        if n.kind == "router":
+            routes += _router_routes(n.name, routers, router_set, attached, nets, routes)
+        if n.role == "l3":
+            default = _default_route(n.name, attrs.get("default_route"), routers, attached, router_set)
+            if default:
+                routes.append(Route("default", default))
+        result.append(Node(n.name, n.kind, n.role, n.interfaces, tuple(routes), n.sysctls))
+    return tuple(result)
+
+
+def _router_routes(me, routers, router_set, attached, nets, explicit) -> list[Route]:
+    mine = attached.get(me, {})
+    have = {r.dst for r in explicit}
+    routes = []
+    for seg, net in nets.items():
+        if net is None or seg in mine or net in have:
+            continue
+        # breadth-first search from me over routers sharing segments, to one attached to seg
+        first_hop: dict[str, str] = {}
+        queue = deque([me])
+        seen = {me}
+        found = None
+        while queue and found is None:
+            cur = queue.popleft()
+            for nbr in routers:
+                if nbr in seen:
+                    continue
+                shared = [s for s in attached.get(cur, {}) if s in attached.get(nbr, {})]
+                if not shared:
+                    continue
+                seen.add(nbr)
+                first_hop[nbr] = first_hop.get(cur) or attached[nbr][shared[0]]
+                if seg in attached.get(nbr, {}):
+                    found = nbr
+                    break
+                queue.append(nbr)
+        if found is not None:
+            routes.append(Route(net, first_hop[found]))
+    return routes
+
+
+def _default_route(me, given, routers, attached, router_set) -> str | None:
+    if given == "none":
+        return None
+    if given is not None and given not in router_set:
+        return str(given)                                   # an IP address
+    mine = attached.get(me, {})
+    candidates = [given] if given is not None else [r for r in routers if r != me]
+    if me in router_set and given is None:
+        return None                                         # routers use their static routes
+    for seg in mine:
+        for r in candidates:
+            if seg in attached.get(r, {}):
+                return attached[r][seg]
+    return None

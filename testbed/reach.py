@@ -1,0 +1,107 @@
+"""Which hosts should reach which, computed from the Plan alone (no kernel).
+
+A packet is followed hop by hop: at each node the longest matching route (connected
+subnets first) gives the next hop on a segment; only routers forward. A pair is expected
+to work when the request reaches the destination and the reply comes back.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from testbed.plan import Plan
+
+MAX_HOPS = 64
+
+
+@dataclass(frozen=True)
+class _Table:
+    owner: dict            # IP -> (node, segment)
+    connected: dict        # node -> [(network, segment)]
+    routes: dict           # node -> [(network, via)]
+    forwards: set
+
+
+def _table(plan: Plan) -> _Table:
+    seg_of = {m: s.index for s in plan.segments for m in s.interfaces}
+    owner, connected, routes = {}, {}, {}
+    for node in plan.nodes:
+        for intf in node.interfaces:
+            for cidr in intf.addresses:
+                iface = ipaddress.ip_interface(cidr)
+                seg = seg_of.get((node.name, intf.name))
+                owner[iface.ip] = (node.name, seg)
+                connected.setdefault(node.name, []).append((iface.network, seg))
+        routes[node.name] = [(ipaddress.ip_network("0.0.0.0/0" if r.dst == "default" else r.dst),
+                              ipaddress.ip_address(r.via)) for r in node.routes]
+    forwards = {n.name for n in plan.nodes if n.kind == "router"}
+    return _Table(owner, connected, routes, forwards)
+
+
+def _delivers(table: _Table, src: str, dst_ip) -> bool:
+    """Does a packet sent by ``src`` to ``dst_ip`` arrive?"""
+    node = src
+    for _ in range(MAX_HOPS):
+        if table.owner.get(dst_ip, (None,))[0] == node:
+            return True
+        if node != src and node not in table.forwards:
+            return False
+        seg = _next_segment(table, node, dst_ip)
+        if seg is None:
+            return False
+        hop_ip, seg_index = seg
+        owner = table.owner.get(hop_ip)
+        if owner is None or owner[1] != seg_index:
+            return False
+        node = owner[0]
+    return False
+
+
+def _next_segment(table: _Table, node: str, dst_ip):
+    best = None
+    for net, seg in table.connected.get(node, []):
+        if dst_ip in net and (best is None or net.prefixlen > best[0].prefixlen):
+            best = (net, dst_ip, seg)
+    for net, via in table.routes.get(node, []):
+        if dst_ip in net and (best is None or net.prefixlen > best[0].prefixlen):
+            seg = next((s for n, s in table.connected.get(node, []) if via in n), None)
+            if seg is not None:
+                best = (net, via, seg)
+    return None if best is None else (best[1], best[2])
+
+
+def _source_address(table: _Table, by_node_seg: dict, src: str, dst_ip) -> str | None:
+    """The address ``src`` sends from towards ``dst_ip`` (its interface toward the next hop)."""
+    hop = _next_segment(table, src, dst_ip)
+    return None if hop is None else by_node_seg.get((src, hop[1]))
+
+
+def target_address(plan: Plan, src: str, dst: str) -> str | None:
+    """The address of ``dst`` to ping from ``src``: one on a shared subnet, else its first."""
+    mine = {ipaddress.ip_interface(a).network for a in plan.node(src).addresses}
+    theirs = plan.node(dst).addresses
+    for cidr in theirs:
+        if ipaddress.ip_interface(cidr).network in mine:
+            return cidr.split("/")[0]
+    return theirs[0].split("/")[0] if theirs else None
+
+
+class Reachability:
+    """Expected reachability between the hosts of a plan."""
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.table = _table(plan)
+        self.by_node_seg: dict = {}
+        for ip, (node, seg) in self.table.owner.items():
+            self.by_node_seg.setdefault((node, seg), str(ip))
+
+    def expected(self, src: str, dst: str) -> bool:
+        target = target_address(self.plan, src, dst)
+        if target is None:
+            return False
+        dst_ip = ipaddress.ip_address(target)
+        if not _delivers(self.table, src, dst_ip):
+            return False
+        back = _source_address(self.table, self.by_node_seg, src, dst_ip)
+        return back is not None and _delivers(self.table, dst, ipaddress.ip_address(back))
