@@ -12,12 +12,15 @@ A failure (or Ctrl-C/SIGTERM) in any phase removes everything made so far, in re
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import shutil
 import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from testbed.errors import DeployError, EnvironmentProblem
 from testbed.journal import Journal, process_alive
@@ -45,6 +48,7 @@ class Deployment:
     worker: nsfs.NetnsWorker
     progress: Progress | None = None
     deferred: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    _neighbours: dict | None = None
 
     def ns(self, node: str) -> str:
         return netns_name(self.journal.run_id, node)
@@ -68,7 +72,8 @@ class Deployment:
             self._hosts_files()
             self._wait_stp()
         except BaseException as exc:
-            teardown(self.journal)
+            with signals_blocked():
+                teardown(self.journal)
             if isinstance(exc, netlink.NetlinkError):
                 raise DeployError(f"{exc.what} failed: {os.strerror(exc.errno)}{_hint(exc)}; "
                                   "everything built so far was removed") from exc
@@ -148,6 +153,13 @@ class Deployment:
 
     # ---------------------------------------------------------------- phase 4
 
+    @property
+    def neighbours(self) -> dict[str, list[tuple[str, str, str]]]:
+        """node -> (ifname, ip, mac) of every other address on its LANs, when ARP is static."""
+        if self._neighbours is None:
+            self._neighbours = static_neighbours(self.plan) if self.plan.arp == "static" else {}
+        return self._neighbours
+
     def _configure(self) -> None:
         index = if_indexes(self.plan)
         peers: dict[str, list[str]] = {}
@@ -173,6 +185,8 @@ class Deployment:
                         batch.address(index[(node.name, intf.name)], f"{node.name}/{intf.name}", cidr)
                 for route in node.routes:
                     batch.route(route.dst, route.via)
+                for ifname, ip, mac in self.neighbours.get(node.name, ()):
+                    batch.neighbour(index[(node.name, ifname)], ip, mac)
                 try:
                     batch.commit()
                 except netlink.NetlinkError as exc:
@@ -183,16 +197,19 @@ class Deployment:
     # ---------------------------------------------------------------- phases 5 and 6
 
     def _hosts_files(self) -> None:
-        lines = ["127.0.0.1\tlocalhost"] + [f"{ip}\t{name}" for name, ip in self.plan.hosts]
-        text = "\n".join(lines) + "\n"
+        """/etc/netns/<ns>/hosts: each name resolves to the address best reached from that node."""
         l3 = [n for n in self.plan.nodes if n.role == "l3"]
         dirs = [os.path.join(ETC_NETNS, self.ns(n.name)) for n in l3]
         self.journal.record({"type": "dir", "path": d} for d in dirs)
         os.makedirs(ETC_NETNS, exist_ok=True)
-        for directory in dirs:
+        texts: dict[frozenset, str] = {}
+        for node, directory in zip(l3, dirs):
+            nets = frozenset(ipaddress.ip_interface(a).network for a in node.addresses)
+            if nets not in texts:
+                texts[nets] = hosts_text(self.plan, nets)
             os.mkdir(directory)
             with open(os.path.join(directory, "hosts"), "w") as f:
-                f.write(text)
+                f.write(texts[nets])
         self._tick("hosts files", len(dirs), len(dirs))
 
     def _wait_stp(self) -> None:
@@ -211,12 +228,54 @@ class Deployment:
                           f"{', '.join(sorted(n.name for n, _ in stp))}")
 
 
+def hosts_text(plan: Plan, nets: frozenset) -> str:
+    """A hosts file for a node on ``nets``: every name with its address on a shared subnet,
+    else its first address."""
+    lines = ["127.0.0.1\tlocalhost"]
+    for node in plan.nodes:
+        if node.role != "l3" or not node.addresses:
+            continue
+        ifaces = [ipaddress.ip_interface(a) for a in node.addresses]
+        best = next((i for i in ifaces if i.network in nets), ifaces[0])
+        lines.append(f"{best.ip}\t{node.name}")
+    return "\n".join(lines) + "\n"
+
+
+def static_neighbours(plan: Plan) -> dict[str, list[tuple[str, str, str]]]:
+    """For every L3 interface, the (ip, mac) of the other addressed interfaces on its LAN."""
+    members: dict[int, list[tuple[str, str, str, str]]] = {}
+    for seg in plan.segments:
+        for node, ifname in seg.interfaces:
+            intf = plan.node(node).interface(ifname)
+            for cidr in intf.addresses:
+                members.setdefault(seg.index, []).append((node, ifname, cidr.split("/")[0], intf.mac))
+    result: dict[str, list[tuple[str, str, str]]] = {}
+    for entries in members.values():
+        for node, ifname, ip, _ in entries:
+            result.setdefault(node, []).extend((ifname, oip, omac) for onode, oif, oip, omac in entries
+                                               if (onode, oif) != (node, ifname))
+    return result
+
+
 def _hint(exc: netlink.NetlinkError) -> str:
     if exc.errno == errno.EOPNOTSUPP:
         return " (the kernel lacks this link kind: run `testbed doctor`)"
     if exc.errno == errno.EEXIST:
         return " (a name or address is already used: is another run using it?)"
     return ""
+
+
+@contextmanager
+def signals_blocked() -> Iterator[None]:
+    """Hold off SIGINT and SIGTERM (in the main thread) so a teardown is not cut short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def require_root() -> None:

@@ -11,7 +11,7 @@ and stopped at teardown.
 """
 from __future__ import annotations
 
-import signal
+import errno
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -20,12 +20,21 @@ from typing import Any, Iterator, Mapping, Sequence
 import networkx as nx
 
 from testbed import planner
-from testbed.deploy import Deployment, Progress, netns_name, require_root, teardown
+from testbed.deploy import (Deployment, Progress, if_indexes, netns_name, require_root, signals_blocked,
+                            static_neighbours, teardown)
 from testbed.errors import CommandFailed, UsageError
 from testbed.journal import Journal, new_run_id, process_start_time
-from testbed.kernel import icmp, linkstate, nsfs
+from testbed.kernel import icmp, linkstate, netlink, nsfs
 from testbed.plan import Node as NodePlan, Plan
 from testbed.reach import Reachability, target_address
+
+
+ARP_POLICIES = ("auto", "static", "dynamic")
+# The kernel keeps at most net.ipv4.neigh.default.gc_thresh3 (1024 by default) neighbour
+# entries for all namespaces together and forgets none younger than 5 s, so real ARP
+# between more pairs than that at once fails with ENOBUFS. With arp="auto", an all-pairs
+# test of more pairs installs permanent entries (exempt from that limit) first.
+ARP_DYNAMIC_MAX_PAIRS = 400
 
 
 class Node:
@@ -125,8 +134,10 @@ class PingallResult:
 
     @property
     def loss(self) -> float:
-        sent = sum(p.sent for p in self.pairs)
-        return 0.0 if not sent else 100.0 * (sent - sum(p.received for p in self.pairs)) / sent
+        """Percentage of probes lost between pairs expected to connect."""
+        expected = [p for p in self.pairs if p.expected]
+        sent = sum(p.sent for p in expected)
+        return 0.0 if not sent else 100.0 * (sent - sum(p.received for p in expected)) / sent
 
     def matrix(self, max_hosts: int = 30) -> str:
         """A reachability matrix: loss % per pair; '-' expected unreachable and unreached, '!' marks wrong."""
@@ -150,7 +161,7 @@ class PingallResult:
                 lines.append(row)
         expected = [p for p in self.pairs if p.expected]
         lines.append(f"{len(self.pairs)} pairs, {len(expected)} expected to connect, "
-                     f"{len(self.failures)} wrong, {self.loss:.1f}% of probes lost")
+                     f"{len(self.failures)} wrong, {self.loss:.1f}% of their probes lost")
         for p in self.failures[:20]:
             why = f"{p.loss:.0f}% loss" if p.expected else "reachable but should not be"
             lines.append(f"  {p.src} -> {p.dst} ({p.dst_ip}): {why}")
@@ -162,8 +173,13 @@ class Network:
 
     def __init__(self, topology: nx.Graph | Plan, *, source: str = "topology",
                  params: Mapping[str, Any] | None = None, run_id: str | None = None,
-                 progress: Progress | None = None):
-        self.plan = topology if isinstance(topology, Plan) else planner.plan(topology, source, params)
+                 progress: Progress | None = None, arp: str = "auto"):
+        if arp not in ARP_POLICIES:
+            raise UsageError(f"arp {arp!r}: use one of {', '.join(ARP_POLICIES)}")
+        self.arp = arp
+        mode = "static" if arp == "static" else "dynamic"
+        self.plan = topology if isinstance(topology, Plan) else planner.plan(topology, source, params, mode)
+        self._static_arp = self.plan.arp == "static"
         self.run_id = run_id or new_run_id()
         self.progress = progress
         self.journal: Journal | None = None
@@ -194,9 +210,7 @@ class Network:
         """Stop our processes and delete everything the journal lists; safe to call twice."""
         if self.journal is None:
             return {}
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}) \
-            if threading.current_thread() is threading.main_thread() else None
-        try:
+        with signals_blocked():
             for proc in list(self._procs.values()):
                 if proc.poll() is None:
                     proc.terminate()
@@ -206,15 +220,13 @@ class Network:
                     proc.wait(timeout=2)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+                    proc.wait()
             self._procs.clear()
             self.journal = None
             if self.worker is not None:
                 self.worker.close()
                 self.worker = None
-            return counts
-        finally:
-            if old is not None:
-                signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        return counts
 
     def __enter__(self) -> "Network":
         return self.start()
@@ -303,11 +315,34 @@ class Network:
                 ip = target_address(self.plan, src, dst)
                 pairs.append(PairResult(src, dst, ip, 0, 0, self.reachability.expected(src, dst)))
                 probes.append(icmp.Probe(self[src].netns, ip or "0.0.0.0"))
-        icmp.mesh(lambda ns: self.worker.run_inside(ns, icmp.open_socket), probes, count=count, timeout=timeout)
+        if self.arp == "auto" and not self._static_arp and len(probes) > ARP_DYNAMIC_MAX_PAIRS:
+            self.install_static_arp()
+        window = 1024 if self._static_arp else 16
+        icmp.mesh(lambda ns: self.worker.run_inside(ns, icmp.open_socket), probes, count=count,
+                  timeout=timeout, window=window)
         for pair, probe in zip(pairs, probes):
             pair.sent, pair.received = probe.sent, probe.received
             pair.rtt_ms = min(probe.rtts) if probe.rtts else None
         return PingallResult(names, pairs)
+
+    def install_static_arp(self) -> int:
+        """Add permanent neighbour entries between every pair of addresses on each LAN."""
+        index = if_indexes(self.plan)
+        entries = static_neighbours(self.plan)
+
+        def add(node: str, items) -> None:
+            with netlink.Batch() as batch:
+                for ifname, ip, mac in items:
+                    batch.neighbour(index[(node, ifname)], ip, mac)
+                try:
+                    batch.commit()
+                except netlink.NetlinkError as exc:
+                    if exc.errno != errno.EEXIST:
+                        raise
+        for node, items in entries.items():
+            self.worker.run_inside(self[node].netns, add, node, items)
+        self._static_arp = True
+        return sum(len(v) for v in entries.values())
 
     def counters(self) -> dict[str, dict[str, dict[str, int]]]:
         """node -> interface -> counters, for every node."""

@@ -86,6 +86,7 @@ class Plan:
     links: tuple[Link, ...]
     segments: tuple[Segment, ...]
     hosts: tuple[tuple[str, str], ...]     # (name, ip) for name resolution
+    arp: str = "dynamic"                   # "static": permanent neighbour entries on every LAN
 
     @cached_property
     def _index(self) -> dict[str, Node]:

@@ -11,16 +11,27 @@ from typing import Any, Mapping
 import networkx as nx
 
 from testbed import addressing, graphs, kinds
+from testbed.errors import UsageError
 from testbed.plan import BridgeOptions, Interface, Link, Node, Plan, Route, Segment
 from testbed.segments import node_devices, segments
 from testbed.topology import SHAPING_ATTRS, declared_addresses, declared_macs, require_valid
 
-NO_IPV6 = (("net.ipv6.conf.all.disable_ipv6", "1"), ("net.ipv6.conf.default.disable_ipv6", "1"))
+NO_IPV6 = (("net.ipv6.conf.default.disable_ipv6", "1"),)   # before any interface is made
 FORWARDING = (("net.ipv4.ip_forward", "1"),)
 
 
-def plan(graph: nx.Graph, source: str = "topology", params: Mapping[str, Any] | None = None) -> Plan:
-    """Validate ``graph`` and turn it into a Plan (raises TopologyError with every problem)."""
+ARP_MODES = ("dynamic", "static")
+
+
+def plan(graph: nx.Graph, source: str = "topology", params: Mapping[str, Any] | None = None,
+         arp: str = "dynamic") -> Plan:
+    """Validate ``graph`` and turn it into a Plan (raises TopologyError with every problem).
+
+    ``arp``: "dynamic" (real ARP) or "static" (permanent neighbour entries between every
+    pair of addresses on a LAN, as Mininet's --arp).
+    """
+    if arp not in ARP_MODES:
+        raise UsageError(f"arp mode {arp!r}: use one of {', '.join(ARP_MODES)}")
     require_valid(graph, source)
     ports = graphs.port_names(graph)
     segs = segments(graph, ports)
@@ -33,7 +44,7 @@ def plan(graph: nx.Graph, source: str = "topology", params: Mapping[str, Any] | 
     seg_plans = tuple(Segment(s.index, _network_of(s, addresses), s.interfaces, s.switches) for s in segs)
     hosts = tuple((n.name, n.addresses[0].split("/")[0]) for n in nodes if n.role == "l3" and n.addresses)
     return Plan(source=source, params=tuple(sorted((params or {}).items())), nodes=nodes,
-                links=links, segments=seg_plans, hosts=hosts)
+                links=links, segments=seg_plans, hosts=hosts, arp=arp)
 
 
 # ---------------------------------------------------------------- addresses

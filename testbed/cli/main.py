@@ -33,11 +33,16 @@ def add_topology_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="topology file: a .py defining topology(**params)")
     parser.add_argument("--param", "-p", action="append", metavar="KEY=VALUE", default=[],
                         help="a topology parameter (repeatable), converted by the default's type")
+    parser.add_argument("--arp", choices=("auto", "static", "dynamic"), default="auto",
+                        help="dynamic: real ARP; static: permanent neighbour entries from the start; "
+                             "auto (default): real ARP, but an all-pairs test of more pairs than the "
+                             "kernel's shared neighbour table holds installs permanent entries first")
 
 
 def load_plan(args: argparse.Namespace):
     graph, params = loader.load(args.file, loader.parse_param_args(args.param))
-    return planner.plan(graph, source=args.file, params=params)
+    arp = "static" if getattr(args, "arp", "auto") == "static" else "dynamic"
+    return planner.plan(graph, source=args.file, params=params, arp=arp)
 
 
 # ---------------------------------------------------------------- subcommands
@@ -51,7 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from testbed.network import Network
     plan = load_plan(args)
     started = time.perf_counter()
-    net = Network(plan)
+    net = Network(plan, arp=args.arp)
     try:
         net.start()
         built = time.perf_counter()
