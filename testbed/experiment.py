@@ -295,12 +295,13 @@ class Outcome:
 
 
 def run_experiment(exp: Experiment, *, repeat: int | None = None, overrides: Mapping[str, str] | None = None,
-                   out: str = "results", factory: NetworkFactory = default_network,
+                   out: str = "results", factory: NetworkFactory | None = None,
                    log: TextIO = sys.stderr, stdout: TextIO = sys.stdout, argv: Sequence[str] = ()) -> Outcome:
     """Run every grid point ``repeat`` times, write the run's folder, print table and verdicts."""
     if repeat is not None and repeat < 1:
         raise UsageError(f"--repeat {repeat}: must be at least 1")
     repeat = repeat or exp.repeat
+    factory = factory or default_network
     params, grid = apply_overrides(exp, overrides or {})
     points = expand_grid(params, grid, exp.topology_keys)
     param_columns = list(dict.fromkeys([*params, *grid]))

@@ -332,7 +332,7 @@ class Capture:
     def __init__(self, node: TrafficNode, intf: str, path: str, bpf: str | None = None,
                  snaplen: int = 96, start_timeout: float = 5.0):
         self.node, self.intf, self.path = node, intf, path
-        self.argv = ["tcpdump", "-n", "-i", intf, "-s", str(snaplen), "-U", "-w", path, "-Z", "root"]
+        self.argv = ["tcpdump", "-n", "--immediate-mode", "-i", intf, "-s", str(snaplen), "-U", "-w", path, "-Z", "root"]
         if bpf:
             self.argv.append(bpf)
         self.start_timeout = start_timeout
@@ -346,17 +346,18 @@ class Capture:
         while "listening on" not in line:      # tcpdump says so once the socket is bound
             line = self.proc.stderr.readline()
             if not line and self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
+                self.stop(settle=0)
                 raise TrafficError(f"{self.node.name}: tcpdump on {self.intf} did not start: "
                                    f"{(line + self.stderr).strip()[:200]}")
         return self
 
-    def stop(self) -> None:
-        """Send SIGINT to tcpdump's PID (it flushes and closes the file) and wait for it."""
+    def stop(self, settle: float = 0.2) -> None:
+        """After ``settle`` s for frames in flight, send SIGINT to tcpdump's PID and wait for it."""
         proc, self.proc = self.proc, None
         if proc is None:
             return
         if proc.poll() is None:
+            time.sleep(settle)
             proc.send_signal(signal.SIGINT)
         try:
             _, err = proc.communicate(timeout=5)
