@@ -296,8 +296,9 @@ class Outcome:
 
 def run_experiment(exp: Experiment, *, repeat: int | None = None, overrides: Mapping[str, str] | None = None,
                    out: str = "results", factory: NetworkFactory | None = None,
-                   log: TextIO = sys.stderr, stdout: TextIO = sys.stdout, argv: Sequence[str] = ()) -> Outcome:
+                   log: TextIO | None = None, stdout: TextIO | None = None, argv: Sequence[str] = ()) -> Outcome:
     """Run every grid point ``repeat`` times, write the run's folder, print table and verdicts."""
+    log, stdout = log or sys.stderr, stdout or sys.stdout
     if repeat is not None and repeat < 1:
         raise UsageError(f"--repeat {repeat}: must be at least 1")
     repeat = repeat or exp.repeat
@@ -432,9 +433,10 @@ def find_run_folder(path: str) -> str:
                      "`testbed experiment` (OUT/<experiment>/<timestamp>)")
 
 
-def report(path: str, experiment_file: str | None = None, log: TextIO = sys.stderr,
-           stdout: TextIO = sys.stdout) -> Outcome:
+def report(path: str, experiment_file: str | None = None, log: TextIO | None = None,
+           stdout: TextIO | None = None) -> Outcome:
     """Re-plot and re-check a stored run with the experiment's checks and plots (no network)."""
+    log, stdout = log or sys.stderr, stdout or sys.stdout
     folder = find_run_folder(path)
     data = read_json(os.path.join(folder, "results.json"))
     meta = read_json(os.path.join(folder, "meta.json"))

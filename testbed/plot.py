@@ -83,8 +83,9 @@ def draw(spec: Plot, results: Results, path: str) -> None:
         plt.close(fig)
 
 
-def render(specs: Sequence[Plot], results: Results, folder: str, log: TextIO = sys.stderr) -> list[str]:
+def render(specs: Sequence[Plot], results: Results, folder: str, log: TextIO | None = None) -> list[str]:
     """Draw every plot into folder/<name>.png; a plot whose columns are missing is skipped, said on log."""
+    log = log or sys.stderr
     os.makedirs(folder, exist_ok=True)
     written = []
     for spec in specs:
