@@ -326,12 +326,16 @@ def run_experiment(exp: Experiment, *, repeat: int | None = None, overrides: Map
         _run_points(exp, points, repeat, factory, folder, rows, meta, bar)
     except BaseException as exc:
         meta["error"] = f"{type(exc).__name__}: {exc}"
-        _write(folder, exp, rows, param_columns, [], meta)
-        bar.say(f"*** stopped: {meta['error']}; partial results in {folder}")
+        if rows:
+            _write(folder, exp, rows, param_columns, [], meta)
+            bar.say(f"*** stopped: {meta['error']}; partial results in {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+            bar.say(f"*** stopped before any measurement: {meta['error']}")
         if isinstance(exc, (TestbedError, KeyboardInterrupt, SystemExit)) or not isinstance(exc, Exception):
             raise
-        raise ExperimentFailed(f"{exp.name}: run() raised {type(exc).__name__}: {exc} "
-                               f"(partial results in {folder})") from exc
+        where = f"partial results in {folder}" if rows else "no results written"
+        raise ExperimentFailed(f"{exp.name}: run() raised {type(exc).__name__}: {exc} ({where})") from exc
     results = Results(rows, param_columns)
     verdicts = run_checks(exp.checks, results)
     meta["end"] = datetime.now(timezone.utc).isoformat()

@@ -235,6 +235,15 @@ def test_run_raising_keeps_partial_results_and_stops_the_network(files, tmp_path
     assert "boom" in json.load(open(os.path.join(folder, "meta.json")))["error"]
 
 
+def test_failure_before_any_measurement_leaves_no_folder(files, tmp_path):
+    body = EXPERIMENT.format(topology=str(tmp_path / "topo.py"), second_ok=True, second_check="second")
+    body = body.replace("    net.calls.append", "    raise RuntimeError('early')\n    net.calls.append")
+    with pytest.raises(experiment.ExperimentFailed, match="no results written"):
+        run(files(body=body), tmp_path)
+    assert os.listdir(tmp_path / "out" / "demo") == []
+    assert all(n.stopped for n in FakeNetwork.built)
+
+
 def test_run_must_return_measurements(files, tmp_path):
     body = EXPERIMENT.format(topology=str(tmp_path / "topo.py"), second_ok=True, second_check="second")
     body = body.replace("    net.calls.append", "    return 42\n    net.calls.append")
