@@ -323,7 +323,7 @@ def run_experiment(exp: Experiment, *, repeat: int | None = None, overrides: Map
     }
     rows: list[dict[str, Any]] = []
     try:
-        _run_points(exp, points, repeat, factory, folder, rows, meta, bar)
+        _run_points(exp, points, repeat, factory, folder, rows, meta, bar, list(grid) or list(params))
     except BaseException as exc:
         meta["error"] = f"{type(exc).__name__}: {exc}"
         if rows:
@@ -346,7 +346,7 @@ def run_experiment(exp: Experiment, *, repeat: int | None = None, overrides: Map
 
 
 def _run_points(exp: Experiment, points: list[dict], repeat: int, factory: NetworkFactory, folder: str,
-                rows: list[dict], meta: dict, bar: ProgressBar) -> None:
+                rows: list[dict], meta: dict, bar: ProgressBar, label_keys: Sequence[str]) -> None:
     net, net_key = None, None
     try:
         for index, point in enumerate(points):
@@ -360,7 +360,7 @@ def _run_points(exp: Experiment, points: list[dict], repeat: int, factory: Netwo
             for rep in range(repeat):
                 seed = run_seed(exp.seed, index, rep)
                 run_params = RunParams(point, index, rep, seed, folder)
-                label = provenance.describe_params({k: point[k] for k in point}) + f" rep {rep + 1}/{repeat}"
+                label = provenance.describe_params({k: point[k] for k in label_keys}) + f" rep {rep + 1}/{repeat}"
                 random.seed(seed)
                 t0 = time.time()
                 value = exp.run(net, run_params)
