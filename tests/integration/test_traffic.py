@@ -1,6 +1,7 @@
 """Traffic helpers on a real two-host network (root)."""
 import os
 import shutil
+import subprocess
 
 import pytest
 
@@ -21,6 +22,8 @@ def net():
     network = Network(graph, source="single", params=params).start()
     yield network
     network.stop()
+    left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert network.run_id not in left
 
 
 @pytest.mark.timeout(30)
