@@ -9,6 +9,7 @@ setup(
     install_requires=[
         "networkx==3.6.1",
         "pyroute2==0.9.7",
+        "matplotlib==3.10.9",
     ],
     extras_require={
         "test": ["pytest==8.4.2", "pytest-timeout==2.4.0"],

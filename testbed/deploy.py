@@ -197,19 +197,24 @@ class Deployment:
     # ---------------------------------------------------------------- phases 5 and 6
 
     def _hosts_files(self) -> None:
-        """/etc/netns/<ns>/hosts: each name resolves to the address best reached from that node."""
+        """/etc/netns/<ns>/hosts: each name resolves to the address best reached from that node.
+
+        Nodes on the same subnets share one file in the run's folder, linked from each
+        /etc/netns entry (``ip netns exec`` bind-mounts what the link points to).
+        """
         l3 = [n for n in self.plan.nodes if n.role == "l3"]
         dirs = [os.path.join(ETC_NETNS, self.ns(n.name)) for n in l3]
         self.journal.record({"type": "dir", "path": d} for d in dirs)
         os.makedirs(ETC_NETNS, exist_ok=True)
-        texts: dict[frozenset, str] = {}
+        files: dict[frozenset, str] = {}
         for node, directory in zip(l3, dirs):
             nets = frozenset(ipaddress.ip_interface(a).network for a in node.addresses)
-            if nets not in texts:
-                texts[nets] = hosts_text(self.plan, nets)
+            if nets not in files:
+                files[nets] = os.path.join(os.path.dirname(self.journal.path), f"hosts.{len(files)}")
+                with open(files[nets], "w") as f:
+                    f.write(hosts_text(self.plan, nets))
             os.mkdir(directory)
-            with open(os.path.join(directory, "hosts"), "w") as f:
-                f.write(texts[nets])
+            os.symlink(files[nets], os.path.join(directory, "hosts"))
         self._tick("hosts files", len(dirs), len(dirs))
 
     def _wait_stp(self) -> None:
@@ -314,6 +319,15 @@ def _zombie(pid: int) -> bool:
         return True
 
 
+def _remove_dir(path: str) -> None:
+    """Remove an /etc/netns folder of ours: its hosts link, then the folder (or all of it)."""
+    try:
+        os.unlink(os.path.join(path, "hosts"))
+        os.rmdir(path)
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def teardown(journal: Journal, entries: Iterable[dict] | None = None) -> dict[str, int]:
     """Delete exactly what the journal lists, newest first; safe to call again."""
     entries = list(journal.entries() if entries is None else entries)
@@ -331,7 +345,7 @@ def teardown(journal: Journal, entries: Iterable[dict] | None = None) -> dict[st
         elif kind == "dir":
             path = entry.get("path", "")
             if os.path.dirname(path) == ETC_NETNS and os.path.isdir(path):
-                shutil.rmtree(path, ignore_errors=True)
+                _remove_dir(path)
                 counts["dir"] += 1
     journal.remove()
     return counts

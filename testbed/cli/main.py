@@ -1,4 +1,4 @@
-"""testbed's command line: run, plan, list, clean.
+"""testbed's command line: run, plan, list, clean, experiment, report.
 
 Exit codes, for every subcommand: 0 success; 1 a check failed; 2 invalid input;
 3 the environment cannot do it (not root, a missing tool or kernel feature).
@@ -14,6 +14,7 @@ import time
 from typing import Callable, Sequence
 
 from testbed import __version__, loader, planner
+from testbed.cli import experiments as experiment_commands
 from testbed.errors import RunNotFound, TestbedError, UsageError
 from testbed.journal import Journal, all_runs, run_dir
 
@@ -154,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every run whose owner is gone")
     p.add_argument("--force", action="store_true", help="also runs whose owner is still alive")
     p.set_defaults(func=cmd_clean)
+
+    experiment_commands.add_parsers(sub)
     return parser
 
 
