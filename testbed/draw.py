@@ -131,8 +131,14 @@ def _auto(graph: nx.Graph, seed: int) -> dict:
         pos = _snake(core)
         _fan_out_leaves(graph, pos, leaves, direction=-math.pi / 2)
         return pos
-    scale = math.sqrt(len(core)) * 1.2
-    pos = {n: (x * scale, y * scale) for n, (x, y) in _spring(core, seed).items()}
+    if nx.is_connected(core) and all(d == 2 for _, d in core.degree()) and len(core) > 2:
+        radius = max(1.0, 1.3 * len(core) / (2 * math.pi))         # a ring: keep it one
+        order = list(nx.dfs_preorder_nodes(core, min(core, key=str)))
+        pos = {n: (radius * math.cos(2 * math.pi * i / len(order) + math.pi / 2),
+                   radius * math.sin(2 * math.pi * i / len(order) + math.pi / 2)) for i, n in enumerate(order)}
+    else:
+        scale = math.sqrt(len(core)) * 1.2
+        pos = {n: (x * scale, y * scale) for n, (x, y) in _spring(core, seed).items()}
     if leaves:
         _fan_out_leaves(graph, pos, leaves)
     return pos
