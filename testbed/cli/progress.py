@@ -27,12 +27,15 @@ class ProgressBar:
         self.started = 0.0
         self.last_draw = 0.0
         self.finished: set[str] = set()
+        self.last_event = time.monotonic()
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         now = time.monotonic()
         if stage != self.stage:
             self._end_line()
-            self.stage, self.started, self.last_draw = stage, now, 0.0
+            # A stage began when the previous one ended (chunked stages may tick only once).
+            self.stage, self.started, self.last_draw = stage, self.last_event, 0.0
+        self.last_event = now
         complete = total > 0 and done >= total
         if not complete and now - self.last_draw < MIN_REDRAW:
             return

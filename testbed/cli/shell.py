@@ -504,14 +504,18 @@ def _save_history() -> None:
 
 
 def run_session(net: Any, commands: list[str] | None = None, stdin: TextIO | None = None) -> int:
-    """Run ``commands``, else a terminal session, else the commands read from ``stdin``; returns failures."""
+    """Run ``commands``, else a terminal session, else the commands read from ``stdin``.
+
+    Returns the number of failed commands (always 0 for an interactive session).
+    """
     stdin = stdin or sys.stdin
     tty = stdin.isatty()
     shell = Shell(net, tty=tty)
     if commands is not None:
         return shell.run_lines(commands)
     if tty:
-        return shell.interact()
+        shell.interact()
+        return 0                  # a typo at the prompt is no reason for a failing exit code
     return shell.run_script(stdin)
 
 
