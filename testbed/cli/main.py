@@ -164,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"testbed {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("run", help="build a topology, run a test or wait, tear down")
+    p = sub.add_parser("run", help="build a topology, open the testbed> shell (or run -c/stdin "
+                       "commands, or a --test), tear down")
     add_topology_args(p)
     p.add_argument("--test", metavar="TEST", help="none (build and tear down) or pingall; exit 1 if it fails")
     p.add_argument("--count", type=int, default=1, help="pings per pair for pingall (default 1)")

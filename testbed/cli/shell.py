@@ -55,6 +55,8 @@ class Shell(cmd.Cmd):
     def interact(self) -> int:
         """Read commands from the terminal until exit/quit/EOF; Ctrl-C at the prompt is ignored."""
         self.echo = False
+        self.intro = (f"*** {len(self.net.nodes)} nodes up. Type 'help' for the commands; "
+                      "'exit', 'quit' or Ctrl-D tears the network down.")
         history = _load_history()
         try:
             while True:
@@ -62,6 +64,7 @@ class Shell(cmd.Cmd):
                     self.cmdloop()
                     break
                 except KeyboardInterrupt:
+                    self.intro = None
                     self.say("\nInterrupt")
         finally:
             if history:
