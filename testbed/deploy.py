@@ -260,6 +260,8 @@ def teardown(journal: Journal, entries: Iterable[dict] | None = None,
     """Delete exactly what the journal lists, newest first; safe to call again."""
     entries = list(journal.entries() if entries is None else entries)
     counts = {"process": 0, "netns": 0, "dir": 0, "link": 0}
+    if progress is not None:
+        progress("teardown", 0, sum(1 for e in entries if e.get("type") == "netns"))
     for entry in reversed(entries):
         if entry.get("type") == "process" and stop_process(entry["pid"], entry.get("start")):
             counts["process"] += 1

@@ -34,7 +34,8 @@ class ProgressBar:
         if stage != self.stage:
             self._end_line()
             # A stage began when the previous one ended (chunked stages may tick only once).
-            self.stage, self.started, self.last_draw = stage, self.last_event, 0.0
+            self.stage, self.last_draw = stage, 0.0
+            self.started = now if done == 0 else self.last_event
         self.last_event = now
         complete = total > 0 and done >= total
         if not complete and now - self.last_draw < MIN_REDRAW:
