@@ -102,6 +102,10 @@ class Shell(cmd.Cmd):
             self.fail(_one_line(exc))
         except Exception as exc:  # a bug or an odd input: one line, never a traceback
             self.fail(f"{type(exc).__name__}: {_one_line(exc)}")
+        except KeyboardInterrupt:
+            if not self.tty:
+                raise
+            self.say("^C (interrupted)")
         return None
 
     def emptyline(self) -> bool:

@@ -176,6 +176,15 @@ def test_terminal_completion_ctrl_c_and_eof(tmp_path):
         child.expect("packets transmitted")
         child.expect_exact("testbed> ")
         assert time.monotonic() - started < 5
+        child.sendline("iperf h1 h2 30")
+        child.expect_exact("testing TCP bandwidth")
+        time.sleep(1.0)
+        child.sendintr()                                     # Ctrl-C stops client and server
+        child.expect_exact("^C (interrupted)")
+        child.expect_exact("testbed> ")
+        for node in ("h1", "h2"):
+            pids = subprocess.run(["ip", "netns", "pids", f"{run_id}-{node}"], capture_output=True, text=True)
+            assert pids.stdout.split() == [], f"processes left in {node}"
         child.sendline("h1 echo still-here h2")
         child.expect_exact("still-here 10.0.0.2")
         child.expect_exact("testbed> ")
