@@ -239,6 +239,17 @@ def end_labels(graph: nx.Graph, *, intfs: bool, addresses: bool) -> dict[tuple, 
     return labels
 
 
+def device_labels(graph: nx.Graph) -> dict[Any, str]:
+    """node -> 'br0 10.0.0.1/24' for addressed interfaces that are not link ends (bridges, dummies)."""
+    plan = planner.plan(graph, "draw", {})
+    labels = {}
+    for node in plan.nodes:
+        words = [f"{i.name} {','.join(i.addresses)}" for i in node.interfaces if i.peer is None and i.addresses]
+        if words:
+            labels[node.name] = "\n".join(words)
+    return labels
+
+
 # ---------------------------------------------------------------- drawing
 
 def draw(graph: nx.Graph, path: str, *, intfs: bool = False, addresses: bool = False,
@@ -303,6 +314,12 @@ def draw(graph: nx.Graph, path: str, *, intfs: bool = False, addresses: bool = F
         x, y = pos[node]
         ax.text(x, y, str(graph.nodes[node].get("label", node)), fontsize=font, ha="center", va="center",
                 zorder=3, clip_on=False)
+    if addresses:
+        for node, text in device_labels(graph).items():
+            x, y = pos[node]
+            ax.annotate(text, (x, y), xytext=(0, -1.2 * math.sqrt(node_size)), textcoords="offset points",
+                        fontsize=font * 0.7, color="#225", ha="center", va="top", zorder=4,
+                        bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, 1.0), fontsize=8, frameon=False)
     if title:
         ax.set_title(f"{title}: {len(graph)} nodes, {graph.number_of_edges()} links", fontsize=10)

@@ -88,3 +88,8 @@ def test_link_and_end_labels():
     labels = draw.end_labels(graph, intfs=True, addresses=True)
     ends = [e for ends in labels.values() for e in ends.values()]
     assert "h1-eth0 10.0.0.1/24" in ends and "s1-eth1" in ends
+
+
+def test_device_labels_show_in_node_addresses():
+    graph, _ = loader.load("topologies/three_hosts.py")
+    assert draw.device_labels(graph) == {"A": "eth0 192.168.100.2/24\nbr0 10.0.0.1/24"}
