@@ -328,18 +328,26 @@ def _remove_dir(path: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def teardown(journal: Journal, entries: Iterable[dict] | None = None) -> dict[str, int]:
+def teardown(journal: Journal, entries: Iterable[dict] | None = None,
+             progress: Progress | None = None) -> dict[str, int]:
     """Delete exactly what the journal lists, newest first; safe to call again."""
     entries = list(journal.entries() if entries is None else entries)
     counts = {"process": 0, "netns": 0, "dir": 0, "link": 0}
+    if progress is not None:
+        progress("teardown", 0, sum(1 for e in entries if e.get("type") == "netns"))
     for entry in reversed(entries):
         if entry.get("type") == "process" and stop_process(entry["pid"], entry.get("start")):
             counts["process"] += 1
     netns_owned = {e["name"] for e in entries if e.get("type") == "netns"}
+    seen = 0
     for entry in reversed(entries):
         kind = entry.get("type")
         if kind == "netns" and nsfs.remove(entry["name"]):
             counts["netns"] += 1
+        if kind == "netns":
+            seen += 1
+            if progress is not None and (seen % CHUNK == 0 or seen == len(netns_owned)):
+                progress("teardown", seen, len(netns_owned))
         elif kind == "link" and entry.get("netns") in netns_owned:
             counts["link"] += 1                  # went away with its namespace
         elif kind == "dir":

@@ -214,7 +214,7 @@ class Network:
             for proc in list(self._procs.values()):
                 if proc.poll() is None:
                     proc.terminate()
-            counts = teardown(self.journal)
+            counts = teardown(self.journal, progress=self.progress)
             for proc in list(self._procs.values()):
                 try:
                     proc.wait(timeout=2)
