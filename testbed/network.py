@@ -19,11 +19,11 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import networkx as nx
 
-from testbed import planner
+from testbed import planner, shaping
 from testbed.deploy import Deployment, Progress, netns_name, require_root, teardown
 from testbed.errors import CommandFailed, UsageError
 from testbed.journal import Journal, new_run_id, process_start_time
-from testbed.kernel import icmp, linkstate, nsfs
+from testbed.kernel import caps, icmp, linkstate, nsfs
 from testbed.plan import Node as NodePlan, Plan
 from testbed.reach import Reachability, target_address
 
@@ -163,7 +163,8 @@ class Network:
     def __init__(self, topology: nx.Graph | Plan, *, source: str = "topology",
                  params: Mapping[str, Any] | None = None, run_id: str | None = None,
                  progress: Progress | None = None):
-        self.plan = topology if isinstance(topology, Plan) else planner.plan(topology, source, params)
+        self.plan = topology if isinstance(topology, Plan) else planner.plan(
+            topology, source, params, features=caps.features() if shaping.used(topology) else None)
         self.run_id = run_id or new_run_id()
         self.progress = progress
         self.journal: Journal | None = None
