@@ -107,7 +107,12 @@ class Plan:
                 yield n
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        for node in data["nodes"]:                # unshaped interfaces show no shaping fields
+            for intf in node["interfaces"]:
+                if not intf["qdiscs"] and intf["ingress_loss"] is None:
+                    del intf["qdiscs"], intf["ingress_loss"]
+        return data
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False, default=str)

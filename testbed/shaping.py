@@ -42,6 +42,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Collection, Iterable, Mapping
 
+from testbed import checks
+
 ATTRS = ("bw", "delay", "jitter", "loss", "queue")
 ALL_FEATURES = frozenset({"netem", "htb", "nft-netdev"})
 
@@ -112,6 +114,10 @@ def parse_time(value: Any) -> int:
     return round(micros)
 
 
+_LOSS_CHECK = checks.number(minimum=0, maximum=100)
+_QUEUE_CHECK = checks.number(minimum=1, maximum=QUEUE_MAX, integer=True)
+
+
 def parse_loss(value: Any) -> float:
     """Percent of frames lost: a number 0..100 (or a string like "10%")."""
     number: Any = value
@@ -120,16 +126,17 @@ def parse_loss(value: Any) -> float:
             number = float(value.strip().rstrip("%"))
         except ValueError:
             raise SettingError(f"{value!r} is not a loss; give a percentage like 10 or '0.5%'") from None
-    if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) \
-            or not 0 <= number <= 100:
-        raise SettingError(f"{value!r} is not a loss percentage between 0 and 100")
+    error = _LOSS_CHECK(number) or (None if math.isfinite(number) else f"{value!r} is not a number")
+    if error:
+        raise SettingError(error)
     return float(number)
 
 
 def parse_queue(value: Any) -> int:
     """Packets: an integer 1..1,000,000."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= QUEUE_MAX:
-        raise SettingError(f"{value!r} is not a queue length; give a number of packets from 1 to {QUEUE_MAX}")
+    error = _QUEUE_CHECK(value)
+    if error:
+        raise SettingError(error)
     return value
 
 
@@ -267,7 +274,7 @@ def egress_qdiscs(d: Direction, netem: bool) -> tuple[Qdisc, ...]:
             opts.append(("delay", d.delay))
         if d.jitter:
             opts.append(("jitter", d.jitter))
-        if d.loss:
+        if d.loss and netem:
             opts.append(("loss", d.loss))
         opts.append(("limit", netem_limit(d)))
         result.append(Qdisc("netem", "1:", "root", tuple(opts)))
