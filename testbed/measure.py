@@ -132,12 +132,24 @@ def iperf(net, src: str, dst: str, seconds: float = 3.0, port: int = 5201, omit:
         net._forget(server.pid)
 
 
-def ping(net, src: str, dst: str, count: int = 100, interval: float = 0.01, timeout: float = 1.0) -> PingStats:
-    """``count`` echo requests from one socket in ``src``, every ``interval`` s; replies counted."""
+def ping(net, src: str, dst: str, count: int = 100, interval: float = 0.01, timeout: float = 1.0,
+         warmup: float = 5.0) -> PingStats:
+    """``count`` echo requests from one socket in ``src``, every ``interval`` s; replies counted.
+
+    First, uncounted, pings go out until one comes back (for at most ``warmup`` seconds), so
+    that ARP has resolved the neighbour: on a lossy link ARP itself loses frames, and the
+    pings queued behind a failed resolution would be counted as link loss.
+    """
     ip = target_address(net.plan, src, dst)
+    open_in = lambda ns: net.worker.run_inside(ns, icmp.open_socket)    # noqa: E731
+    deadline = time.monotonic() + warmup
+    while time.monotonic() < deadline:
+        first = icmp.Probe(net[src].netns, ip or "0.0.0.0")
+        icmp.mesh(open_in, [first], count=1, timeout=0.2)
+        if first.received:
+            break
     probe = icmp.Probe(net[src].netns, ip or "0.0.0.0")
-    icmp.mesh(lambda ns: net.worker.run_inside(ns, icmp.open_socket), [probe], count=count,
-              timeout=timeout, interval=interval)
+    icmp.mesh(open_in, [probe], count=count, timeout=timeout, interval=interval)
     return PingStats(src, dst, probe.sent, probe.received, tuple(probe.rtts or ()))
 
 
