@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Callable
 
 CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
-PROBE_TIMEOUT = 20.0
+PROBE_TIMEOUT = 120.0               # a software-emulated VM starts Python slowly
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def _kvm() -> tuple[bool, str]:
             os.close(fcntl.ioctl(vm, 0xAE41, 0))    # KVM_CREATE_VCPU
         finally:
             os.close(vm)
-        return True, "a VM and a vCPU can be made (not booted here: the VM lane falls back to emulation)"
+        return True, "a VM and a vCPU can be made; booting one was not tried"
     except OSError as exc:
         return False, f"KVM_CREATE_VM: {exc.strerror}"
     finally:
@@ -217,7 +217,7 @@ def probe() -> tuple[Capability, ...]:
         else:
             caps.append(Capability(name, None, enables, remedy, error or "not probed (no veth)"))
     ok, detail = _user_namespaces()
-    caps.append(Capability("user-namespaces", ok, "unprivileged probes; rootless use later",
+    caps.append(Capability("user-namespaces", ok, "kernel probes without root (testbed plan and doctor as a normal user)",
                            "sysctl user.max_user_namespaces=15000 kernel.unprivileged_userns_clone=1", detail))
     for name, (enables, remedy, programs) in TOOLS.items():
         missing = [p for p in programs if shutil.which(p) is None]
