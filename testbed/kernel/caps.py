@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Callable
 
 CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
-PROBE_TIMEOUT = 120.0               # a software-emulated VM starts Python slowly
+PROBE_TIMEOUT = 300.0               # a software-emulated VM starts Python slowly
 
 
 @dataclass(frozen=True)
