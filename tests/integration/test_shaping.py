@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import networkx as nx
@@ -153,3 +154,27 @@ def test_cli_iperf_and_ping(tmp_path):
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert "ping h1 -> h2: 200 sent" in done.stdout and "% loss; rtt min/avg/max/mdev" in done.stdout
+
+
+def test_queue_limit_bounds_the_wait(nets):
+    """A 1 Mbit/s link with a 10-packet queue, flooded: pings wait behind at most 10 frames."""
+    net = build(nets, pair_graph(bw={"h1": 1}, queue={"h1": 10}))
+    server = net["h2"].popen(["iperf3", "-s", "-1", "-p", "5202"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        measure.ping(net, "h1", "h2", count=1)                  # the server is up and ARP resolved
+        flood = net["h1"].popen(["iperf3", "-c", net["h2"].ip, "-p", "5202", "-u", "-b", "5M", "-t", "4"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+        stats = measure.ping(net, "h1", "h2", count=100, interval=0.02, warmup=0)
+        flood.wait(timeout=20)
+    finally:
+        server.terminate()
+        server.wait(timeout=5)
+    print(stats.summary())
+    # 5 Mbit/s into 1: about 4 of 5 arrivals find the queue full, pings too; those that get in
+    # wait behind at most 10 frames of 1500 bytes, 120 ms at 1 Mbit/s (1000 packets: 12 s)
+    assert stats.received >= 5 and max(stats.rtts) < 200, stats.summary()
+    shown = net["h1"].cmd(["tc", "-s", "qdisc", "show", "dev", "h1-eth0"])
+    dropped = int(shown.split("pfifo 10:")[1].split("dropped ")[1].split(",")[0])
+    assert dropped > 100, shown                                 # the flood overflowed the queue
