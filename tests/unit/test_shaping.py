@@ -290,3 +290,11 @@ def test_tc_handles_and_arguments():
     assert args[1] == {"default": 1}
     assert args[2]["rate"] == args[2]["ceil"] == 1_000_000          # bytes/s for pyroute2
     assert args[3] == {"limit": 7}
+
+
+def test_a_missing_qdisc_is_explained_at_deploy():
+    import errno
+
+    from testbed.deploy import _hint
+    from testbed.kernel.netlink import NetlinkError
+    assert "testbed doctor" in _hint(NetlinkError(errno.ENOENT, "add netem qdisc 1: on h1/h1-eth0"))
