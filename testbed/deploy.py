@@ -5,6 +5,7 @@ Phases, in order (each object is journaled before it is made):
   2. devices: the bridges of switching nodes, in-node bridges and dummies
   3. links: veth pairs created straight into both namespaces, one end up (and in its bridge)
   4. per namespace: loopback and the other veth ends up, addresses, routes, other sysctls
+  4b. link shaping: qdiscs on egress, nftables loss on ingress (they go with the namespace)
   5. /etc/netns/<namespace>/hosts for name resolution
   6. wait for STP bridges to converge
 A failure (or Ctrl-C/SIGTERM) in any phase removes everything made so far, in reverse.
@@ -69,6 +70,7 @@ class Deployment:
             finally:
                 nsfs.close_all(fds)
             self._configure()
+            self._shape()
             self._hosts_files()
             self._wait_stp()
         except BaseException as exc:
@@ -194,6 +196,16 @@ class Deployment:
                 for key, value in self.deferred.get(node.name, ()):
                     nsfs.write_sysctl(key, value)
 
+    def _shape(self) -> None:
+        todo = [n for n in self.plan.nodes if any(i.qdiscs or i.ingress_loss for i in n.interfaces)]
+        if not todo:
+            return
+        from testbed.kernel.shape import shape_node
+        index = if_indexes(self.plan)
+        for done, node in enumerate(todo, start=1):
+            self.worker.run_inside(self.ns(node.name), shape_node, node, index)
+            self._tick("shaping", done, len(todo))
+
     # ---------------------------------------------------------------- phases 5 and 6
 
     def _hosts_files(self) -> None:
@@ -265,6 +277,8 @@ def static_neighbours(plan: Plan) -> dict[str, list[tuple[str, str, str]]]:
 def _hint(exc: netlink.NetlinkError) -> str:
     if exc.errno == errno.EOPNOTSUPP:
         return " (the kernel lacks this link kind: run `testbed doctor`)"
+    if exc.errno == errno.ENOENT and " qdisc " in exc.what:
+        return " (the kernel lacks this qdisc: run `testbed doctor`; plan with what it has)"
     if exc.errno == errno.EEXIST:
         return " (a name or address is already used: is another run using it?)"
     return ""

@@ -19,12 +19,12 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import networkx as nx
 
-from testbed import planner
+from testbed import planner, shaping
 from testbed.deploy import (Deployment, Progress, if_indexes, netns_name, require_root, signals_blocked,
                             static_neighbours, teardown)
 from testbed.errors import CommandFailed, UsageError
 from testbed.journal import Journal, new_run_id, process_start_time
-from testbed.kernel import icmp, linkstate, netlink, nsfs
+from testbed.kernel import caps, icmp, linkstate, netlink, nsfs
 from testbed.plan import Node as NodePlan, Plan
 from testbed.reach import Reachability, target_address
 
@@ -178,7 +178,8 @@ class Network:
             raise UsageError(f"arp {arp!r}: use one of {', '.join(ARP_POLICIES)}")
         self.arp = arp
         mode = "static" if arp == "static" else "dynamic"
-        self.plan = topology if isinstance(topology, Plan) else planner.plan(topology, source, params, mode)
+        self.plan = topology if isinstance(topology, Plan) else planner.plan(
+            topology, source, params, mode, features=caps.features() if shaping.used(topology) else None)
         self._static_arp = self.plan.arp == "static"
         self.run_id = run_id or new_run_id()
         self.progress = progress

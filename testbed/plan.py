@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Iterator
 
+from testbed.shaping import Qdisc
+
 
 @dataclass(frozen=True)
 class BridgeOptions:
@@ -31,6 +33,8 @@ class Interface:
     peer: tuple[str, str] | None = None    # (node, ifname) of a veth's other end
     link: int | None = None                # index of the Link it belongs to
     bridge: BridgeOptions | None = None    # for kind "bridge"
+    qdiscs: tuple[Qdisc, ...] = ()         # egress shaping, in creation order (see shaping.py)
+    ingress_loss: float | None = None      # percent dropped on arrival by nftables (no netem)
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,12 @@ class Plan:
                 yield n
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        for node in data["nodes"]:                # unshaped interfaces show no shaping fields
+            for intf in node["interfaces"]:
+                if not intf["qdiscs"] and intf["ingress_loss"] is None:
+                    del intf["qdiscs"], intf["ingress_loss"]
+        return data
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False, default=str)

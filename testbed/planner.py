@@ -4,14 +4,15 @@ The graph must be valid (see topology.validate); plan() checks that first.
 """
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections import deque
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 import networkx as nx
 
-from testbed import addressing, graphs, kinds
-from testbed.errors import UsageError
+from testbed import addressing, graphs, kinds, shaping
+from testbed.errors import EnvironmentProblem, UsageError
 from testbed.plan import BridgeOptions, Interface, Link, Node, Plan, Route, Segment
 from testbed.segments import node_devices, segments
 from testbed.topology import SHAPING_ATTRS, declared_addresses, declared_macs, require_valid
@@ -24,11 +25,13 @@ ARP_MODES = ("dynamic", "static")
 
 
 def plan(graph: nx.Graph, source: str = "topology", params: Mapping[str, Any] | None = None,
-         arp: str = "dynamic") -> Plan:
+         arp: str = "dynamic", features: Collection[str] | None = None) -> Plan:
     """Validate ``graph`` and turn it into a Plan (raises TopologyError with every problem).
 
     ``arp``: "dynamic" (real ARP) or "static" (permanent neighbour entries between every
     pair of addresses on a LAN, as Mininet's --arp).
+    ``features`` names what the kernel can do (``testbed.kernel.caps.features()``); None
+    plans for a kernel with everything. Link settings it cannot do raise EnvironmentProblem.
     """
     if arp not in ARP_MODES:
         raise UsageError(f"arp mode {arp!r}: use one of {', '.join(ARP_MODES)}")
@@ -41,6 +44,7 @@ def plan(graph: nx.Graph, source: str = "topology", params: Mapping[str, Any] | 
     by_end = {end: link for link in links for end in (link.a, link.b)}
     nodes = tuple(_node(graph, n, ports, by_end, addresses, macs) for n in graph.nodes)
     nodes = _add_routes(graph, nodes, segs, addresses)
+    nodes = _shape(nodes, links, features)
     seg_plans = tuple(Segment(s.index, _network_of(s, addresses), s.interfaces, s.switches) for s in segs)
     hosts = tuple((n.name, n.addresses[0].split("/")[0]) for n in nodes if n.role == "l3" and n.addresses)
     return Plan(source=source, params=tuple(sorted((params or {}).items())), nodes=nodes,
@@ -141,6 +145,23 @@ def _node(graph, node, ports, by_end, addresses, macs) -> Node:
         sysctls += FORWARDING
     sysctls += tuple((str(k), str(v)) for k, v in (attrs.get("sysctls") or {}).items())
     return Node(name=name, kind=kind.name, role=kind.role, interfaces=tuple(interfaces), sysctls=sysctls)
+
+
+def _shape(nodes: tuple[Node, ...], links: tuple[Link, ...], features) -> tuple[Node, ...]:
+    """Give each veth the qdiscs and ingress drop of its link's settings (shaping.py)."""
+    shaped = [(f"link {l.a[0]}--{l.b[0]}", dict(l.settings), (l.a[0], l.b[0])) for l in links if l.settings]
+    refusal = shaping.unsupported(shaped, features)
+    if refusal:
+        raise EnvironmentProblem(refusal)
+    plans: dict[tuple[str, str], shaping.Shaping] = {}
+    for link in links:
+        if link.settings:
+            plans.update(shaping.plan_link(dict(link.settings), link.a, link.b, features))
+    if not plans:
+        return nodes
+    return tuple(dataclasses.replace(n, interfaces=tuple(
+        dataclasses.replace(i, qdiscs=plans[(n.name, i.name)].qdiscs, ingress_loss=plans[(n.name, i.name)].ingress_loss)
+        if (n.name, i.name) in plans else i for i in n.interfaces)) for n in nodes)
 
 
 def _addr(addresses, node, ifname) -> tuple[str, ...]:

@@ -11,18 +11,12 @@ from typing import Any, Iterable, Mapping
 
 import networkx as nx
 
-from testbed import checks, graphs, kinds
+from testbed import checks, graphs, kinds, shaping
 from testbed.errors import Problem, TopologyError
 from testbed.segments import node_devices, segments
 
-# Link settings (applied by the shaping layer) and their checkers.
-SHAPING_ATTRS: dict[str, checks.Checker] = {
-    "bw": checks.number(minimum=0.001, maximum=100_000),  # Mbit/s
-    "delay": checks.anything,
-    "jitter": checks.anything,
-    "loss": checks.number(minimum=0, maximum=100),        # percent
-    "queue": checks.number(minimum=1, maximum=1_000_000, integer=True),
-}
+# Link settings (applied by the shaping layer, which checks them: see testbed/shaping.py).
+SHAPING_ATTRS: dict[str, checks.Checker] = {attr: checks.anything for attr in shaping.ATTRS}
 LINK_ATTRS: dict[str, checks.Checker] = dict(
     SHAPING_ATTRS,
     intf=checks.anything, ip=checks.anything, mac=checks.anything,
@@ -164,6 +158,8 @@ def _check_link(graph: nx.Graph, link: graphs.LinkRef, ports) -> list[Problem]:
     problems = []
     for key, value in link.data.items():
         checker = LINK_ATTRS.get(key)
+        if key in SHAPING_ATTRS:
+            continue                                # checked together below
         if checker is None:
             problems.append(Problem(where, f"unknown link attribute {key!r}",
                                     _suggest(key, LINK_ATTRS) or _known(LINK_ATTRS)))
@@ -181,6 +177,7 @@ def _check_link(graph: nx.Graph, link: graphs.LinkRef, ports) -> list[Problem]:
         error = checker(value)
         if error:
             problems.append(Problem(where, f"{key}: {error}"))
+    problems += [Problem(where, what, fix) for what, fix in shaping.setting_problems(link.data, (link.u, link.v))]
     for end in (link.u, link.v):
         kind = kinds.get(graph.nodes[end].get("kind"))
         ip, mac = link.end("ip", end), link.end("mac", end)

@@ -1,4 +1,4 @@
-"""testbed's command line: run, plan, draw, list, clean, experiment, report.
+"""testbed's command line: run, plan, draw, doctor, list, clean, experiment, report.
 
 Exit codes, for every subcommand: 0 success; 1 a check failed; 2 invalid input;
 3 the environment cannot do it (not root, a missing tool or kernel feature).
@@ -66,9 +66,12 @@ def load_graph(args: argparse.Namespace):
 
 
 def load_plan(args: argparse.Namespace):
+    from testbed import shaping
+    from testbed.kernel import caps
     graph, params, source = load_graph(args)
     arp = "static" if getattr(args, "arp", "auto") == "static" else "dynamic"
-    return planner.plan(graph, source=source, params=params, arp=arp)
+    features = caps.features() if shaping.used(graph) else None
+    return planner.plan(graph, source=source, params=params, arp=arp, features=features)
 
 
 # ---------------------------------------------------------------- subcommands
@@ -105,10 +108,35 @@ def run_test(net, args: argparse.Namespace) -> int:
     if test == "none":
         return EXIT_OK
     if test in ("pingall", "pingallfull"):
-        result = net.pingall(count=args.count)
+        result = net.pingall(count=args.count or 1)
         print(result.matrix())
         return EXIT_OK if result.ok else EXIT_CHECK
-    raise UsageError(f"--test {test!r}: unknown test; known: none, pingall")
+    if test in ("iperf", "ping"):
+        return link_test(net, test, args)
+    raise UsageError(f"--test {test!r}: unknown test; known: none, pingall, ping, iperf")
+
+
+def link_test(net, test: str, args: argparse.Namespace) -> int:
+    """iperf (TCP throughput) or ping (RTT and loss) from the first host to the second."""
+    from testbed import measure
+    hosts = [n.name for n in net.hosts]
+    if len(hosts) < 2:
+        raise UsageError(f"--test {test} needs two hosts; this network has {', '.join(hosts) or 'none'}")
+    src, dst = hosts[0], hosts[1]
+    if test == "iperf":
+        result = measure.iperf(net, src, dst, seconds=args.time)
+        print(result.summary())
+        return EXIT_OK if result.received_bps > 0 else EXIT_CHECK
+    stats = measure.ping(net, src, dst, count=args.count or 20)
+    print(stats.summary())
+    return EXIT_OK if stats.received > 0 else EXIT_CHECK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from testbed.kernel import caps
+    found = caps.probe()
+    print(caps.to_json(found) if args.json else caps.report(found))
+    return EXIT_OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -173,8 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="build a topology, open the testbed> shell (or run -c/stdin "
                        "commands, or a --test), tear down")
     add_topology_args(p)
-    p.add_argument("--test", metavar="TEST", help="none (build and tear down) or pingall; exit 1 if it fails")
-    p.add_argument("--count", type=int, default=1, help="pings per pair for pingall (default 1)")
+    p.add_argument("--test", metavar="TEST", help="none (build and tear down), pingall, ping or iperf "
+                   "(ping and iperf: from the first host to the second); exit 1 if it fails")
+    p.add_argument("--count", type=int, default=None,
+                   help="pings per pair for pingall (default 1), pings for ping (default 20)")
+    p.add_argument("--time", type=float, default=3.0, help="seconds of iperf3 traffic for iperf (default 3)")
     p.add_argument("-c", dest="commands", metavar="COMMANDS",
                    help="shell commands separated by ';' to run instead of the interactive shell")
     p.set_defaults(func=cmd_run)
@@ -190,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="print the JSON plan of a topology (no root needed)")
     add_topology_args(p)
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("doctor", help="what this kernel and machine can do, and how to get what is missing")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("list", help="list testbed runs on this machine")
     p.add_argument("--json", action="store_true")
