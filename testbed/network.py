@@ -23,6 +23,7 @@ from testbed import planner
 from testbed.deploy import Deployment, Progress, netns_name, require_root, teardown
 from testbed.errors import CommandFailed, UsageError
 from testbed.journal import Journal, new_run_id, process_start_time
+from testbed.features import services, status
 from testbed.kernel import icmp, linkstate, nsfs
 from testbed.plan import Node as NodePlan, Plan
 from testbed.reach import Reachability, target_address
@@ -47,7 +48,7 @@ class Node:
 
     @property
     def ip(self) -> str | None:
-        addresses = self.plan.addresses
+        addresses = self.net.live_plan.node(self.name).addresses
         return addresses[0].split("/")[0] if addresses else None
 
     def _argv(self, command: str | Sequence[str]) -> list[str]:
@@ -172,6 +173,7 @@ class Network:
         self._procs: dict[int, subprocess.Popen] = {}
         self._lock = threading.Lock()
         self._reach: Reachability | None = None
+        self.leases: dict[tuple[str, str], str] = {}    # (node, ifname) -> CIDR given by DHCP
 
     # ------------------------------------------------------------ lifecycle
 
@@ -188,6 +190,11 @@ class Network:
             self.worker = None
             raise
         self.nodes = {n.name: Node(self, n) for n in self.plan.nodes}
+        try:
+            self.leases = services.start(self)      # DHCP servers, snoopers, clients
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> dict[str, int]:
@@ -286,9 +293,14 @@ class Network:
     # ------------------------------------------------------------ traffic
 
     @property
+    def live_plan(self) -> Plan:
+        """The plan with the addresses DHCP gave at run time filled in."""
+        return services.with_leases(self.plan, self.leases) if self.leases else self.plan
+
+    @property
     def reachability(self) -> Reachability:
         if self._reach is None:
-            self._reach = Reachability(self.plan)
+            self._reach = Reachability(self.live_plan)
         return self._reach
 
     def pingall(self, hosts: Sequence[str] | None = None, count: int = 1, timeout: float = 1.0) -> PingallResult:
@@ -300,7 +312,7 @@ class Network:
             for dst in names:
                 if src == dst:
                     continue
-                ip = target_address(self.plan, src, dst)
+                ip = target_address(self.live_plan, src, dst)
                 pairs.append(PairResult(src, dst, ip, 0, 0, self.reachability.expected(src, dst)))
                 probes.append(icmp.Probe(self[src].netns, ip or "0.0.0.0"))
         icmp.mesh(lambda ns: self.worker.run_inside(ns, icmp.open_socket), probes, count=count, timeout=timeout)
@@ -312,4 +324,18 @@ class Network:
     def counters(self) -> dict[str, dict[str, dict[str, int]]]:
         """node -> interface -> counters, for every node."""
         return {name: node.counters() for name, node in self.nodes.items()}
+
+    # ------------------------------------------------------------ features (testbed.features)
+
+    def port_security_counters(self, switch: str) -> dict[str, dict[str, int]]:
+        """port -> {counter: dropped packets} of a switch's port security / DHCP snooping rules."""
+        return status.port_security_counters(self, switch)
+
+    def nat_counters(self, node: str) -> dict[str, int]:
+        """Packets a NAT masqueraded, forwarded in, and blocked inbound."""
+        return status.nat_counters(self, node)
+
+    def dhcp_bindings(self, switch: str) -> list:
+        """The (port, MAC, IP) bindings a DHCP-snooping switch learned."""
+        return status.dhcp_bindings(self, switch)
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Iterator
 
+from testbed.features.model import Features
+
 
 @dataclass(frozen=True)
 class BridgeOptions:
@@ -24,13 +26,15 @@ class BridgeOptions:
 @dataclass(frozen=True)
 class Interface:
     name: str
-    kind: str                              # "veth", "bridge" or "dummy"
+    kind: str                              # "veth", "bridge", "dummy" or "macvlan"
     mac: str
     addresses: tuple[str, ...] = ()        # CIDRs
     master: str | None = None              # the bridge (in the same node) this is a port of
     peer: tuple[str, str] | None = None    # (node, ifname) of a veth's other end
     link: int | None = None                # index of the Link it belongs to
     bridge: BridgeOptions | None = None    # for kind "bridge"
+    parent: tuple[str, str] | None = None  # for kind "macvlan": (node, ifname) of its lower device
+    mode: str | None = None                # for kind "macvlan": bridge, vepa, private or passthru
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class Plan:
     links: tuple[Link, ...]
     segments: tuple[Segment, ...]
     hosts: tuple[tuple[str, str], ...]     # (name, ip) for name resolution
+    features: Features = Features()        # port security, NAT, DHCP
 
     @cached_property
     def _index(self) -> dict[str, Node]:

@@ -7,8 +7,9 @@ to work when the request reaches the destination and the reply comes back.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from testbed.features import macvlan
 from testbed.plan import Plan
 
 MAX_HOPS = 64
@@ -20,6 +21,8 @@ class _Table:
     connected: dict        # node -> [(network, segment)]
     routes: dict           # node -> [(network, via)]
     forwards: set
+    nats: dict = field(default_factory=dict)        # NAT node -> (outside segment, outside IP)
+    blocked: set = field(default_factory=set)       # {frozenset({a, b})}: no frames between a and b
 
 
 def _table(plan: Plan) -> _Table:
@@ -34,27 +37,36 @@ def _table(plan: Plan) -> _Table:
                 connected.setdefault(node.name, []).append((iface.network, seg))
         routes[node.name] = [(ipaddress.ip_network("0.0.0.0/0" if r.dst == "default" else r.dst),
                               ipaddress.ip_address(r.via)) for r in node.routes]
-    forwards = {n.name for n in plan.nodes if n.kind == "router"}
-    return _Table(owner, connected, routes, forwards)
+    forwards = {n.name for n in plan.nodes if n.kind in ("router", "nat")}
+    nats = {}
+    for nat in plan.features.nats:
+        if nat.outside_ip is not None:
+            nats[nat.node] = (seg_of.get((nat.node, nat.outside)), ipaddress.ip_address(nat.outside_ip))
+    return _Table(owner, connected, routes, forwards, nats, macvlan.blocked_pairs(plan))
 
 
-def _delivers(table: _Table, src: str, dst_ip) -> bool:
-    """Does a packet sent by ``src`` to ``dst_ip`` arrive?"""
-    node = src
+def _delivers(table: _Table, src: str, dst_ip, src_ip=None):
+    """The source address a packet sent by ``src`` to ``dst_ip`` arrives with (NATs rewrite
+    it), or None when it does not arrive."""
+    node, came_on = src, None
     for _ in range(MAX_HOPS):
         if table.owner.get(dst_ip, (None,))[0] == node:
-            return True
+            return src_ip if src_ip is not None else True
         if node != src and node not in table.forwards:
-            return False
+            return None
+        if node in table.nats and came_on == table.nats[node][0]:
+            return None                     # a NAT forwards nothing opened from outside
         seg = _next_segment(table, node, dst_ip)
         if seg is None:
-            return False
+            return None
         hop_ip, seg_index = seg
         owner = table.owner.get(hop_ip)
-        if owner is None or owner[1] != seg_index:
-            return False
-        node = owner[0]
-    return False
+        if owner is None or owner[1] != seg_index or frozenset((node, owner[0])) in table.blocked:
+            return None
+        if node in table.nats and seg_index == table.nats[node][0] and node != src:
+            src_ip = table.nats[node][1]    # masqueraded
+        node, came_on = owner[0], seg_index
+    return None
 
 
 def _next_segment(table: _Table, node: str, dst_ip):
@@ -101,7 +113,8 @@ class Reachability:
         if target is None:
             return False
         dst_ip = ipaddress.ip_address(target)
-        if not _delivers(self.table, src, dst_ip):
-            return False
         back = _source_address(self.table, self.by_node_seg, src, dst_ip)
-        return back is not None and _delivers(self.table, dst, ipaddress.ip_address(back))
+        if back is None:
+            return False
+        seen = _delivers(self.table, src, dst_ip, ipaddress.ip_address(back))
+        return seen is not None and _delivers(self.table, dst, seen) is not None

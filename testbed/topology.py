@@ -11,7 +11,7 @@ from typing import Any, Iterable, Mapping
 
 import networkx as nx
 
-from testbed import checks, graphs, kinds
+from testbed import checks, features, graphs, kinds
 from testbed.errors import Problem, TopologyError
 from testbed.segments import node_devices, segments
 
@@ -27,9 +27,10 @@ LINK_ATTRS: dict[str, checks.Checker] = dict(
     SHAPING_ATTRS,
     intf=checks.anything, ip=checks.anything, mac=checks.anything,
     label=checks.anything, meta=checks.anything,
+    port=checks.anything,      # switch port settings keyed by the switch end (features.portsec)
 )
-DEVICE_KINDS = ("bridge", "dummy")
-DEVICE_ATTRS = ("kind", "ports", "ip", "mac", "stp")
+DEVICE_KINDS = ("bridge", "dummy", "macvlan")
+DEVICE_ATTRS = ("kind", "ports", "ip", "mac", "stp", "parent", "mode")
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
@@ -60,6 +61,7 @@ def validate(graph: Any) -> list[Problem]:
         problems += _check_duplicates(graph, ports)
         problems += _check_segments(graph, ports)
         problems += _check_loops(graph)
+        problems += features.problems(graph, ports)
     return problems
 
 
@@ -238,7 +240,7 @@ def declared_addresses(graph: nx.Graph, ports) -> dict[tuple[str, str], str]:
     found: dict[tuple[str, str], str] = {}
     for node, attrs in graph.nodes(data=True):
         first = next(iter(graphs.incident(graph, node)), None)
-        if attrs.get("ip") is not None and first is not None:
+        if attrs.get("ip") not in (None, "dhcp") and first is not None:
             found[(str(node), ports[graphs.link_id(node, *first)][node])] = attrs["ip"]
         for name, spec in node_devices(attrs).items():
             if spec.get("ip") is not None:
