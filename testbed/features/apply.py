@@ -31,8 +31,7 @@ def create_macvlans(dep: "Deployment", fds: dict[str, int], index: dict[tuple[st
         def make(children=children) -> None:
             with netlink.Batch() as batch:
                 for node, intf in children:
-                    mac = None if intf.mode == "passthru" else intf.mac
-                    batch.macvlan(intf.name, index[(node.name, intf.name)], mac, fds[dep.ns(node.name)],
+                    batch.macvlan(intf.name, index[(node.name, intf.name)], intf.mac, fds[dep.ns(node.name)],
                                   index[intf.parent], MACVLAN_MODES[intf.mode or "bridge"])
                 batch.commit()
         dep.worker.run_inside(dep.ns(parent_node), make)

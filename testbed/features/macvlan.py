@@ -9,7 +9,8 @@ Who hears whom (Linux macvlan semantics, encoded for the expected reachability):
 - two bridge-mode siblings talk inside the parent; any other sibling pair goes out to the
   adjacent switch and comes back only when that switch port is in hairpin mode;
 - a private-mode child never talks to a sibling (even through a hairpin switch);
-- the parent and its children reach each other only through a hairpin switch port.
+- the parent and its children reach each other only through a hairpin switch port;
+- a passthru child takes the NIC over: the parent's own address is cut off the LAN.
 """
 from __future__ import annotations
 
@@ -105,6 +106,12 @@ def blocked_pairs(plan: Plan) -> set[frozenset]:
                 groups.setdefault(intf.parent, []).append((node.name, intf.mode or "bridge"))
     blocked: set[frozenset] = set()
     for parent, kids in groups.items():
+        if any(mode == "passthru" for _, mode in kids):
+            # the child owns the NIC: every frame for the parent's interface goes to the child
+            seg = next((s for s in plan.segments if parent in s.interfaces), None)
+            blocked.update(frozenset((parent[0], n)) for n, _ in (seg.interfaces if seg else ())
+                           if n != parent[0])
+            continue
         hairpin = _hairpin(plan, parent)
         for i, (a, mode_a) in enumerate(kids):
             if not hairpin and a != parent[0]:
