@@ -52,7 +52,8 @@ def parse(frame: bytes) -> dict | None:
     bootp = udp + 8
     if frame[bootp + 236:bootp + 240] != MAGIC:
         return None
-    info = {"sport": sport, "dport": dport, "type": None, "lease": None,
+    info = {"sport": sport, "dport": dport, "type": None, "lease": None, "server": None,
+            "xid": struct.unpack_from("!I", frame, bootp + 4)[0],
             "chaddr": ":".join(f"{b:02x}" for b in frame[bootp + 28:bootp + 34]),
             "yiaddr": str(ipaddress.IPv4Address(frame[bootp + 16:bootp + 20]))}
     i = bootp + 240
@@ -68,6 +69,8 @@ def parse(frame: bytes) -> dict | None:
             info["type"] = value[0]
         elif code == 51 and length == 4:
             info["lease"] = struct.unpack("!I", value)[0]
+        elif code == 54 and length == 4:
+            info["server"] = str(ipaddress.IPv4Address(value))
         i += 2 + length
     return info
 
