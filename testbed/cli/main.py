@@ -14,6 +14,7 @@ import time
 from typing import Callable, Sequence
 
 from testbed import __version__, loader, planner
+from testbed.cli import features as features_cli
 from testbed.errors import RunNotFound, TestbedError, UsageError
 from testbed.journal import Journal, all_runs, run_dir
 
@@ -149,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every run whose owner is gone")
     p.add_argument("--force", action="store_true", help="also runs whose owner is still alive")
     p.set_defaults(func=cmd_clean)
+    features_cli.add_parsers(sub)
     return parser
 
 

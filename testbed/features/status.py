@@ -37,3 +37,19 @@ def dhcp_bindings(net: "Network", switch: str) -> list:
     if switch not in net.plan.features.snooping:
         raise UsageError(f"{switch!r} does not snoop DHCP (set dhcp_snooping=True)")
     return nft.set_elements(net[switch].netns, portsec.FAMILY, portsec.TABLE, portsec.BOUND_SET)
+
+
+def node_counters(netns: str) -> dict[str, dict]:
+    """Every feature counter in a namespace, read from nft alone (no plan needed):
+    {"ports": {port: {counter: packets}}, "nat": {counter: packets}} — what is there."""
+    result: dict[str, dict] = {}
+    present = set(nft.tables(netns))
+    if (portsec.FAMILY, portsec.TABLE) in present:
+        raw = nft.counters(netns, portsec.FAMILY, portsec.TABLE)
+        chains = nft.jumps(netns, portsec.FAMILY, portsec.TABLE, "prerouting")   # port -> chain name
+        result["ports"] = {port: {what: raw[f"{chain}_{what}"]["packets"] for what in portsec.COUNTERS
+                                  if f"{chain}_{what}" in raw}
+                           for port, chain in chains.items()}
+    if ("ip", nat.TABLE) in present:
+        result["nat"] = {name: value["packets"] for name, value in nft.counters(netns, "ip", nat.TABLE).items()}
+    return result

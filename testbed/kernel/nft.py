@@ -53,3 +53,23 @@ def set_elements(netns: str, family: str, table: str, name: str) -> list:
         if "set" in item:
             return list(item["set"].get("elem", []))
     return []
+
+
+def jumps(netns: str, family: str, table: str, chain: str) -> dict[str, str]:
+    """iifname -> target chain of the ``iifname "X" jump Y`` rules of a chain."""
+    data = json.loads(_nft(netns, ["-j", "list", "chain", family, table, chain]) or "{}")
+    found = {}
+    for item in data.get("nftables", []):
+        rule = item.get("rule")
+        if rule is None:
+            continue
+        ifname = target = None
+        for stmt in rule.get("expr", []):
+            match = stmt.get("match")
+            if match and match.get("left", {}).get("meta", {}).get("key") == "iifname":
+                ifname = match.get("right")
+            if "jump" in stmt:
+                target = stmt["jump"]["target"]
+        if ifname and target:
+            found[ifname] = target
+    return found

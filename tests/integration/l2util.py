@@ -38,13 +38,28 @@ def alive(pid: int) -> bool:
 
 @contextmanager
 def nothing_left(net) -> Iterator[None]:
-    """Check that the run's namespaces, /etc/netns folders and processes are gone after it."""
+    """Check that the run left nothing: its namespaces (and so its nft tables), /etc/netns
+    folders, run folder, and every process it started (dnsmasq, dhclient...) by PID."""
     before_links = root_links()
+    names = {i.name for n in net.plan.nodes for i in n.interfaces}
+    procs: list[tuple[int, int | None]] = []
+    real_stop = net.stop
+
+    def stop():
+        if net.journal is not None:
+            procs.extend((e["pid"], e.get("start")) for e in net.journal.entries() if e.get("type") == "process")
+        return real_stop()
+    net.stop = stop
     yield
+    net.stop()
     prefix = net.run_id + "-"
     assert not {n for n in namespaces() if n.startswith(prefix)}
-    assert not [d for d in os.listdir("/etc/netns") if d.startswith(prefix)] if os.path.isdir("/etc/netns") else True
-    assert root_links() <= before_links | root_links() and not {l for l in root_links() if l.startswith(prefix)}
+    if os.path.isdir("/etc/netns"):
+        assert not [d for d in os.listdir("/etc/netns") if d.startswith(prefix)]
+    assert not (root_links() - before_links) & names
+    assert not os.path.exists(f"/run/testbed/{net.run_id}")
+    from testbed.journal import process_alive
+    assert not [pid for pid, start in procs if process_alive(pid, start) and alive(pid)]
 
 
 def serve_http(node, port: int = 80):

@@ -4,6 +4,8 @@ from __future__ import annotations
 from l2util import needs_root, nothing_left
 
 from testbed import Network, load
+from testbed.cli.main import main
+from testbed.features.status import node_counters
 from testbed.kernel import nft
 
 pytestmark = needs_root
@@ -61,3 +63,6 @@ def test_one_mac_per_port_blocks_macvlan_children_until_relaxed():
                 else:
                     assert got == 0 and dropped >= 2             # c1's and c2's MACs are over the limit
                     assert pings(phys, h2.ip) == 3               # the learned MAC keeps working
+                    # `testbed counters RUN NODE` reads the same counters from nft alone
+                    assert main(["counters", net.run_id, "s1"]) == 0
+                    assert node_counters(net["s1"].netns)["ports"][port]["macs"] == dropped
