@@ -98,7 +98,7 @@ class PairResult:
     dst_ip: str | None
     sent: int
     received: int
-    expected: bool
+    expected: bool | None                  # None: depends on traffic order (see Reachability)
     rtt_ms: float | None = None
 
     @property
@@ -108,6 +108,8 @@ class PairResult:
     @property
     def ok(self) -> bool:
         """Expected pairs lose nothing; pairs that should not connect get nothing through."""
+        if self.expected is None:
+            return True
         return self.loss == 0.0 if self.expected else self.received == 0
 
 
@@ -130,7 +132,8 @@ class PingallResult:
         return 0.0 if not sent else 100.0 * (sent - sum(p.received for p in self.pairs)) / sent
 
     def matrix(self, max_hosts: int = 30) -> str:
-        """A reachability matrix: loss % per pair; '-' expected unreachable and unreached, '!' marks wrong."""
+        """A reachability matrix: loss % per pair; '-' expected unreachable and unreached, '!' marks wrong,
+        '?' a pair whose fate depends on traffic order (not judged)."""
         hosts = self.hosts
         lines = []
         if len(hosts) <= max_hosts:
@@ -143,8 +146,10 @@ class PingallResult:
                     p = cells.get((src, dst))
                     if p is None:
                         text = ""
-                    elif not p.expected and p.received == 0:
+                    elif p.expected is False and p.received == 0:
                         text = "-"
+                    elif p.expected is None:
+                        text = f"{p.loss:.0f}%?"
                     else:
                         text = f"{p.loss:.0f}%" + ("" if p.ok else "!")
                     row += text.rjust(width)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from testbed.features import macvlan
+from testbed.features import macvlan, portsec
 from testbed.plan import Plan
 
 MAX_HOPS = 64
@@ -23,6 +23,8 @@ class _Table:
     forwards: set
     nats: dict = field(default_factory=dict)        # NAT node -> (outside segment, outside IP)
     blocked: set = field(default_factory=set)       # {frozenset({a, b})}: no frames between a and b
+    cut: set = field(default_factory=set)           # {(node, segment)}: its frames there are dropped
+    uncertain: set = field(default_factory=set)     # nodes whose reachability depends on traffic order
 
 
 def _table(plan: Plan) -> _Table:
@@ -42,7 +44,9 @@ def _table(plan: Plan) -> _Table:
     for nat in plan.features.nats:
         if nat.outside_ip is not None:
             nats[nat.node] = (seg_of.get((nat.node, nat.outside)), ipaddress.ip_address(nat.outside_ip))
-    return _Table(owner, connected, routes, forwards, nats, macvlan.blocked_pairs(plan))
+    cut_ifs, uncertain = portsec.reach_effects(plan)
+    cut = {(node, seg_of.get((node, ifname))) for node, ifname in cut_ifs}
+    return _Table(owner, connected, routes, forwards, nats, macvlan.blocked_pairs(plan), cut, uncertain)
 
 
 def _delivers(table: _Table, src: str, dst_ip, src_ip=None):
@@ -61,7 +65,8 @@ def _delivers(table: _Table, src: str, dst_ip, src_ip=None):
             return None
         hop_ip, seg_index = seg
         owner = table.owner.get(hop_ip)
-        if owner is None or owner[1] != seg_index or frozenset((node, owner[0])) in table.blocked:
+        if owner is None or owner[1] != seg_index or frozenset((node, owner[0])) in table.blocked or \
+                (node, seg_index) in table.cut or (owner[0], seg_index) in table.cut:
             return None
         if node in table.nats and seg_index == table.nats[node][0] and node != src:
             src_ip = table.nats[node][1]    # masqueraded
@@ -108,7 +113,11 @@ class Reachability:
         for ip, (node, seg) in self.table.owner.items():
             self.by_node_seg.setdefault((node, seg), str(ip))
 
-    def expected(self, src: str, dst: str) -> bool:
+    def expected(self, src: str, dst: str) -> bool | None:
+        """Should ``src`` reach ``dst``? None when it depends on traffic order (a MAC limit
+        with more MACs behind a port than it allows)."""
+        if src in self.table.uncertain or dst in self.table.uncertain:
+            return None
         target = target_address(self.plan, src, dst)
         if target is None:
             return False

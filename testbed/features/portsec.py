@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import networkx as nx
 
@@ -20,6 +20,9 @@ from testbed import checks, graphs, kinds
 from testbed.errors import Problem
 from testbed.features.common import ends
 from testbed.features.model import PortSettings
+
+if TYPE_CHECKING:
+    from testbed.plan import Plan
 
 TABLE = "testbed_l2"
 FAMILY = "bridge"
@@ -175,3 +178,35 @@ def read_counters(raw: Mapping[str, Mapping[str, int]], settings: list[PortSetti
         if values:
             result[p.port] = values
     return result
+
+
+def reach_effects(plan: "Plan") -> tuple[set[tuple[str, str]], set[str]]:
+    """What port security does to the expected reachability, from the plan alone.
+
+    Returns the (node, ifname) interfaces whose frames a port drops whatever they do (a
+    MAC or IP other than the port's binding; a static address behind an untrusted port of
+    a DHCP-snooping switch), and the nodes whose fate depends on traffic order (more MACs
+    behind a port than its max_macs: the first ones heard win).
+    """
+    blocked: set[tuple[str, str]] = set()
+    uncertain: set[str] = set()
+    features = plan.features
+    dhcp = {(c.node, c.interface) for c in features.dhcp_clients}
+    ends = {end: link.other(end[0]) for link in plan.links for end in (link.a, link.b)}
+    for p in features.ports:
+        peer = ends.get((p.node, p.port))
+        if peer is None or plan.node(peer[0]).role != "l3" or plan.node(peer[0]).interface(peer[1]).master:
+            continue                                   # a switch or an in-node bridge: MACs unknown
+        behind = [(peer[0], plan.node(peer[0]).interface(peer[1]))]
+        behind += [(n.name, i) for n in plan.nodes for i in n.interfaces if i.parent == peer]
+        allowed = []
+        for node, intf in behind:
+            ips = {a.split("/")[0] for a in intf.addresses}
+            if (p.mac and intf.mac.lower() != p.mac) or (p.ip and ips and p.ip not in ips) or \
+                    (p.node in features.snooping and not p.trusted and (node, intf.name) not in dhcp):
+                blocked.add((node, intf.name))
+            else:
+                allowed.append(node)
+        if p.max_macs and len(allowed) > p.max_macs:
+            uncertain.update(allowed)
+    return blocked, uncertain

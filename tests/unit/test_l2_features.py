@@ -258,3 +258,27 @@ def test_invalid_feature_graph_raises_with_every_problem():
     with pytest.raises(TopologyError) as info:
         planner.plan(g)
     assert "outside" in str(info.value) and "parent" in str(info.value)
+
+
+# ---------------------------------------------------------------- port security in the expected reachability
+
+def test_mac_limit_makes_reachability_depend_on_traffic_order():
+    reach = Reachability(plan_of("topologies/port_security.py", max_macs=1))
+    assert reach.expected("h1", "h2") is True
+    assert reach.expected("c1", "h2") is None and reach.expected("h1", "phys") is None
+    relaxed = Reachability(plan_of("topologies/port_security.py", max_macs=1, relax=True))
+    assert relaxed.expected("c1", "h2") is True and relaxed.expected("phys", "h1") is True
+
+
+def test_binding_mismatch_cuts_the_host_off():
+    graph, _ = load("topologies/port_security.py", {})
+    graph.edges["h1", "s1"]["port"] = {"s1": {"binding": {"ip": "10.0.0.11", "mac": "02:00:00:00:0e:0e"}}}
+    reach = Reachability(planner.plan(graph))
+    assert reach.expected("h1", "h2") is False and reach.expected("h2", "h1") is False
+
+
+def test_static_host_behind_an_untrusted_snooping_port_is_cut_off():
+    reach = Reachability(plan_of("topologies/dhcp.py", rogue=True))
+    assert reach.expected("rogue", "srv") is False and reach.expected("srv", "rogue") is False
+    unsnooped = Reachability(plan_of("topologies/dhcp.py", rogue=True, snooping=False))
+    assert unsnooped.expected("rogue", "srv") is True
