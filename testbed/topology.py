@@ -144,7 +144,7 @@ def _check_l3_node(graph: nx.Graph, node: Any, attrs: Mapping[str, Any]) -> list
     default = attrs.get("default_route")
     if default is not None and default != "none" and checks.ip_address(default):
         target = graph.nodes[default] if default in graph.nodes else None
-        if target is None or target.get("kind") != "router":
+        if target is None or target.get("kind") not in ("router", "nat"):
             problems.append(Problem(where, f"default_route {default!r} is neither an IP address nor a router's name",
                                     "give the gateway's IP, the name of a router on the same LAN, or 'none'"))
     sysctls = attrs.get("sysctls")

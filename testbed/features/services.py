@@ -96,7 +96,7 @@ def start_dnsmasq(net: "Network", server) -> subprocess.Popen:
     node = net[server.node]
     name = f"dnsmasq-{server.node}"
     mask = ipaddress.ip_interface(server.address).network.netmask
-    argv = [_tool("dnsmasq", "dnsmasq"), "--keep-in-foreground", "--conf-file=/dev/null", "--port=0",
+    argv = [_tool("dnsmasq", "dnsmasq"), "--keep-in-foreground", "--conf-file=/dev/null", "--port=0", "--no-resolv", "--no-hosts",
             f"--interface={server.interface}", "--bind-interfaces", "--except-interface=lo",
             f"--dhcp-range={server.first},{server.last},{mask},{server.lease_seconds}",
             f"--dhcp-leasefile={file_path(net, name + '.leases')}",
