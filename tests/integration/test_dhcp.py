@@ -82,3 +82,42 @@ def test_rogue_dhcp_server_on_an_untrusted_port_is_blocked_only_with_snooping():
                     assert heard == {"10.0.0.1", "10.0.0.250"}   # the rogue's offers get through
                 pids = service_pids(net)
         assert not any(alive(pid) for pid in pids.values())
+
+
+CRASHER = """
+import sys, time
+from testbed import Network, load
+graph, params = load("topologies/dhcp.py", {"hosts": "1"})
+net = Network(graph, source="dhcp", params=params).start()
+print(net.run_id, flush=True)
+time.sleep(600)
+"""
+
+
+def test_testbed_clean_stops_dhcp_daemons_of_a_killed_run():
+    import signal
+    import subprocess
+    import time
+
+    from testbed.cli.main import main
+    from testbed.journal import run_dir
+
+    proc = subprocess.Popen([sys.executable, "-c", CRASHER], stdout=subprocess.PIPE, text=True)
+    try:
+        run_id = proc.stdout.readline().strip()
+        assert run_id, "the network did not start"
+        pids = {name: int(open(os.path.join(run_dir(run_id), name)).read())
+                for name in os.listdir(run_dir(run_id)) if name.endswith(".pid")}
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert set(pids) == {"dnsmasq-srv.pid", "dhclient-h1.pid"}
+    assert all(alive(pid) for pid in pids.values())              # orphaned by the crash
+    assert main(["clean", run_id]) == 0
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in pids.values())
+    assert not os.path.exists(run_dir(run_id))
+    from l2util import namespaces
+    assert not {n for n in namespaces() if n.startswith(run_id + "-")}
