@@ -179,6 +179,7 @@ class Network:
         self._lock = threading.Lock()
         self._reach: Reachability | None = None
         self.leases: dict[tuple[str, str], str] = {}    # (node, ifname) -> CIDR given by DHCP
+        self._live_plan: Plan | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -197,6 +198,7 @@ class Network:
         self.nodes = {n.name: Node(self, n) for n in self.plan.nodes}
         try:
             self.leases = services.start(self)      # DHCP servers, snoopers, clients
+            self._live_plan = services.with_leases(self.plan, self.leases) if self.leases else None
         except BaseException:
             self.stop()
             raise
@@ -300,7 +302,7 @@ class Network:
     @property
     def live_plan(self) -> Plan:
         """The plan with the addresses DHCP gave at run time filled in."""
-        return services.with_leases(self.plan, self.leases) if self.leases else self.plan
+        return self._live_plan or self.plan
 
     @property
     def reachability(self) -> Reachability:
