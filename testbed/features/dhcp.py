@@ -64,6 +64,22 @@ def problems(graph: nx.Graph, ports) -> list[Problem]:
                 continue
             if rng[0] not in net or rng[1] not in net:
                 found.append(Problem(where, f"dhcp_server range {spec['range']} is outside its subnet {net}"))
+    return found + _clients_without_server(graph, ports)
+
+
+def _clients_without_server(graph: nx.Graph, ports) -> list[Problem]:
+    from testbed.segments import segments          # (segments imports the features package)
+    clients = dhcp_members(graph, ports)
+    if not clients:
+        return []
+    found = []
+    for seg in segments(graph, ports):
+        members = set(seg.interfaces)
+        if members & clients and not any(isinstance(graph.nodes[n].get("dhcp_server"), Mapping)
+                                         for n, _ in members):
+            for node, _ in sorted(members & clients):
+                found.append(Problem(f"node {node!r}", "has ip='dhcp' but no DHCP server on its LAN",
+                                     "give a host on that LAN dhcp_server={...}"))
     return found
 
 
@@ -90,8 +106,13 @@ def plan_servers(graph: nx.Graph, ports, addresses: Mapping[tuple[str, str], str
 
 
 def plan_clients(graph: nx.Graph, ports) -> tuple[DhcpClient, ...]:
-    return tuple(DhcpClient(str(node), ends(graph, ports, node)[0].ifname)
-                 for node, attrs in graph.nodes(data=True) if attrs.get("ip") == "dhcp")
+    """A client on the first interface of every ip='dhcp' node (nodes without links skipped)."""
+    result = []
+    for node, attrs in graph.nodes(data=True):
+        links = ends(graph, ports, node) if attrs.get("ip") == "dhcp" else []
+        if links:
+            result.append(DhcpClient(str(node), links[0].ifname))
+    return tuple(result)
 
 
 def dhcp_members(graph: nx.Graph, ports) -> set[tuple[str, str]]:

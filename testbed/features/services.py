@@ -16,7 +16,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from testbed.errors import EnvironmentProblem, TestbedError
+from testbed.errors import DeployError, EnvironmentProblem
 from testbed.journal import run_dir
 from testbed.plan import Plan
 
@@ -30,9 +30,8 @@ CLIENT_CONF = "initial-interval 1;\nbackoff-cutoff 2;\ntimeout 60;\n"
 LEASE_TIMEOUT = 30.0
 
 
-class ServiceError(TestbedError):
+class ServiceError(DeployError):
     """A run-time service (DHCP server, snooper, client) did not come up."""
-    exit_code = 3
 
 
 def _tool(name: str, package: str) -> str:

@@ -282,3 +282,14 @@ def test_static_host_behind_an_untrusted_snooping_port_is_cut_off():
     assert reach.expected("rogue", "srv") is False and reach.expected("srv", "rogue") is False
     unsnooped = Reachability(plan_of("topologies/dhcp.py", rogue=True, snooping=False))
     assert unsnooped.expected("rogue", "srv") is True
+
+
+def test_dhcp_client_needs_a_server_on_its_lan():
+    g = nx.Graph()
+    g.add_node("s1", kind="switch")
+    g.add_node("h1", kind="host", ip="dhcp")
+    g.add_edge("h1", "s1")
+    assert any("no DHCP server on its LAN" in p for p in problems_of(g))
+    g.add_node("srv", kind="host", dhcp_server={})
+    g.add_edge("srv", "s1")
+    assert problems_of(g) == []
