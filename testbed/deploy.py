@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from testbed.errors import DeployError, EnvironmentProblem
+from testbed.features import apply
 from testbed.journal import Journal, process_alive
 from testbed.kernel import netlink, nsfs
 from testbed.plan import Node, Plan
@@ -67,10 +68,12 @@ class Deployment:
             fds = nsfs.open_all(self.ns(n.name) for n in self.plan.nodes)
             try:
                 self._devices_and_links(fds)
+                apply.create_macvlans(self, fds, if_indexes(self.plan))
             finally:
                 nsfs.close_all(fds)
             self._configure()
             self._shape()
+            apply.configure(self)
             self._hosts_files()
             self._wait_stp()
         except BaseException as exc:
@@ -108,7 +111,7 @@ class Deployment:
     def _devices_and_links(self, fds: dict[str, int]) -> None:
         index = if_indexes(self.plan)
         with netlink.Batch() as batch:
-            devices = [(n, i) for n in self.plan.nodes for i in n.interfaces if i.kind != "veth"]
+            devices = [(n, i) for n in self.plan.nodes for i in n.interfaces if i.kind in ("bridge", "dummy")]
             self.journal.record({"type": "link", "netns": self.ns(n.name), "name": i.name} for n, i in devices)
             for node, intf in devices:
                 fd = fds[self.ns(node.name)]
@@ -369,5 +372,10 @@ def teardown(journal: Journal, entries: Iterable[dict] | None = None,
             if os.path.dirname(path) == ETC_NETNS and os.path.isdir(path):
                 _remove_dir(path)
                 counts["dir"] += 1
+        elif kind == "file" and os.path.dirname(entry.get("path", "")) == os.path.dirname(journal.path):
+            try:                                 # a service's file in the run's folder
+                os.unlink(entry["path"])
+            except FileNotFoundError:
+                pass
     journal.remove()
     return counts

@@ -24,6 +24,7 @@ from testbed.deploy import (Deployment, Progress, if_indexes, netns_name, requir
                             static_neighbours, teardown)
 from testbed.errors import CommandFailed, UsageError
 from testbed.journal import Journal, new_run_id, process_start_time
+from testbed.features import services, status
 from testbed.kernel import caps, icmp, linkstate, netlink, nsfs
 from testbed.plan import Node as NodePlan, Plan
 from testbed.reach import Reachability, target_address
@@ -56,7 +57,7 @@ class Node:
 
     @property
     def ip(self) -> str | None:
-        addresses = self.plan.addresses
+        addresses = self.net.live_plan.node(self.name).addresses
         return addresses[0].split("/")[0] if addresses else None
 
     def _argv(self, command: str | Sequence[str]) -> list[str]:
@@ -106,7 +107,7 @@ class PairResult:
     dst_ip: str | None
     sent: int
     received: int
-    expected: bool
+    expected: bool | None                  # None: depends on traffic order (see Reachability)
     rtt_ms: float | None = None
 
     @property
@@ -116,6 +117,8 @@ class PairResult:
     @property
     def ok(self) -> bool:
         """Expected pairs lose nothing; pairs that should not connect get nothing through."""
+        if self.expected is None:
+            return True
         return self.loss == 0.0 if self.expected else self.received == 0
 
 
@@ -140,7 +143,8 @@ class PingallResult:
         return 0.0 if not sent else 100.0 * (sent - sum(p.received for p in expected)) / sent
 
     def matrix(self, max_hosts: int = 30) -> str:
-        """A reachability matrix: loss % per pair; '-' expected unreachable and unreached, '!' marks wrong."""
+        """A reachability matrix: loss % per pair; '-' expected unreachable and unreached, '!' marks wrong,
+        '?' a pair whose fate depends on traffic order (not judged)."""
         hosts = self.hosts
         lines = []
         if len(hosts) <= max_hosts:
@@ -153,8 +157,10 @@ class PingallResult:
                     p = cells.get((src, dst))
                     if p is None:
                         text = ""
-                    elif not p.expected and p.received == 0:
+                    elif p.expected is False and p.received == 0:
                         text = "-"
+                    elif p.expected is None:
+                        text = f"{p.loss:.0f}%?"
                     else:
                         text = f"{p.loss:.0f}%" + ("" if p.ok else "!")
                     row += text.rjust(width)
@@ -189,6 +195,8 @@ class Network:
         self._procs: dict[int, subprocess.Popen] = {}
         self._lock = threading.Lock()
         self._reach: Reachability | None = None
+        self.leases: dict[tuple[str, str], str] = {}    # (node, ifname) -> CIDR given by DHCP
+        self._live_plan: Plan | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -205,6 +213,12 @@ class Network:
             self.worker = None
             raise
         self.nodes = {n.name: Node(self, n) for n in self.plan.nodes}
+        try:
+            self.leases = services.start(self)      # DHCP servers, snoopers, clients
+            self._live_plan = services.with_leases(self.plan, self.leases) if self.leases else None
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> dict[str, int]:
@@ -299,9 +313,14 @@ class Network:
     # ------------------------------------------------------------ traffic
 
     @property
+    def live_plan(self) -> Plan:
+        """The plan with the addresses DHCP gave at run time filled in."""
+        return self._live_plan or self.plan
+
+    @property
     def reachability(self) -> Reachability:
         if self._reach is None:
-            self._reach = Reachability(self.plan)
+            self._reach = Reachability(self.live_plan)
         return self._reach
 
     def pingall(self, hosts: Sequence[str] | None = None, count: int = 1, timeout: float = 1.0) -> PingallResult:
@@ -313,7 +332,7 @@ class Network:
             for dst in names:
                 if src == dst:
                     continue
-                ip = target_address(self.plan, src, dst)
+                ip = target_address(self.live_plan, src, dst)
                 pairs.append(PairResult(src, dst, ip, 0, 0, self.reachability.expected(src, dst)))
                 probes.append(icmp.Probe(self[src].netns, ip or "0.0.0.0"))
         if self.arp == "auto" and not self._static_arp and len(probes) > ARP_DYNAMIC_MAX_PAIRS:
@@ -348,4 +367,18 @@ class Network:
     def counters(self) -> dict[str, dict[str, dict[str, int]]]:
         """node -> interface -> counters, for every node."""
         return {name: node.counters() for name, node in self.nodes.items()}
+
+    # ------------------------------------------------------------ features (testbed.features)
+
+    def port_security_counters(self, switch: str) -> dict[str, dict[str, int]]:
+        """port -> {counter: dropped packets} of a switch's port security / DHCP snooping rules."""
+        return status.port_security_counters(self, switch)
+
+    def nat_counters(self, node: str) -> dict[str, int]:
+        """Packets a NAT masqueraded, forwarded in, and blocked inbound."""
+        return status.nat_counters(self, node)
+
+    def dhcp_bindings(self, switch: str) -> list:
+        """The (port, MAC, IP) bindings a DHCP-snooping switch learned."""
+        return status.dhcp_bindings(self, switch)
 

@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Any, Iterator
 
 from testbed.shaping import Qdisc
+from testbed.features.model import Features
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class BridgeOptions:
 @dataclass(frozen=True)
 class Interface:
     name: str
-    kind: str                              # "veth", "bridge" or "dummy"
+    kind: str                              # "veth", "bridge", "dummy" or "macvlan"
     mac: str
     addresses: tuple[str, ...] = ()        # CIDRs
     master: str | None = None              # the bridge (in the same node) this is a port of
@@ -35,6 +36,8 @@ class Interface:
     bridge: BridgeOptions | None = None    # for kind "bridge"
     qdiscs: tuple[Qdisc, ...] = ()         # egress shaping, in creation order (see shaping.py)
     ingress_loss: float | None = None      # percent dropped on arrival by nftables (no netem)
+    parent: tuple[str, str] | None = None  # for kind "macvlan": (node, ifname) of its lower device
+    mode: str | None = None                # for kind "macvlan": bridge, vepa, private or passthru
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class Plan:
     segments: tuple[Segment, ...]
     hosts: tuple[tuple[str, str], ...]     # (name, ip) for name resolution
     arp: str = "dynamic"                   # "static": permanent neighbour entries on every LAN
+    features: Features = Features()        # port security, NAT, DHCP
 
     @cached_property
     def _index(self) -> dict[str, Node]:

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Mapping
 
 import networkx as nx
 
-from testbed import checks, graphs, kinds, shaping
+from testbed import checks, features, graphs, kinds, shaping
 from testbed.errors import Problem, TopologyError
 from testbed.segments import node_devices, segments
 
@@ -21,9 +21,10 @@ LINK_ATTRS: dict[str, checks.Checker] = dict(
     SHAPING_ATTRS,
     intf=checks.anything, ip=checks.anything, mac=checks.anything,
     label=checks.anything, meta=checks.anything,
+    port=checks.anything,      # switch port settings keyed by the switch end (features.portsec)
 )
-DEVICE_KINDS = ("bridge", "dummy")
-DEVICE_ATTRS = ("kind", "ports", "ip", "mac", "stp")
+DEVICE_KINDS = ("bridge", "dummy", "macvlan")
+DEVICE_ATTRS = ("kind", "ports", "ip", "mac", "stp", "parent", "mode")
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
@@ -54,6 +55,7 @@ def validate(graph: Any) -> list[Problem]:
         problems += _check_duplicates(graph, ports)
         problems += _check_segments(graph, ports)
         problems += _check_loops(graph)
+        problems += features.problems(graph, ports)
     return problems
 
 
@@ -136,7 +138,7 @@ def _check_l3_node(graph: nx.Graph, node: Any, attrs: Mapping[str, Any]) -> list
     default = attrs.get("default_route")
     if default is not None and default != "none" and checks.ip_address(default):
         target = graph.nodes[default] if default in graph.nodes else None
-        if target is None or target.get("kind") != "router":
+        if target is None or target.get("kind") not in ("router", "nat"):
             problems.append(Problem(where, f"default_route {default!r} is neither an IP address nor a router's name",
                                     "give the gateway's IP, the name of a router on the same LAN, or 'none'"))
     sysctls = attrs.get("sysctls")
@@ -235,7 +237,7 @@ def declared_addresses(graph: nx.Graph, ports) -> dict[tuple[str, str], str]:
     found: dict[tuple[str, str], str] = {}
     for node, attrs in graph.nodes(data=True):
         first = next(iter(graphs.incident(graph, node)), None)
-        if attrs.get("ip") is not None and first is not None:
+        if attrs.get("ip") not in (None, "dhcp") and first is not None:
             found[(str(node), ports[graphs.link_id(node, *first)][node])] = attrs["ip"]
         for name, spec in node_devices(attrs).items():
             if spec.get("ip") is not None:

@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 
 from testbed import __version__, loader, planner
 from testbed.cli import experiments as experiment_commands
+from testbed.cli import features as features_cli
 from testbed.errors import RunNotFound, TestbedError, UsageError
 from testbed.journal import Journal, all_runs, run_dir
 
@@ -237,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_clean)
 
     experiment_commands.add_parsers(sub)
+    features_cli.add_parsers(sub)
     return parser
 
 

@@ -92,6 +92,16 @@ class Batch:
         self._add(nlencode.device, f"create {kind} {name}", kind=kind, name=name, index=index, mac=mac,
                   netns_fd=netns_fd, up=True, data=data)
 
+    def macvlan(self, name: str, index: int, mac: str | None, netns_fd: int, parent_index: int, mode: int) -> None:
+        """A macvlan child of ``parent_index`` (in this socket's namespace), created up in ``netns_fd``."""
+        attrs: list[Any] = [("IFLA_IFNAME", name), ("IFLA_LINK", parent_index), ("IFLA_NET_NS_FD", netns_fd)]
+        if mac is not None:
+            attrs.append(("IFLA_ADDRESS", mac))
+        attrs.append(("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", "macvlan"), ("IFLA_INFO_DATA", {
+            "attrs": [("IFLA_MACVLAN_MODE", mode)]})]}))
+        self._queue(ifinfmsg, dict(index=index, **_up(True)), attrs, RTM_NEWLINK, CREATE,
+                    f"create macvlan {name} on ifindex {parent_index}")
+
     def set_link(self, index: int, name: str, *, up: bool | None = None, master: int | None = None) -> None:
         state = {True: " up", False: " down", None: ""}[up]
         self._add(nlencode.setlink, f"set {name}{state}{' master ' + str(master) if master else ''}",

@@ -15,6 +15,8 @@ STP_FORWARD_DELAY_MIN = 2.0     # seconds; the kernel refuses less when STP is o
 _COMMON: dict[str, checks.Checker] = {
     "mac": checks.mac,
     "backend": checks.one_of("linux"),
+    "max_macs": checks.number(minimum=1, maximum=65535, integer=True),  # default per host port
+    "dhcp_snooping": checks.boolean,
 }
 _LEARNING = dict(_COMMON,
                  stp=checks.boolean,
