@@ -94,13 +94,8 @@ class Batch:
 
     def macvlan(self, name: str, index: int, mac: str | None, netns_fd: int, parent_index: int, mode: int) -> None:
         """A macvlan child of ``parent_index`` (in this socket's namespace), created up in ``netns_fd``."""
-        attrs: list[Any] = [("IFLA_IFNAME", name), ("IFLA_LINK", parent_index), ("IFLA_NET_NS_FD", netns_fd)]
-        if mac is not None:
-            attrs.append(("IFLA_ADDRESS", mac))
-        attrs.append(("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", "macvlan"), ("IFLA_INFO_DATA", {
-            "attrs": [("IFLA_MACVLAN_MODE", mode)]})]}))
-        self._queue(ifinfmsg, dict(index=index, **_up(True)), attrs, RTM_NEWLINK, CREATE,
-                    f"create macvlan {name} on ifindex {parent_index}")
+        self._add(nlencode.macvlan, f"create macvlan {name} on ifindex {parent_index}", name=name, index=index,
+                  mac=mac, netns_fd=netns_fd, parent_index=parent_index, mode=mode, up=True)
 
     def set_link(self, index: int, name: str, *, up: bool | None = None, master: int | None = None) -> None:
         state = {True: " up", False: " down", None: ""}[up]
