@@ -71,6 +71,8 @@ def draw(spec: Plot, results: Results, path: str) -> None:
             ax.set_xticks(range(len(xs)), [str(x) for x in xs])
         if spec.logy:
             ax.set_yscale("log")
+        if spec.logx and spec.kind == "line" and all(is_number(x) and x > 0 for x in xs):
+            ax.set_xscale("log")
         ax.set_xlabel(spec.xlabel or spec.x)
         ax.set_ylabel(spec.ylabel or ", ".join(spec.ys))
         ax.set_title(spec.title or spec.name)
