@@ -126,7 +126,7 @@ def delay_within_10_percent(results):
 CHECKS = [rate_within_5_percent, loss_within_bound, delay_within_10_percent]
 PLOTS = [
     Plot("rate", y=("measured", "expected", "configured"), x="configured", kind="line", logx=True, logy=True,
-         where={"attr": "bw"}, title="Configured vs measured rate (y=x: configured; expected: x 1448/1514)",
+         where={"attr": "bw"}, title="Configured vs measured rate (y=x: configured)",
          xlabel="configured bw (Mbit/s)", ylabel="Mbit/s"),
     Plot("rate_error", y="error_percent", x="configured", where={"attr": "bw"},
          title="TCP goodput error against the expected goodput (bound +-5 %)",

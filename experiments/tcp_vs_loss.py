@@ -1,0 +1,95 @@
+"""TCP throughput falls as loss rises, with a log-log slope near the Mathis model's -1/2.
+
+One link h1 -- h2 (topologies/lossy_link.py) limited to ``bw`` Mbit/s, dropping ``loss`` %
+of what h1 sends (nftables, per segment: TSO/GSO are turned off on h1 so that one drop is
+one segment). A Reno flow (``cc``; the Mathis model is Reno's) runs h1 -> h2 with iperf3,
+after ping measured the link's RTT. The model:
+
+    throughput ~ (MSS / RTT) * C / sqrt(p),   C = sqrt(3/2) ~ 1.22
+
+Its absolute value depends on the RTT: on this kernel (no netem) the RTT is the veth's
+~0.05 ms, where the model predicts far more than the link carries; the link's rate caps
+the flow at low loss, and at high loss retransmission timeouts (200 ms minimum) dominate.
+So the check compares shape only: throughput decreases monotonically with p and the
+least-squares log-log slope over the grid lies in [-0.8, -0.3] (the model: -0.5).
+With ``--vm`` add a delay (``--param delay=20ms``) to put the flow in the model's regime.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+
+from testbed import measure
+from testbed.results import Plot
+from testbed.traffic import iperf3
+
+TOPOLOGY = "topologies/lossy_link.py"
+PARAMS = {"bw": 200.0, "delay": "", "duration": 2.0, "cc": "reno", "offload": False}
+GRID = {"loss": [0.1, 0.5, 1.0, 2.0, 5.0]}
+REPEAT = 2
+TABLE = ["mbps", "model_mbps", "rtt_ms", "retransmits"]
+
+MSS = 1448                      # bytes: MTU 1500 - IPv4 - TCP with timestamps
+C = math.sqrt(1.5)
+
+
+def mathis_mbps(rtt_ms: float, loss_percent: float, mss: int = MSS) -> float:
+    """Mathis et al. 1997: MSS / RTT * C / sqrt(p), in Mbit/s."""
+    return mss * 8 / (rtt_ms / 1000) * C / math.sqrt(loss_percent / 100) / 1e6
+
+
+def run(net, params):
+    h1, h2 = net["h1"], net["h2"]
+    if not params["offload"]:
+        h1.run(["ethtool", "-K", "h1-eth0", "tso", "off", "gso", "off"], check=True)
+    stats = measure.ping(net, "h1", "h2", count=20, interval=0.01)
+    rtt = statistics.fmean(stats.rtts)
+    flow = iperf3(h1, h2, duration=params["duration"], extra=("-C", params["cc"], "-O", "0.5"))
+    cap = params["bw"] * MSS / (MSS + measure.HEADERS)
+    model = mathis_mbps(rtt, params["loss"])
+    return {"mbps": flow.mbps, "model_mbps": model, "model_capped_mbps": min(model, cap), "link_mbps": cap,
+            "rtt_ms": rtt, "rtt_min_ms": min(stats.rtts), "retransmits": flow.retransmits,
+            "intervals": [[i.end, i.bits_per_second / 1e6] for i in flow.intervals]}
+
+
+def _curve(results) -> list[tuple[float, float]]:
+    return sorted((p, statistics.fmean(g.values("mbps"))) for p, g in results.by("loss").items())
+
+
+def loglog_slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of log(throughput) against log(loss)."""
+    xs, ys = [math.log(p) for p, _ in points], [math.log(t) for _, t in points]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+def decreases_with_loss(results):
+    """Mean throughput never rises (by more than 5 %) as loss rises, and ends lower than it starts."""
+    curve = _curve(results)
+    rises = [(a[0], b[0]) for a, b in zip(curve, curve[1:]) if b[1] > 1.05 * a[1]]
+    text = ", ".join(f"{p:g}%: {t:.1f}" for p, t in curve)
+    return len(curve) >= 2 and not rises and curve[-1][1] < curve[0][1], f"Mbit/s at {text}"
+
+
+def slope_like_mathis(results):
+    """The log-log slope of throughput against loss lies in [-0.8, -0.3] (Mathis: -0.5)."""
+    curve = _curve(results)
+    if len(curve) < 2:
+        return False, "needs at least two loss rates"
+    slope = loglog_slope(curve)
+    model = loglog_slope(_model_curve(results))
+    return -0.8 <= slope <= -0.3, f"measured slope {slope:.2f}, model {model:.2f}"
+
+
+def _model_curve(results) -> list[tuple[float, float]]:
+    return sorted((p, statistics.fmean(g.values("model_mbps"))) for p, g in results.by("loss").items())
+
+
+CHECKS = [decreases_with_loss, slope_like_mathis]
+PLOTS = [
+    Plot("throughput_vs_loss", y=("mbps", "model_mbps", "model_capped_mbps"), x="loss", kind="line",
+         logx=True, logy=True, title="TCP throughput vs loss: measured and Mathis model",
+         xlabel="loss (%)", ylabel="Mbit/s"),
+    Plot("rtt", y="rtt_ms", x="loss", kind="line", logx=True, title="Ping RTT on the link",
+         xlabel="loss (%)", ylabel="RTT (ms)"),
+]
