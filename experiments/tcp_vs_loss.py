@@ -10,9 +10,10 @@ after ping measured the link's RTT. The model:
 Its absolute value depends on the RTT: on this kernel (no netem) the RTT is the veth's
 ~0.05 ms, where the model predicts far more than the link carries; the link's rate caps
 the flow at low loss, and at high loss retransmission timeouts (200 ms minimum) dominate.
-So the check compares shape only: throughput decreases monotonically with p and the
+So the check compares shape only: throughput decreases with p (no rise beyond 10 % noise), the
 least-squares log-log slope over the grid lies in [-0.8, -0.3] (the model: -0.5).
-With ``--vm`` add a delay (``--param delay=20ms``) to put the flow in the model's regime.
+On a kernel with netem (the stock-kernel lane, ``--vm``) add a delay (``--param delay=20ms``)
+to put the flow in the model's regime.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from testbed.results import Plot
 from testbed.traffic import iperf3
 
 TOPOLOGY = "topologies/lossy_link.py"
-PARAMS = {"bw": 200.0, "delay": "", "duration": 2.0, "cc": "reno", "offload": False}
+PARAMS = {"bw": 300.0, "delay": "", "duration": 3.0, "cc": "reno", "offload": False}
 GRID = {"loss": [0.1, 0.5, 1.0, 2.0, 5.0]}
 REPEAT = 2
 TABLE = ["mbps", "model_mbps", "rtt_ms", "retransmits"]
@@ -64,9 +65,9 @@ def loglog_slope(points: list[tuple[float, float]]) -> float:
 
 
 def decreases_with_loss(results):
-    """Mean throughput never rises (by more than 5 %) as loss rises, and ends lower than it starts."""
+    """Mean throughput never rises (by more than 10 %, noise) as loss rises, and ends lower than it starts."""
     curve = _curve(results)
-    rises = [(a[0], b[0]) for a, b in zip(curve, curve[1:]) if b[1] > 1.05 * a[1]]
+    rises = [(a[0], b[0]) for a, b in zip(curve, curve[1:]) if b[1] > 1.10 * a[1]]
     text = ", ".join(f"{p:g}%: {t:.1f}" for p, t in curve)
     return len(curve) >= 2 and not rises and curve[-1][1] < curve[0][1], f"Mbit/s at {text}"
 
