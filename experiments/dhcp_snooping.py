@@ -35,14 +35,9 @@ def _port(net, host: str) -> str:
     return net.link(host, "s1")[0].other(host)[1]
 
 
-def _counter(net, host: str, name: str) -> int:
-    if not net.plan.features or not _snooping(net):
-        return 0
-    return net.port_security_counters("s1")[_port(net, host)][name]
-
-
-def _snooping(net) -> bool:
-    return bool(net.plan.params and dict(net.plan.params).get("snooping"))
+def _counter(net, host: str, name: str, snooping: bool) -> int:
+    """A drop counter of host's port on s1 (a switch without snooping has none: 0)."""
+    return net.port_security_counters("s1")[_port(net, host)][name] if snooping else 0
 
 
 def _offers(net, host: str, wait: float) -> set[str]:
@@ -55,17 +50,17 @@ def run(net, params):
     h1, h2, srv = net["h1"], net["h2"], net["srv"]
     leases = {node: ipaddress.ip_interface(cidr) for (node, _), cidr in net.leases.items()}
     from_srv = sum(SRV_POOL[0] <= lease.ip <= SRV_POOL[1] for lease in leases.values())
-    rogue_before = _counter(net, "rogue", "rogue")
+    rogue_before = _counter(net, "rogue", "rogue", params["snooping"])
     heard = _offers(net, "h1", params["probe_wait"])
-    rogue_dropped = _counter(net, "rogue", "rogue") - rogue_before
+    rogue_dropped = _counter(net, "rogue", "rogue", params["snooping"]) - rogue_before
     leased = ping(h1, srv.ip, count=params["count"], interval=0.05, wait=1)
-    unbound_before = _counter(net, "h2", "unbound")
+    unbound_before = _counter(net, "h2", "unbound", params["snooping"])
     try:
         h2.run(f"ip addr flush dev h2-eth0 && ip addr add {STATIC} dev h2-eth0", check=True)
         static = ping(h2, srv.ip, count=params["count"], interval=0.05, wait=1)
     finally:
         h2.run(f"ip addr flush dev h2-eth0 && ip addr add {leases['h2']} dev h2-eth0", check=True)
-    unbound_dropped = _counter(net, "h2", "unbound") - unbound_before
+    unbound_dropped = _counter(net, "h2", "unbound", params["snooping"]) - unbound_before
     restored = ping(h2, srv.ip, count=params["count"], interval=0.05, wait=1)
     return {"leases": len(leases), "leases_from_srv": from_srv, "leases_from_rogue": len(leases) - from_srv,
             "lease_addresses": " ".join(str(leases[n].ip) for n in sorted(leases)),

@@ -14,6 +14,7 @@ on its inner bridge docker0. For each path (macvlan: m1, bridge+NAT: b1) the run
 """
 from __future__ import annotations
 
+import ipaddress
 import statistics
 
 from testbed.results import Plot
@@ -38,7 +39,6 @@ def _nat(net) -> dict:
 def _routed_inbound(net, container) -> tuple[float, int]:
     """lan pings the container with a route through dock's LAN address; (delivered %, blocked delta)."""
     lan, subnet = net["lan"], container.plan.interfaces[0].addresses[0]
-    import ipaddress
     network = str(ipaddress.ip_interface(subnet).network)
     dock_lan = net["dock"].plan.interfaces[0].addresses[0].split("/")[0]
     if network == str(ipaddress.ip_interface(lan.plan.interfaces[0].addresses[0]).network):

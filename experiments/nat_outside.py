@@ -60,7 +60,7 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def _case(net, case: str, direction: str, ok: bool, counter: str) -> dict:
+def _case(case: str, direction: str, ok: bool, counter: str) -> dict:
     return {"case": case, "direction": direction, "ok": int(ok), "counter": counter}
 
 
@@ -73,7 +73,7 @@ def run(net, params):
     def measured(case, direction, counter, action):
         before = net.nat_counters("nat")[counter]
         ok = action()
-        row = _case(net, case, direction, ok, counter)
+        row = _case(case, direction, ok, counter)
         row["counter_delta"] = net.nat_counters("nat")[counter] - before
         rows.append(row)
 
