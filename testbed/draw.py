@@ -213,7 +213,9 @@ def link_label(data: Mapping[str, Any]) -> str:
         if data.get(key):
             parts.append(("±" if key == "jitter" else "") + str(data[key]))
     if data.get("loss"):
-        parts.append(f"{data['loss']:g}%")
+        loss = data["loss"]                 # a number, or per direction {node: percent}
+        parts.append(" ".join(f"{n}:{v:g}%" for n, v in loss.items()) if isinstance(loss, Mapping)
+                     else f"{loss:g}%")
     if data.get("queue"):
         parts.append(f"q{data['queue']}")
     return " ".join(parts)
