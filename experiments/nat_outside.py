@@ -78,18 +78,18 @@ def run(net, params):
         rows.append(row)
 
     try:
-        measured("h2 ping web", "out", "masqueraded",
+        measured("out: h2 ping web", "out", "masqueraded",
                  lambda: ping(h2, WEB, count=3, interval=0.05, wait=1).received == 3)
-        measured("h2 http web", "out", "masqueraded", lambda: fetch(h2, WEB, 80, t))
-        measured("h1 http web", "out", "masqueraded", lambda: fetch(h1, WEB, 80, t))
-        measured("web http nat:8080 (forward)", "in", "forwarded_in", lambda: fetch(web, NAT_OUT, 8080, t))
-        measured("web http nat:8081", "in", "forwarded_in", lambda: fetch(web, NAT_OUT, 8081, t))
+        measured("out: h2 http web", "out", "masqueraded", lambda: fetch(h2, WEB, 80, t))
+        measured("out: h1 http web", "out", "masqueraded", lambda: fetch(h1, WEB, 80, t))
+        measured("in: nat:8080 (fwd)", "in", "forwarded_in", lambda: fetch(web, NAT_OUT, 8080, t))
+        measured("in: nat:8081", "in", "forwarded_in", lambda: fetch(web, NAT_OUT, 8081, t))
         lan = net.plan.node("h1").interfaces[0].addresses[0]
         subnet = lan.rsplit(".", 1)[0] + ".0/24"
         web.run(["ip", "route", "replace", subnet, "via", NAT_OUT], check=True)
         try:
-            measured("web http h1 (routed)", "in", "inbound_blocked", lambda: fetch(web, h1.ip, 80, t))
-            measured("web ping h1 (routed)", "in", "inbound_blocked",
+            measured("in: http h1 routed", "in", "inbound_blocked", lambda: fetch(web, h1.ip, 80, t))
+            measured("in: ping h1 routed", "in", "inbound_blocked",
                      lambda: ping(web, h1, count=3, interval=0.05, wait=1).received > 0)
         finally:
             web.run(["ip", "route", "del", subnet], check=True)
@@ -110,7 +110,7 @@ def _rows(results, case, **where):
 
 def lan_reaches_outside_masqueraded(results):
     """LAN hosts reach web (ping, HTTP) through the NAT, which masquerades: web never sees a LAN address."""
-    rows = [r for c in ("h2 ping web", "h2 http web", "h1 http web") for r in _rows(results, c)]
+    rows = [r for c in ("out: h2 ping web", "out: h2 http web", "out: h1 http web") for r in _rows(results, c)]
     ok = bool(rows) and all(r["ok"] and r["counter_delta"] > 0 and not r["web_saw_lan_address"] for r in rows)
     saw = sorted({ip for r in rows for ip in r["web_saw"].split()})
     return ok, f"{sum(r['ok'] for r in rows)}/{len(rows)} reached; web saw sources {', '.join(saw) or 'none'}"
@@ -118,8 +118,8 @@ def lan_reaches_outside_masqueraded(results):
 
 def outside_cannot_open_inward(results):
     """From outside: an undeclared port and a routed attempt at a LAN host get nothing (blocked, counted)."""
-    shut = _rows(results, "web http nat:8081")
-    routed = _rows(results, "web http h1 (routed)") + _rows(results, "web ping h1 (routed)")
+    shut = _rows(results, "in: nat:8081")
+    routed = _rows(results, "in: http h1 routed") + _rows(results, "in: ping h1 routed")
     ok = bool(shut and routed) and not any(r["ok"] for r in shut + routed) and \
         all(r["counter_delta"] > 0 for r in routed)
     return ok, (f"8081: {sum(r['ok'] for r in shut)}/{len(shut)} connected; routed at h1: "
@@ -129,8 +129,8 @@ def outside_cannot_open_inward(results):
 
 def forward_opens_only_when_declared(results):
     """web reaches h1:80 via nat:8080 only when the forward is declared (counted forwarded_in)."""
-    on = _rows(results, "web http nat:8080 (forward)", forward=True)
-    off = _rows(results, "web http nat:8080 (forward)", forward=False)
+    on = _rows(results, "in: nat:8080 (fwd)", forward=True)
+    off = _rows(results, "in: nat:8080 (fwd)", forward=False)
     ok = bool(on and off) and all(r["ok"] and r["counter_delta"] > 0 for r in on) and not any(r["ok"] for r in off)
     return ok, (f"with forward: {sum(r['ok'] for r in on)}/{len(on)} fetched; "
                 f"without: {sum(r['ok'] for r in off)}/{len(off)}")

@@ -76,8 +76,13 @@ def draw(spec: Plot, results: Results, path: str) -> None:
         ax.set_xlabel(spec.xlabel or spec.x)
         ax.set_ylabel(spec.ylabel or ", ".join(spec.ys))
         ax.set_title(spec.title or spec.name)
+        labels = [t.get_text() for t in ax.get_xticklabels()]
+        if sum(len(t) for t in labels) > 60:           # long category names: slant them
+            ax.tick_params(axis="x", labelrotation=25)
+            for t in ax.get_xticklabels():
+                t.set_horizontalalignment("right")
         if len(data) > 1:
-            ax.legend()
+            ax.legend(title=spec.group if spec.group and len(spec.ys) == 1 else None)
         ax.grid(True, axis="y", alpha=0.3)
         fig.tight_layout()
         fig.savefig(path)
