@@ -90,6 +90,10 @@ def draw(spec: Plot, results: Results, path: str) -> None:
         plt.close(fig)
 
 
+def where_text(where) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in dict(where).items())
+
+
 def render(specs: Sequence[Plot], results: Results, folder: str, log: TextIO | None = None) -> list[str]:
     """Draw every plot into folder/<name>.png; a plot whose columns are missing is skipped, said on log."""
     log = log or sys.stderr
@@ -99,6 +103,9 @@ def render(specs: Sequence[Plot], results: Results, folder: str, log: TextIO | N
         missing = missing_columns(spec, results)
         if missing:
             print(f"*** plot {spec.name}: no column {', '.join(missing)} in the results; skipped", file=log)
+            continue
+        if spec.where and not results.where(**dict(spec.where)).rows:
+            print(f"*** plot {spec.name}: no results with {where_text(spec.where)}; skipped", file=log)
             continue
         if spec.kind not in ("bar", "line"):
             print(f"*** plot {spec.name}: kind {spec.kind!r} is not bar or line; skipped", file=log)

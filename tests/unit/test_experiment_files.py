@@ -98,3 +98,12 @@ def test_logx_line_plot(tmp_path):
     written = plot.render([Plot("rate", y="y", x="bw", kind="line", logx=True, logy=True)],
                           Results(rows, ["bw"]), str(tmp_path), io.StringIO())
     assert written and os.path.getsize(written[0]) > 5000
+
+
+def test_a_plot_whose_filter_matches_nothing_is_skipped_and_said(tmp_path):
+    from testbed import plot
+    rows = [{"point": 0, "repetition": 0, "attr": "bw", "x": 1, "y": 2}]
+    log = io.StringIO()
+    written = plot.render([Plot("delay", y="y", x="x", where={"attr": "delay"})], Results(rows, []),
+                          str(tmp_path), log)
+    assert written == [] and "no results with attr='delay'; skipped" in log.getvalue()
