@@ -11,6 +11,8 @@ from typing import Any, Mapping
 import networkx as nx
 
 from testbed import addressing, graphs, kinds
+from testbed.errors import Problem, TopologyError
+from testbed.kinds.switching import STP_FORWARD_DELAY_MIN
 from testbed.plan import BridgeOptions, Interface, Link, Node, Plan, Route, Segment
 from testbed.segments import node_devices, segments
 from testbed.topology import SHAPING_ATTRS, declared_addresses, declared_macs, require_valid
@@ -24,7 +26,11 @@ def plan(graph: nx.Graph, source: str = "topology", params: Mapping[str, Any] | 
     require_valid(graph, source)
     ports = graphs.port_names(graph)
     segs = segments(graph, ports)
-    addresses = _assign_addresses(graph, ports, segs)
+    try:
+        addresses = _assign_addresses(graph, ports, segs)
+    except ValueError as exc:             # the address pool or a subnet ran out
+        raise TopologyError([Problem("addresses", str(exc), "declare smaller subnets or fewer interfaces")],
+                            source) from None
     macs = _assign_macs(graph, ports)
     links = _links(graph, ports)
     by_end = {end: link for link in links for end in (link.a, link.b)}
@@ -115,7 +121,7 @@ def _node(graph, node, ports, by_end, addresses, macs) -> Node:
         interfaces.append(Interface(name=name, kind="bridge", mac=macs[(name, name)],
                                     bridge=BridgeOptions(**options)))
     for dname, spec in devices.items():
-        bridge = BridgeOptions(stp=bool(spec.get("stp", False))) if spec["kind"] == "bridge" else None
+        bridge = _device_bridge(spec) if spec["kind"] == "bridge" else None
         interfaces.append(Interface(name=dname, kind=spec["kind"], mac=macs[(name, dname)],
                                     addresses=_addr(addresses, name, dname), bridge=bridge))
     for nbr, key in graphs.incident(graph, node):
@@ -130,6 +136,13 @@ def _node(graph, node, ports, by_end, addresses, macs) -> Node:
         sysctls += FORWARDING
     sysctls += tuple((str(k), str(v)) for k, v in (attrs.get("sysctls") or {}).items())
     return Node(name=name, kind=kind.name, role=kind.role, interfaces=tuple(interfaces), sysctls=sysctls)
+
+
+def _device_bridge(spec: Mapping[str, Any]) -> BridgeOptions:
+    """An in-node bridge; with STP it gets the short forward delay switches get (not the kernel's 15 s)."""
+    if spec.get("stp", False) is True:
+        return BridgeOptions(stp=True, forward_delay=STP_FORWARD_DELAY_MIN)
+    return BridgeOptions(stp=False)
 
 
 def _addr(addresses, node, ifname) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -15,10 +16,12 @@ from typing import Callable, Sequence
 
 from testbed import __version__, loader, planner
 from testbed.errors import RunNotFound, TestbedError, UsageError
-from testbed.journal import Journal, all_runs, run_dir
+from testbed.journal import RUNS_DIR, Journal, all_runs, run_dir
 
 EXIT_OK, EXIT_CHECK, EXIT_INPUT, EXIT_ENV = 0, 1, 2, 3
 TESTS: dict[str, Callable] = {}
+KNOWN_TESTS = (None, "none", "pingall", "pingallfull")
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
 class Terminated(BaseException):
@@ -49,6 +52,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from testbed.network import Network
+    if args.test not in KNOWN_TESTS:            # refuse before building anything
+        raise UsageError(f"--test {args.test!r}: unknown test; known: {', '.join(t for t in KNOWN_TESTS if t)}")
     plan = load_plan(args)
     started = time.perf_counter()
     net = Network(plan)
@@ -104,8 +109,8 @@ def cmd_clean(args: argparse.Namespace) -> int:
     if args.all == bool(args.run_id):
         raise UsageError("give a RUN_ID or --all (see `testbed list`)")
     if args.run_id:
-        if not os.path.isdir(run_dir(args.run_id)):
-            raise RunNotFound(f"no run {args.run_id!r} under {os.path.dirname(run_dir(args.run_id))}; "
+        if not RUN_ID_RE.match(args.run_id) or not os.path.isdir(run_dir(args.run_id)):
+            raise RunNotFound(f"no run {args.run_id!r} under {RUNS_DIR}; "
                               "see `testbed list`")
         runs = [Journal.open(args.run_id)]
     else:
