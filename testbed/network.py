@@ -272,10 +272,19 @@ class Network:
         return found
 
     def set_link(self, a: str, b: str, up: bool) -> None:
-        """Bring both ends of every link between a and b up or down."""
+        """Bring both ends of every link between a and b up or down.
+
+        Taking a link down makes the kernel drop the routes through it, so bringing it up
+        installs the planned routes of both ends again.
+        """
         for link in self.link(a, b):
             for node, intf in (link.a, link.b):
                 self[node].set_link_state(intf, up)
+        if up:
+            for name in (a, b):
+                routes = [(r.dst, r.via) for r in self[name].plan.routes]
+                if routes:
+                    self.worker.run_inside(self[name].netns, linkstate.replace_routes, routes)
 
     def link_down(self, a: str, b: str) -> None:
         self.set_link(a, b, False)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import socket
 
-from pyroute2 import IPRoute
+from pyroute2 import IPRoute, NetlinkError
 
 # Linux bridge port states (include/uapi/linux/if_bridge.h)
 BR_STATE = {0: "disabled", 1: "listening", 2: "learning", 3: "forwarding", 4: "blocking"}
@@ -53,3 +53,18 @@ def set_up(names: list[str], up: bool) -> None:
             if not found:
                 raise KeyError(f"no interface {name!r}")
             ipr.link("set", index=found[0], state="up" if up else "down")
+
+
+def replace_routes(routes: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Install (dst, via) routes again (the kernel drops them when their link goes down).
+
+    Returns the routes that could not be installed (their gateway is not reachable yet).
+    """
+    failed = []
+    with IPRoute() as ipr:
+        for dst, via in routes:
+            try:
+                ipr.route("replace", dst="0.0.0.0/0" if dst == "default" else dst, gateway=via, proto=4)
+            except NetlinkError:
+                failed.append((dst, via))
+    return failed
