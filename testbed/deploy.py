@@ -15,9 +15,11 @@ import errno
 import os
 import shutil
 import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from testbed.errors import DeployError, EnvironmentProblem
 from testbed.journal import Journal, process_alive
@@ -68,7 +70,11 @@ class Deployment:
             self._hosts_files()
             self._wait_stp()
         except BaseException as exc:
-            teardown(self.journal)
+            with signals_blocked():
+                # A signal (Ctrl-C, SIGTERM) interrupts only the waiting main thread: let the
+                # worker finish the task it is running, or it would make objects after teardown.
+                self.worker.call(_idle)
+                teardown(self.journal)
             if isinstance(exc, netlink.NetlinkError):
                 raise DeployError(f"{exc.what} failed: {os.strerror(exc.errno)}{_hint(exc)}; "
                                   "everything built so far was removed") from exc
@@ -209,6 +215,23 @@ class Deployment:
             time.sleep(0.25)
         raise DeployError(f"STP did not converge within {2 * delay + 10:.0f} s on "
                           f"{', '.join(sorted(n.name for n, _ in stp))}")
+
+
+def _idle() -> None:
+    """A no-op task: when the worker runs it, the tasks before it have finished."""
+
+
+@contextmanager
+def signals_blocked() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back (main thread only) while cleaning up; they arrive after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _hint(exc: netlink.NetlinkError) -> str:

@@ -180,10 +180,13 @@ class Network:
         self.worker = nsfs.NetnsWorker()
         meta = {"source": self.plan.source, "params": dict(self.plan.params), "nodes": len(self.plan.nodes),
                 "links": len(self.plan.links)}
-        self.journal = Journal.create(self.run_id, meta)
         try:
+            self.journal = Journal.create(self.run_id, meta)
             Deployment(self.plan, self.journal, self.worker, self.progress).build()
         except BaseException:
+            if self.journal is not None:     # build() rolled back; this covers a signal before it began
+                teardown(self.journal)
+                self.journal = None
             self.worker.close()
             self.worker = None
             raise
