@@ -20,7 +20,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import networkx as nx
 
 from testbed import planner
-from testbed.deploy import Deployment, Progress, netns_name, require_root, teardown
+from testbed.deploy import Deployment, Progress, netns_name, require_root, stop_signal, teardown
 from testbed.errors import CommandFailed, UsageError
 from testbed.journal import Journal, new_run_id, process_start_time
 from testbed.kernel import icmp, linkstate, nsfs
@@ -202,7 +202,7 @@ class Network:
         try:
             for proc in list(self._procs.values()):
                 if proc.poll() is None:
-                    proc.terminate()
+                    stop_signal(proc.pid)      # all at once; teardown waits, then kills what is left
             counts = teardown(self.journal)
             for proc in list(self._procs.values()):
                 try:
