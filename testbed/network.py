@@ -125,8 +125,10 @@ class PingallResult:
 
     @property
     def loss(self) -> float:
-        sent = sum(p.sent for p in self.pairs)
-        return 0.0 if not sent else 100.0 * (sent - sum(p.received for p in self.pairs)) / sent
+        """Percent of probes lost between pairs expected to connect (others should lose all)."""
+        expected = [p for p in self.pairs if p.expected]
+        sent = sum(p.sent for p in expected)
+        return 0.0 if not sent else 100.0 * (sent - sum(p.received for p in expected)) / sent
 
     def matrix(self, max_hosts: int = 30) -> str:
         """A reachability matrix: loss % per pair; '-' expected unreachable and unreached, '!' marks wrong."""
@@ -150,7 +152,7 @@ class PingallResult:
                 lines.append(row)
         expected = [p for p in self.pairs if p.expected]
         lines.append(f"{len(self.pairs)} pairs, {len(expected)} expected to connect, "
-                     f"{len(self.failures)} wrong, {self.loss:.1f}% of probes lost")
+                     f"{len(self.failures)} wrong, {self.loss:.1f}% of expected probes lost")
         for p in self.failures[:20]:
             why = f"{p.loss:.0f}% loss" if p.expected else "reachable but should not be"
             lines.append(f"  {p.src} -> {p.dst} ({p.dst_ip}): {why}")

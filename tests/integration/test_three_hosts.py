@@ -61,3 +61,10 @@ def test_pingall_exits_1_when_an_expected_pair_fails(owned, tmp_path):
     assert done.returncode == 1, (done.stdout, done.stderr)
     assert "h1 -> h2 (10.0.0.2): 100% loss" in done.stdout
     assert os.path.basename(str(topo)) in done.stderr
+
+
+def test_pingall_loss_counts_only_expected_pairs():
+    with load_network("three_hosts", bridge=False) as net:
+        result = net.pingall()
+        assert result.loss == 0.0, result.matrix()
+        assert "0 wrong, 0.0% of expected probes lost" in result.matrix()
