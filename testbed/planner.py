@@ -36,6 +36,7 @@ def plan(graph: nx.Graph, source: str = "topology", params: Mapping[str, Any] | 
     by_end = {end: link for link in links for end in (link.a, link.b)}
     nodes = tuple(_node(graph, n, ports, by_end, addresses, macs) for n in graph.nodes)
     nodes = _add_routes(graph, nodes, segs, addresses)
+    _check_gateways(nodes, source)
     seg_plans = tuple(Segment(s.index, _network_of(s, addresses), s.interfaces, s.switches) for s in segs)
     hosts = tuple((n.name, n.addresses[0].split("/")[0]) for n in nodes if n.role == "l3" and n.addresses)
     return Plan(source=source, params=tuple(sorted((params or {}).items())), nodes=nodes,
@@ -176,6 +177,21 @@ def _add_routes(graph, nodes: tuple[Node, ...], segs, addresses) -> tuple[Node, 
                 routes.append(Route("default", default))
         result.append(Node(n.name, n.kind, n.role, n.interfaces, tuple(routes), n.sysctls))
     return tuple(result)
+
+
+def _check_gateways(nodes: tuple[Node, ...], source: str) -> None:
+    """Every route's gateway must be on one of its node's subnets, or the kernel refuses it."""
+    problems = []
+    for n in nodes:
+        nets = [ipaddress.ip_interface(a).network for a in n.addresses]
+        for r in n.routes:
+            if not any(ipaddress.ip_address(r.via) in net for net in nets):
+                problems.append(Problem(f"node {n.name!r} route {r.dst} via {r.via}",
+                                        "the gateway is on none of the node's subnets "
+                                        f"({', '.join(str(x) for x in nets) or 'it has no addresses'})",
+                                        "use the address of a neighbour on one of those subnets"))
+    if problems:
+        raise TopologyError(problems, source)
 
 
 def _router_routes(me, routers, router_set, attached, nets, explicit) -> list[Route]:

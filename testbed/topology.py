@@ -58,6 +58,7 @@ def validate(graph: Any) -> list[Problem]:
         problems += _check_link(graph, link, ports)
     if ports is not None:
         problems += _check_interface_names(graph, ports)
+        problems += _check_given_twice(graph)
         problems += _check_duplicates(graph, ports)
         problems += _check_segments(graph, ports)
         problems += _check_loops(graph, ports)
@@ -275,6 +276,24 @@ def declared_macs(graph: nx.Graph, ports) -> dict[tuple[str, str], str]:
             if mac is not None and link.u != link.v:
                 found[(str(end), ports[graphs.link_id(link.u, link.v, link.key)][end])] = mac
     return found
+
+
+def _check_given_twice(graph: nx.Graph) -> list[Problem]:
+    """A node's 'ip'/'mac' is for its first link; that link must not set another one for it."""
+    problems = []
+    for node, attrs in graph.nodes(data=True):
+        first = next(iter(graphs.incident(graph, node)), None)
+        if first is None:
+            continue
+        data = graph.edges[node, first[0], first[1]] if graph.is_multigraph() else graph.edges[node, first[0]]
+        link = graphs.LinkRef(node, first[0], first[1], data)
+        for attr in ("ip", "mac"):
+            on_link = link.end(attr, node)
+            if attrs.get(attr) is not None and on_link is not None and on_link != attrs[attr]:
+                problems.append(Problem(f"node {node!r}", f"{attr!r} is {attrs[attr]!r} on the node but "
+                                        f"{on_link!r} on its first {link.label}",
+                                        f"give the {attr} in one place"))
+    return problems
 
 
 def _check_duplicates(graph: nx.Graph, ports) -> list[Problem]:

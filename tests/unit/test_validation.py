@@ -408,3 +408,20 @@ def _single(name) -> nx.Graph:
     g = nx.Graph()
     g.add_node(name, kind="host")
     return g
+
+
+def test_ip_given_on_the_node_and_on_its_first_link():
+    g = pair(ip="10.0.0.1/24")
+    g.edges["h1", "h2"]["ip"] = {"h1": "10.0.0.5/24"}
+    assert one_message(g) == ("node 'h1': 'ip' is '10.0.0.1/24' on the node but '10.0.0.5/24' on its first "
+                              "link h1--h2 (give the ip in one place)")
+
+
+def test_gateway_outside_the_nodes_subnets_is_refused_by_the_planner():
+    g = pair(default_route="10.9.9.9")
+    assert validate(g) == []           # addresses are only known once planned
+    with pytest.raises(TopologyError) as info:
+        plan(g)
+    assert [str(p) for p in info.value.problems] == [
+        "node 'h1' route default via 10.9.9.9: the gateway is on none of the node's subnets (10.0.0.0/24) "
+        "(use the address of a neighbour on one of those subnets)"]
