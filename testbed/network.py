@@ -14,6 +14,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -26,6 +27,9 @@ from testbed.journal import Journal, new_run_id, process_start_time
 from testbed.kernel import icmp, linkstate, nsfs
 from testbed.plan import Node as NodePlan, Plan
 from testbed.reach import Reachability, target_address
+
+
+LINK_UP_TIMEOUT = 5.0     # seconds for a link brought up to get its carrier
 
 
 class Node:
@@ -282,14 +286,30 @@ class Network:
         Taking a link down makes the kernel drop the routes through it, so bringing it up
         installs the planned routes of both ends again.
         """
-        for link in self.link(a, b):
-            for node, intf in (link.a, link.b):
-                self[node].set_link_state(intf, up)
+        ends = [end for link in self.link(a, b) for end in (link.a, link.b)]
+        for node, intf in ends:
+            self[node].set_link_state(intf, up)
         if up:
+            self._wait_carrier(ends)
             for name in (a, b):
                 routes = [(r.dst, r.via) for r in self[name].plan.routes]
                 if routes:
                     self.worker.run_inside(self[name].netns, linkstate.replace_routes, routes)
+
+    def _wait_carrier(self, ends: list[tuple[str, str]], timeout: float = LINK_UP_TIMEOUT) -> None:
+        """Wait until the kernel reports every end operationally up (carrier arrives a moment
+        after the admin state, and a bridge port forwards only then)."""
+        deadline = time.monotonic() + timeout
+        pending = list(ends)
+        while pending:
+            pending = [(node, intf) for node, intf in pending
+                       if self.worker.run_inside(self[node].netns, linkstate.operstates, [intf]).get(intf) != "UP"]
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise CommandFailed(f"link ends {', '.join(f'{n}/{i}' for n, i in pending)} did not come up "
+                                    f"within {timeout:.0f} s")
+            time.sleep(0.01)
 
     def link_down(self, a: str, b: str) -> None:
         self.set_link(a, b, False)

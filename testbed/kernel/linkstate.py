@@ -68,3 +68,11 @@ def replace_routes(routes: list[tuple[str, str]]) -> list[tuple[str, str]]:
             except NetlinkError:
                 failed.append((dst, via))
     return failed
+
+
+def operstates(names: list[str]) -> dict[str, str]:
+    """ifname -> operational state ("UP", "DOWN", "LOWERLAYERDOWN"...) of the named interfaces."""
+    wanted = set(names)
+    with IPRoute() as ipr:
+        return {link.get("ifname"): link.get("IFLA_OPERSTATE") for link in ipr.get_links()
+                if link.get("ifname") in wanted}

@@ -79,3 +79,24 @@ def test_run_and_cmd_results():
         assert (done.returncode, done.stdout, done.stderr) == (3, "out\n", "err\n")
         assert net["h1"].cmd("echo hi; echo there >&2") == "hi\nthere\n"
         assert net["h2"].cmd("cat", input="piped") == "piped"
+
+
+def test_link_down_between_switches_splits_the_lan():
+    with load_network("linear", k=2) as net:
+        net.link_down("s1", "s2")
+        result = net.pingall(timeout=0.5)
+        assert {(p.src, p.dst) for p in result.pairs if p.received} == set()
+        assert net["s1"].counters()["s1-eth2"]["up"] == 0
+        net.link_up("s1", "s2")
+        result = net.pingall()
+        assert result.ok, result.matrix()
+
+
+def test_list_json_shows_a_live_run(owned):
+    import json
+    from itest import run_cli
+    with load_network("pair") as net:
+        runs = json.loads(run_cli(owned, "list", "--json").stdout)
+        mine = [r for r in runs if r["run_id"] == net.run_id]
+        assert len(mine) == 1 and mine[0]["alive"] is True and mine[0]["nodes"] == 2
+        assert mine[0]["objects"] >= 2 + 2 + 2        # namespaces, veth ends, /etc/netns folders

@@ -35,6 +35,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     (["run", "nope.py"], "topology file 'nope.py' does not exist"),
     (["run", "topologies/single.py", "--test", "bogus"], "--test 'bogus': unknown test"),
     (["plan", "topologies/ring.py", "--param", "stp=0"], "no STP on s1, s2, s3"),
+    (["run", "topologies/pair.py", "--test", "pingall", "--count", "0"], "--count 0: give at least 1"),
 ])
 def test_bad_input_exits_2_without_building(args, text, no_build, capsys):
     assert cli.main(args) == 2
