@@ -153,10 +153,11 @@ def test_clean_refuses_a_live_run_without_force(background, owned):
     run.finish()
 
 
-def test_sigterm_during_run_tears_down(background):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_ctrl_c_during_run_tears_down(background, sig):
     run = background("topologies/single.py", "--param", "n=5")
     run_id = run.wait_until_up()
-    run.signal(signal.SIGTERM)
+    run.signal(sig)
     assert run.finish() == 130
     assert_gone(run_id)
 

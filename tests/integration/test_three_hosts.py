@@ -18,6 +18,8 @@ def test_with_bridge_everyone_reaches_everyone():
         assert len(result.pairs) == 6
         # B and C reach each other through A's br0 in A's namespace
         assert "2 received" in net["B"].cmd("ping -c2 -i0.2 -W1 10.0.0.3")
+        # A's uplink stand-in: a dummy (or ifb where the kernel has no dummy driver), addressed
+        assert "192.168.100.2/24" in net["A"].cmd(["ip", "-o", "addr", "show", "dev", "eth0"])
         ports = net["A"].cmd(["ip", "-o", "link", "show", "master", "br0"])
         assert "nic1" in ports and "nic2" in ports, ports
 
