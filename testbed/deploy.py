@@ -6,7 +6,7 @@ Phases, in order (each object is journaled before it is made):
   3. links: veth pairs created straight into both namespaces, one end up (and in its bridge)
   4. per namespace: loopback and the other veth ends up, addresses, routes, other sysctls
   5. /etc/netns/<namespace>/hosts for name resolution
-  6. wait for STP bridges to converge
+  6. wait for every veth to have carrier, then for STP bridges to converge
 A failure (or Ctrl-C/SIGTERM) in any phase removes everything made so far, in reverse.
 """
 from __future__ import annotations
@@ -28,6 +28,7 @@ from testbed.plan import Node, Plan
 
 ETC_NETNS = "/etc/netns"
 CHUNK = 128
+CARRIER_TIMEOUT = 10.0          # seconds for every veth to report carrier after the build
 Progress = Callable[[str, int, int], None]
 
 
@@ -68,6 +69,7 @@ class Deployment:
                 nsfs.close_all(fds)
             self._configure()
             self._hosts_files()
+            self._wait_carrier()
             self._wait_stp()
         except BaseException as exc:
             with signals_blocked():
@@ -200,6 +202,35 @@ class Deployment:
             with open(os.path.join(directory, "hosts"), "w") as f:
                 f.write(text)
         self._tick("hosts files", len(dirs), len(dirs))
+
+    def _wait_carrier(self, timeout: float = CARRIER_TIMEOUT) -> None:
+        """Wait until every veth has carrier: the kernel reports it a moment after both ends are
+        up (later on a loaded machine), and until then bridge ports drop what they get."""
+        index = if_indexes(self.plan)
+        todo = {n.name: {index[(n.name, i.name)] for i in n.interfaces if i.kind == "veth"}
+                for n in self.plan.nodes}
+        todo = {name: indexes for name, indexes in todo.items() if indexes}
+        deadline = time.monotonic() + timeout
+        while todo:
+            todo = self.worker.call(self._without_carrier, todo)
+            if not todo:
+                return
+            if time.monotonic() > deadline:
+                names = sorted(f"{node}/{intf.name}" for node, indexes in todo.items()
+                               for intf in self.plan.node(node).interfaces
+                               if index[(node, intf.name)] in indexes)
+                raise DeployError(f"no carrier on {', '.join(names[:10])} after {timeout:.0f} s")
+            time.sleep(0.01)
+
+    def _without_carrier(self, todo: dict[str, set[int]]) -> dict[str, set[int]]:
+        """(worker thread) node -> veth ifindexes still without carrier."""
+        left = {}
+        for node, indexes in todo.items():
+            with self.worker.inside(self.ns(node)):
+                missing = netlink.links_without_carrier(indexes)
+            if missing:
+                left[node] = missing
+        return left
 
     def _wait_stp(self) -> None:
         stp = [(n, i) for n in self.plan.nodes for i in n.interfaces if i.bridge and i.bridge.stp]

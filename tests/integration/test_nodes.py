@@ -100,3 +100,18 @@ def test_list_json_shows_a_live_run(owned):
         mine = [r for r in runs if r["run_id"] == net.run_id]
         assert len(mine) == 1 and mine[0]["alive"] is True and mine[0]["nodes"] == 2
         assert mine[0]["objects"] >= 2 + 2 + 2        # namespaces, veth ends, /etc/netns folders
+
+
+def test_every_veth_has_carrier_when_start_returns():
+    from testbed.deploy import if_indexes
+    from testbed.kernel import netlink
+    with load_network("single", n=3) as net:
+        index = if_indexes(net.plan)
+        for node in net:
+            veths = {index[(node.name, i.name)] for i in node.plan.interfaces if i.kind == "veth"}
+            assert net.worker.run_inside(node.netns, netlink.links_without_carrier, veths) == set()
+        net.link_down("h1", "s1")
+        h1 = {index[("h1", "h1-eth0")]}
+        s1 = {index[("s1", "s1-eth1")]}
+        assert net.worker.run_inside(net["h1"].netns, netlink.links_without_carrier, h1) == h1
+        assert net.worker.run_inside(net["s1"].netns, netlink.links_without_carrier, s1) == s1
