@@ -120,6 +120,9 @@ def cmd_clean(args: argparse.Namespace) -> int:
     status = EXIT_OK
     for run in runs:
         if run.owner_alive() and not args.force:
+            if args.all:                   # --all means the runs whose owner is gone: not an error
+                print(f"{run.run_id}: skipped, still running (process {run.meta().get('pid')})", file=sys.stderr)
+                continue
             print(f"{run.run_id}: still owned by running process {run.meta().get('pid')}; "
                   "stop it, or use --force", file=sys.stderr)
             status = EXIT_CHECK

@@ -130,15 +130,22 @@ def test_sigkill_then_clean_by_id(background, owned):
 def test_sigkill_then_clean_all(background, owned, tmp_path):
     """`clean --all` in a private runs folder, so other people's crashed runs are not touched."""
     env = dict(os.environ, TESTBED_RUNS_DIR=str(tmp_path / "runs"))
+    live = background("topologies/pair.py", env=env)
+    live_id = live.wait_until_up()
     run = background("topologies/three_hosts.py", env=env)
     run_id = run.wait_until_up()
     run.signal(signal.SIGKILL)
     run.finish()
-    assert "crashed" in run_cli(owned, "list", env=env).stdout
+    listed = run_cli(owned, "list", env=env).stdout
+    assert "crashed" in listed and "running" in listed
     done = run_cli(owned, "clean", "--all", env=env)
-    assert done.returncode == 0, done.stderr
-    assert f"{run_id}: removed 3 namespaces" in done.stdout
+    assert done.returncode == 0, done.stderr          # a live run is skipped, not an error
+    assert done.stdout.strip() == f"{run_id}: removed 3 namespaces, 3 /etc/netns folders, stopped 0 processes"
+    assert f"{live_id}: skipped, still running" in done.stderr
     assert_gone(run_id, runs_dir=str(tmp_path / "runs"))
+    assert len(namespaces_of(live_id)) == 2
+    live.signal(signal.SIGTERM)
+    assert live.finish() == 130
     assert run_cli(owned, "list", env=env).stdout.strip() == "no testbed runs"
 
 
