@@ -329,16 +329,17 @@ class Network:
         """Ping every ordered pair of hosts in parallel; compare with the expected reachability."""
         names = list(hosts) if hosts is not None else [n.name for n in self.hosts]
         pairs: list[PairResult] = []
-        probes: list[icmp.Probe] = []
         for src in names:
             for dst in names:
                 if src == dst:
                     continue
                 ip = target_address(self.plan, src, dst)
                 pairs.append(PairResult(src, dst, ip, 0, 0, self.reachability.expected(src, dst)))
-                probes.append(icmp.Probe(self[src].netns, ip or "0.0.0.0"))
+        # a host without an address has nothing to ping (0.0.0.0 would answer from the sender itself)
+        probed = [p for p in pairs if p.dst_ip is not None]
+        probes = [icmp.Probe(self[p.src].netns, p.dst_ip) for p in probed]
         icmp.mesh(lambda ns: self.worker.run_inside(ns, icmp.open_socket), probes, count=count, timeout=timeout)
-        for pair, probe in zip(pairs, probes):
+        for pair, probe in zip(probed, probes):
             pair.sent, pair.received = probe.sent, probe.received
             pair.rtt_ms = min(probe.rtts) if probe.rtts else None
         return PingallResult(names, pairs)

@@ -115,3 +115,19 @@ def test_every_veth_has_carrier_when_start_returns():
         s1 = {index[("s1", "s1-eth1")]}
         assert net.worker.run_inside(net["h1"].netns, netlink.links_without_carrier, h1) == h1
         assert net.worker.run_inside(net["s1"].netns, netlink.links_without_carrier, s1) == s1
+
+
+def test_pingall_with_a_host_that_has_no_address():
+    """An unlinked host has no address: its pairs are expected unreachable and not probed
+    (a probe to 0.0.0.0 would be answered by the sender itself)."""
+    import networkx as nx
+    from testbed import Network
+    g = nx.Graph()
+    for h in ("h1", "h2", "h3"):
+        g.add_node(h, kind="host")
+    g.add_edge("h1", "h2")
+    with Network(g) as net:
+        result = net.pingall()
+        assert result.ok, result.matrix()
+        lonely = [p for p in result.pairs if "h3" in (p.src, p.dst)]
+        assert len(lonely) == 4 and all(not p.expected and p.received == 0 for p in lonely)
