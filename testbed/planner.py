@@ -37,6 +37,7 @@ def plan(graph: nx.Graph, source: str = "topology", params: Mapping[str, Any] | 
     nodes = tuple(_node(graph, n, ports, by_end, addresses, macs) for n in graph.nodes)
     nodes = _add_routes(graph, nodes, segs, addresses)
     _check_gateways(nodes, source)
+    _check_ipv6(graph, nodes, source)
     seg_plans = tuple(Segment(s.index, _network_of(s, addresses), s.interfaces, s.switches) for s in segs)
     hosts = tuple((n.name, n.addresses[0].split("/")[0]) for n in nodes if n.role == "l3" and n.addresses)
     return Plan(source=source, params=tuple(sorted((params or {}).items())), nodes=nodes,
@@ -190,6 +191,17 @@ def _check_gateways(nodes: tuple[Node, ...], source: str) -> None:
                                         "the gateway is on none of the node's subnets "
                                         f"({', '.join(str(x) for x in nets) or 'it has no addresses'})",
                                         "use the address of a neighbour on one of those subnets"))
+    if problems:
+        raise TopologyError(problems, source)
+
+
+def _check_ipv6(graph, nodes: tuple[Node, ...], source: str) -> None:
+    """IPv6 is off in a node unless it sets ipv6=True; the kernel refuses IPv6 addresses then."""
+    problems = [Problem(f"node {n.name!r}", f"has IPv6 address(es) {', '.join(v6)} but IPv6 is off in it",
+                        "set ipv6=True on the node")
+                for n in nodes
+                for v6 in [[a for a in n.addresses if ipaddress.ip_interface(a).version == 6]]
+                if v6 and graph.nodes[n.name].get("ipv6", False) is not True]
     if problems:
         raise TopologyError(problems, source)
 

@@ -425,3 +425,16 @@ def test_gateway_outside_the_nodes_subnets_is_refused_by_the_planner():
     assert [str(p) for p in info.value.problems] == [
         "node 'h1' route default via 10.9.9.9: the gateway is on none of the node's subnets (10.0.0.0/24) "
         "(use the address of a neighbour on one of those subnets)"]
+
+
+def test_ipv6_addresses_need_ipv6_on_every_node_that_gets_one():
+    g = pair(ip="2001:db8::1/64")
+    with pytest.raises(TopologyError) as info:
+        plan(g)
+    assert [str(p) for p in info.value.problems] == [
+        "node 'h1': has IPv6 address(es) 2001:db8::1/64 but IPv6 is off in it (set ipv6=True on the node)",
+        "node 'h2': has IPv6 address(es) 2001:db8::2/64 but IPv6 is off in it (set ipv6=True on the node)",
+    ]
+    g.nodes["h1"]["ipv6"] = True
+    g.nodes["h2"]["ipv6"] = True
+    assert plan(g).node("h2").addresses == ["2001:db8::2/64"]
