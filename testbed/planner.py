@@ -37,6 +37,7 @@ def plan(graph: nx.Graph, source: str = "topology", params: Mapping[str, Any] | 
     nodes = tuple(_node(graph, n, ports, by_end, addresses, macs) for n in graph.nodes)
     nodes = _add_routes(graph, nodes, segs, addresses)
     _check_gateways(nodes, source)
+    _check_named_gateways(graph, nodes, source)
     _check_ipv6(graph, nodes, source)
     seg_plans = tuple(Segment(s.index, _network_of(s, addresses), s.interfaces, s.switches) for s in segs)
     hosts = tuple((n.name, n.addresses[0].split("/")[0]) for n in nodes if n.role == "l3" and n.addresses)
@@ -191,6 +192,18 @@ def _check_gateways(nodes: tuple[Node, ...], source: str) -> None:
                                         "the gateway is on none of the node's subnets "
                                         f"({', '.join(str(x) for x in nets) or 'it has no addresses'})",
                                         "use the address of a neighbour on one of those subnets"))
+    if problems:
+        raise TopologyError(problems, source)
+
+
+def _check_named_gateways(graph, nodes: tuple[Node, ...], source: str) -> None:
+    """default_route naming a router works only when that router shares a LAN with the node."""
+    problems = []
+    for n in nodes:
+        given = graph.nodes[n.name].get("default_route")
+        if given is not None and given in graph.nodes and not any(r.dst == "default" for r in n.routes):
+            problems.append(Problem(f"node {n.name!r}", f"default_route {given!r} names a router that is on "
+                                    "none of the node's LANs", "name a router on the node's own LAN"))
     if problems:
         raise TopologyError(problems, source)
 

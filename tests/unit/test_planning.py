@@ -226,3 +226,20 @@ def test_routed_without_router_routes_is_unreachable():
     found = matrix(plan(g))
     assert found[("h1", "h2")] and found[("h3", "h4")]
     assert not found[("h1", "h3")] and not found[("h4", "h2")]
+
+
+def test_default_route_by_router_name():
+    g, _ = load("topologies/routed.py", {})
+    g.nodes["h1"]["default_route"] = "r1"
+    assert routes(plan(g), "h1") == [("default", "10.0.0.1")]
+
+
+def test_default_route_naming_a_router_on_another_lan_is_refused():
+    from testbed import TopologyError
+    g, _ = load("topologies/routed.py", {})
+    g.nodes["h3"]["default_route"] = "r1"
+    with pytest.raises(TopologyError) as info:
+        plan(g)
+    assert [str(p) for p in info.value.problems] == [
+        "node 'h3': default_route 'r1' names a router that is on none of the node's LANs "
+        "(name a router on the node's own LAN)"]
