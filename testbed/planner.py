@@ -201,7 +201,7 @@ def _check_named_gateways(graph, nodes: tuple[Node, ...], source: str) -> None:
     problems = []
     for n in nodes:
         given = graph.nodes[n.name].get("default_route")
-        if given is not None and given in graph.nodes and not any(r.dst == "default" for r in n.routes):
+        if given not in (None, "none") and given in graph.nodes and not any(r.dst == "default" for r in n.routes):
             problems.append(Problem(f"node {n.name!r}", f"default_route {given!r} names a router that is on "
                                     "none of the node's LANs", "name a router on the node's own LAN"))
     if problems:
