@@ -21,13 +21,18 @@ from itest import BackgroundRun, Owned, Snapshot, cli_argv
 ROOT = Path(__file__).resolve().parents[2]
 
 
+TIMEOUT = 120      # seconds per test (pytest-timeout; SIGALRM, so a stuck test still tears down)
+
+
 def pytest_collection_modifyitems(config, items) -> None:
-    if os.geteuid() == 0:
-        return
-    skip = pytest.mark.skip(reason="integration tests build namespaces: run them as root")
     here = str(Path(__file__).parent)
-    for item in items:
-        if str(item.fspath).startswith(here):
+    mine = [item for item in items if str(item.fspath).startswith(here)]
+    for item in mine:
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(TIMEOUT, method="signal"))
+    if os.geteuid() != 0:
+        skip = pytest.mark.skip(reason="integration tests build namespaces: run them as root")
+        for item in mine:
             item.add_marker(skip)
 
 

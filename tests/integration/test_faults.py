@@ -5,13 +5,12 @@ import dataclasses
 import errno
 import os
 import signal
-import subprocess
 import threading
 import time
 
 import pytest
 
-from itest import ETC_NETNS, NETNS_DIR, RUNS_DIR, ROOT, cli_argv, load_network, run_cli
+from itest import ETC_NETNS, NETNS_DIR, RUNS_DIR, load_network, run_cli
 from testbed import DeployError, Network
 from testbed.deploy import Deployment
 from testbed.kernel import netlink
