@@ -22,7 +22,7 @@ from testbed.journal import RUNS_DIR, Journal, all_runs, run_dir
 
 EXIT_OK, EXIT_CHECK, EXIT_INPUT, EXIT_ENV = 0, 1, 2, 3
 TESTS: dict[str, Callable] = {}
-KNOWN_TESTS = (None, "none", "pingall", "pingallfull")
+KNOWN_TESTS = (None, "none", "pingall", "pingallfull", "ping", "iperf")
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
@@ -90,8 +90,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from testbed.network import Network
     if args.test not in KNOWN_TESTS:            # refuse before building anything
         raise UsageError(f"--test {args.test!r}: unknown test; known: {', '.join(t for t in KNOWN_TESTS if t)}")
-    if args.count < 1:
-        raise UsageError(f"--count {args.count}: give at least 1 ping per pair")
+    if args.count is not None and args.count < 1:
+        raise UsageError(f"--count {args.count}: give at least 1 ping")
     plan = load_plan(args)
     started = time.perf_counter()
     net = Network(plan, arp=args.arp, progress=progress_for(len(plan.nodes)))
