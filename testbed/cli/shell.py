@@ -20,7 +20,7 @@ import sys
 import time
 from typing import Any, Iterable, TextIO
 
-from testbed import iperf
+from testbed import traffic
 from testbed.errors import TestbedError, UsageError
 from testbed.reach import target_address
 
@@ -310,8 +310,9 @@ class Shell(cmd.Cmd):
         """iperf [CLIENT SERVER] [SECONDS]: TCP throughput with iperf3 (first and last host by default)."""
         client, server, seconds = self._traffic_args(arg.split(), "iperf")
         self.say(f"*** Iperf: testing TCP bandwidth between {client} and {server}")
-        result = iperf.run(self.net, client, server, seconds=seconds)
-        self.say(f"*** Results: ['{iperf.format_bps(result.received_bps)}', '{iperf.format_bps(result.sent_bps)}']")
+        result = traffic.iperf3(self.net[client], self.net[server], duration=seconds)
+        self.say(f"*** Results: ['{traffic.format_bps(result.bits_per_second)}', "
+                 f"'{traffic.format_bps(result.sent_bits_per_second)}']")
 
     def do_iperfudp(self, arg: str) -> None:
         """iperfudp BW [CLIENT SERVER] [SECONDS]: UDP at BW (e.g. 10M) with iperf3."""
@@ -321,9 +322,10 @@ class Shell(cmd.Cmd):
         bw = words[0]
         client, server, seconds = self._traffic_args(words[1:], "iperfudp")
         self.say(f"*** Iperf: testing UDP bandwidth between {client} and {server}")
-        r = iperf.run(self.net, client, server, seconds=seconds, udp_bw=bw)
-        self.say(f"*** Results: ['{bw}', '{iperf.format_bps(r.received_bps)}', '{iperf.format_bps(r.sent_bps)}'] "
-                 f"loss {r.lost_percent:.1f}%, jitter {r.jitter_ms:.3f} ms")
+        r = traffic.iperf3(self.net[client], self.net[server], duration=seconds, udp=True, bitrate=bw)
+        self.say(f"*** Results: ['{bw}', '{traffic.format_bps(r.bits_per_second)}', "
+                 f"'{traffic.format_bps(r.sent_bits_per_second)}'] "
+                 f"loss {r.lost_percent or 0:.1f}%, jitter {r.jitter_ms or 0:.3f} ms")
 
     def _traffic_args(self, words: list[str], name: str) -> tuple[str, str, float]:
         seconds = self.iperf_seconds
@@ -338,6 +340,8 @@ class Shell(cmd.Cmd):
             raise CommandError(f"{name} takes a client and a server node, or none")
         for node in words:
             self.net[node]
+        if words[0] == words[1]:
+            raise CommandError(f"{name}: client and server are both {words[0]!r}; give two different nodes")
         return words[0], words[1], seconds
 
     def do_link(self, arg: str) -> None:
