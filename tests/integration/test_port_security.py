@@ -60,3 +60,5 @@ def test_one_mac_per_port_blocks_macvlan_children_until_relaxed():
                     # `testbed counters RUN NODE` reads the same counters from nft alone
                     assert main(["counters", net.run_id, "s1"]) == 0
                     assert node_counters(net["s1"].netns)["ports"][port]["macs"] == dropped
+                    # in-thread (libnftables in the worker) and through the nft tool: the same
+                    assert node_counters(net["s1"].netns, net.worker) == node_counters(net["s1"].netns)
