@@ -248,10 +248,10 @@ class IperfResult:
     def summary(self, src: str, dst: str) -> str:
         """One line for people: rate received, sent, and TCP retransmits or UDP loss and jitter."""
         if self.protocol == "UDP":
-            return (f"iperf3 UDP {src} -> {dst}: {self.mbps:.3f} Mbit/s received over {self.seconds:g} s "
+            return (f"iperf3 UDP {src} -> {dst}: {self.mbps:.3f} Mbit/s received over {self.seconds:.3g} s "
                     f"(sent {self.sent_bits_per_second / 1e6:.3f}, {self.lost_percent or 0:.2f}% lost, "
                     f"jitter {self.jitter_ms or 0:.3f} ms)")
-        return (f"iperf3 TCP {src} -> {dst}: {self.mbps:.3f} Mbit/s received over {self.seconds:g} s "
+        return (f"iperf3 TCP {src} -> {dst}: {self.mbps:.3f} Mbit/s received over {self.seconds:.3g} s "
                 f"(sent {self.sent_bits_per_second / 1e6:.3f}, {self.retransmits or 0} retransmits, "
                 f"MSS {self.mss or 1448}; frames on the wire {self.mbps / self.efficiency:.3f} Mbit/s)")
 
