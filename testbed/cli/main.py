@@ -126,17 +126,17 @@ def run_test(net, args: argparse.Namespace) -> int:
 
 def link_test(net, test: str, args: argparse.Namespace) -> int:
     """iperf (TCP throughput) or ping (RTT and loss) from the first host to the second."""
-    from testbed import measure
+    from testbed import traffic
     hosts = [n.name for n in net.hosts]
     if len(hosts) < 2:
         raise UsageError(f"--test {test} needs two hosts; this network has {', '.join(hosts) or 'none'}")
     src, dst = hosts[0], hosts[1]
     if test == "iperf":
-        result = measure.iperf(net, src, dst, seconds=args.time)
-        print(result.summary())
-        return EXIT_OK if result.received_bps > 0 else EXIT_CHECK
-    stats = measure.ping(net, src, dst, count=args.count or 20)
-    print(stats.summary())
+        result = traffic.iperf3(net[src], net[dst], duration=args.time, omit=0.5)
+        print(result.summary(src, dst))
+        return EXIT_OK if result.bits_per_second > 0 else EXIT_CHECK
+    stats = traffic.ping(net[src], net[dst], count=args.count or 20, interval=0.01, warmup=5.0)
+    print(stats.summary(src, dst))
     return EXIT_OK if stats.received > 0 else EXIT_CHECK
 
 
