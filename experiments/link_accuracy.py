@@ -3,7 +3,7 @@
 One link h1--h2 (topologies/link_sweep.py) per grid point, set by the ``link`` string:
 
 - ``bw:R``: iperf3 TCP goodput h1 -> h2. The rate counts whole Ethernet frames (as tc
-  does), so the goodput to expect is R x 1448/1514 at MTU 1500 (testbed.measure:
+  does), so the goodput to expect is R x 1448/1514 at MTU 1500 (testbed.traffic:
   mss / (mss + 66)); the claim is |measured / expected - 1| <= 5 %. A shaped link cannot
   run faster than its rate, but other load on a shared machine can slow a run, so a
   rate below the bound is measured once more (``retries``), as the integration test does.
@@ -20,7 +20,7 @@ import math
 import statistics
 import sys
 
-from testbed import measure
+from testbed import traffic
 from testbed.results import Plot
 from testbed.shaping import parse_time
 
@@ -28,7 +28,7 @@ TOPOLOGY = "topologies/link_sweep.py"
 RATES = ["bw:1", "bw:10", "bw:100", "bw:1000"]
 LOSSES = ["loss:1", "loss:5", "loss:20"]
 DELAYS = ["delay:5ms", "delay:20ms"]
-PARAMS = {"duration": 2.0, "pings": 1500, "ping_interval": 0.001, "retries": 1, "delay_pings": 50}
+PARAMS = {"duration": 2.0, "pings": 1000, "ping_interval": 0.002, "retries": 1, "delay_pings": 50}
 REPEAT = 2
 TABLE = ["configured", "measured", "expected", "error_percent", "bound_percent"]
 
@@ -55,7 +55,7 @@ def _setting(link: str) -> tuple[str, str]:
 
 def _rate(net, bw: float, params) -> dict:
     for attempt in range(params["retries"] + 1):
-        result = measure.iperf(net, "h1", "h2", seconds=params["duration"])
+        result = traffic.iperf3(net["h1"], net["h2"], duration=params["duration"], omit=0.5)
         expected = result.expected_mbps(bw)
         error = result.mbps / expected - 1
         if error >= -0.05:
@@ -66,23 +66,23 @@ def _rate(net, bw: float, params) -> dict:
 
 
 def _loss(net, percent: float, params) -> dict:
-    stats = measure.ping(net, "h1", "h2", count=params["pings"], interval=params["ping_interval"])
+    stats = traffic.ping(net["h1"], net["h2"], count=params["pings"], interval=params["ping_interval"], warmup=5)
     p = percent / 100
     expected = 1 - (1 - p) ** 2                       # lossy both ways: a round trip crosses both
-    measured = 1 - stats.received / stats.sent
-    bound = measure.loss_bound(expected, stats.sent)
+    measured = stats.loss_fraction
+    bound = traffic.loss_bound(expected, stats.transmitted)
     return {"attr": "loss", "configured": percent, "measured": 100 * measured, "expected": 100 * expected,
             "error_percent": 100 * (measured - expected), "bound_percent": 100 * bound,
-            "sent": stats.sent, "received": stats.received}
+            "sent": stats.transmitted, "received": stats.received}
 
 
 def _delay(net, delay: str, params) -> dict:
-    stats = measure.ping(net, "h1", "h2", count=params["delay_pings"], interval=0.02)
+    stats = traffic.ping(net["h1"], net["h2"], count=params["delay_pings"], interval=0.02, warmup=5)
     expected = 2 * parse_time(delay) / 1000          # ms: one delay each way
-    measured = statistics.median(stats.rtts) if stats.rtts else math.nan
+    measured = stats.rtt_avg if stats.rtt_avg is not None else math.nan
     return {"attr": "delay", "configured": expected / 2, "measured": measured, "expected": expected,
             "error_percent": 100 * (measured / expected - 1), "bound_percent": 10.0,
-            "sent": stats.sent, "received": stats.received}
+            "sent": stats.transmitted, "received": stats.received}
 
 
 def run(net, params):
@@ -115,7 +115,7 @@ def loss_within_bound(results):
 
 
 def delay_within_10_percent(results):
-    """With netem (stock kernel, --vm): the median ping RTT is within 10 % of 2 x delay."""
+    """With netem (stock kernel, --vm): the mean ping RTT is within 10 % of 2 x delay."""
     rows = results.where(attr="delay").rows
     if not rows:
         return True, "not measured: this kernel has no netem (run with --vm to measure delay)"

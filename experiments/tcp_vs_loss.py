@@ -3,7 +3,7 @@
 One link h1 -- h2 (topologies/lossy_link.py) limited to ``bw`` Mbit/s, dropping ``loss`` %
 of what h1 sends (nftables, per segment: TSO/GSO are turned off on h1 so that one drop is
 one segment). A Reno flow (``cc``; the Mathis model is Reno's) runs h1 -> h2 with iperf3,
-after ping measured the link's RTT (median of 20 probes). The model:
+after ping measured the link's RTT (the minimum of 20 probes). The model:
 
     throughput ~ (MSS / RTT) * C / sqrt(p),   C = sqrt(3/2) ~ 1.22
 
@@ -20,9 +20,8 @@ from __future__ import annotations
 import math
 import statistics
 
-from testbed import measure
+from testbed import traffic
 from testbed.results import Plot
-from testbed.traffic import iperf3
 
 TOPOLOGY = "topologies/lossy_link.py"
 PARAMS = {"bw": 300.0, "delay": "", "duration": 3.0, "cc": "reno", "offload": False}
@@ -43,13 +42,13 @@ def run(net, params):
     h1, h2 = net["h1"], net["h2"]
     if not params["offload"]:
         h1.run(["ethtool", "-K", "h1-eth0", "tso", "off", "gso", "off"], check=True)
-    stats = measure.ping(net, "h1", "h2", count=20, interval=0.01)
-    rtt = statistics.median(stats.rtts)             # robust to the odd slow reply on a busy machine
-    flow = iperf3(h1, h2, duration=params["duration"], extra=("-C", params["cc"], "-O", "0.5"))
-    cap = params["bw"] * MSS / (MSS + measure.HEADERS)
+    stats = traffic.ping(h1, h2, count=20, interval=0.01, warmup=5)
+    rtt = stats.rtt_min                 # the link's own RTT, not the odd slow reply on a busy machine
+    flow = traffic.iperf3(h1, h2, duration=params["duration"], omit=0.5, extra=("-C", params["cc"]))
+    cap = params["bw"] * MSS / (MSS + traffic.FRAME_HEADERS)
     model = mathis_mbps(rtt, params["loss"])
     return {"measured_mbps": flow.mbps, "mathis_mbps": model, "link_goodput_mbps": cap,
-            "rtt_ms": rtt, "rtt_avg_ms": statistics.fmean(stats.rtts), "rtt_min_ms": min(stats.rtts),
+            "rtt_ms": rtt, "rtt_avg_ms": stats.rtt_avg, "rtt_mdev_ms": stats.rtt_mdev,
             "retransmits": flow.retransmits,
             "intervals": [[i.end, i.bits_per_second / 1e6] for i in flow.intervals]}
 
@@ -92,7 +91,7 @@ PLOTS = [
     Plot("throughput_vs_loss", y=("measured_mbps", "mathis_mbps", "link_goodput_mbps"), x="loss", kind="line",
          logx=True, logy=True, title="TCP throughput vs loss: measured and Mathis model",
          xlabel="loss (%)", ylabel="Mbit/s"),
-    Plot("rtt", y=("rtt_ms", "rtt_min_ms"), x="loss", kind="line", logx=True,
-         title="Ping RTT on the link (median, min)",
+    Plot("rtt", y=("rtt_ms", "rtt_avg_ms"), x="loss", kind="line", logx=True,
+         title="Ping RTT on the link (min: the model's, avg)",
          xlabel="loss (%)", ylabel="RTT (ms)"),
 ]

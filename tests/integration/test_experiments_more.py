@@ -23,7 +23,7 @@ CASES = {
     "link_accuracy": (["--param", "link=bw:10,loss:5", "--param", "duration=1", "--param", "pings=500"],
                       ["rate.png", "rate_error.png", "loss.png"],
                       ["rate_within_5_percent", "loss_within_bound", "delay_within_10_percent"]),
-    "tcp_vs_loss": (["--param", "loss=0.1,1,5", "--param", "duration=1.5"],
+    "tcp_vs_loss": (["--param", "loss=0.1,1,5", "--param", "duration=2"],
                     ["throughput_vs_loss.png", "rtt.png"], ["decreases_with_loss", "slope_like_mathis"]),
     "macvlan_vs_bridge": (["--param", "duration=1", "--param", "pings=10"],
                           ["latency.png", "throughput.png", "reachability.png"],
