@@ -59,7 +59,7 @@ def import_file(path: str, label: str, module_prefix: str):
     ``module_prefix`` plus a digest of the absolute path, so one file is one module.
     """
     if not os.path.isfile(path):
-        raise UsageError(f"{label} {path!r}: no such file")
+        raise UsageError(f"{label} {path!r} does not exist: check the path")
     digest = hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:10]
     name = f"{module_prefix}_{digest}"
     spec = importlib.util.spec_from_file_location(name, path)
