@@ -25,9 +25,10 @@ from typing import Callable, Iterable, Iterator
 
 from testbed.errors import DeployError, EnvironmentProblem
 from testbed.features import apply
-from testbed.journal import Journal, process_alive
+from testbed.journal import Journal
 from testbed.kernel import netlink, nsfs
 from testbed.plan import Node, Plan
+from testbed.procs import stop_process
 
 ETC_NETNS = "/etc/netns"
 CHUNK = 128
@@ -335,77 +336,6 @@ def require_root() -> None:
     if os.geteuid() != 0:
         raise EnvironmentProblem("building a network needs root (network namespaces, netlink): "
                                  "run it with sudo, or as root")
-
-
-def stop_process(pid: int, start: int | None, grace: float = 1.0) -> bool:
-    """SIGTERM, then SIGKILL after ``grace`` seconds, a process we started (PID + start time).
-
-    A process that leads its own process group (node.popen() starts a new session) is
-    stopped with its whole group, so a shell's children do not outlive the run.
-    """
-    if not process_alive(pid, start):
-        return False
-    group = _leads_group(pid)
-    _send(pid, signal.SIGTERM, group)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not _running(pid, start, group):
-            return True
-        time.sleep(0.02)
-    _send(pid, signal.SIGKILL, group)
-    return True
-
-
-def stop_signal(pid: int) -> None:
-    """Send SIGTERM to a process, or to its whole group when it leads one."""
-    _send(pid, signal.SIGTERM, _leads_group(pid))
-
-
-def _leads_group(pid: int) -> bool:
-    try:
-        return os.getpgid(pid) == pid
-    except ProcessLookupError:
-        return False
-
-
-def _send(pid: int, sig: int, group: bool) -> None:
-    try:
-        if group:
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _running(pid: int, start: int | None, group: bool) -> bool:
-    """Is the process (or, for a group leader, any process of its group) still running?"""
-    if not group:
-        return process_alive(pid, start) and not _zombie(pid)
-    for name in os.listdir("/proc"):
-        if name.isdigit() and _group_of(int(name)) == pid:
-            return True
-    return False
-
-
-def _group_of(pid: int) -> int | None:
-    """The process group of a live (not zombie) process, else None."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(b")") + 2:].split()
-    return None if fields[0] == b"Z" else int(fields[2])
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-        return stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] == b"Z"
-    except OSError:
-        return True
 
 
 def _remove_dir(path: str) -> None:

@@ -22,13 +22,13 @@ import networkx as nx
 
 from testbed import planner, shaping
 from testbed.deploy import (Deployment, Progress, if_indexes, netns_name, require_root, signals_blocked,
-                            stop_signal,
                             static_neighbours, teardown)
 from testbed.errors import CommandFailed, UsageError
-from testbed.journal import Journal, new_run_id, process_start_time
 from testbed.features import services, status
+from testbed.journal import Journal, new_run_id
 from testbed.kernel import caps, icmp, linkstate, netlink, nsfs
 from testbed.plan import Node as NodePlan, Plan
+from testbed.procs import process_start_time, stop_signal
 from testbed.reach import Reachability, target_address
 
 
