@@ -7,6 +7,7 @@ Phases, in order (each object is journaled before it is made):
   4. per namespace: loopback and the other veth ends up, addresses, routes, other sysctls
   5. /etc/netns/<namespace>/hosts for name resolution
   6. wait for STP bridges to converge
+  7. Open vSwitch switches: a private OVS per switch, bridges, ports, flows (ovs_deploy.py)
 A failure (or Ctrl-C/SIGTERM) in any phase removes everything made so far, in reverse.
 """
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Callable, Iterable
 
 from testbed.errors import DeployError, EnvironmentProblem
 from testbed.journal import Journal, process_alive
-from testbed.kernel import netlink, nsfs
+from testbed import ovs_deploy
+from testbed.kernel import netlink, nsfs, ovs
 from testbed.plan import Node, Plan
 
 ETC_NETNS = "/etc/netns"
@@ -67,6 +69,7 @@ class Deployment:
             self._configure()
             self._hosts_files()
             self._wait_stp()
+            ovs_deploy.start(self.plan, self.journal, self.worker, self.ns)
         except BaseException as exc:
             teardown(self.journal)
             if isinstance(exc, netlink.NetlinkError):
@@ -101,7 +104,7 @@ class Deployment:
     def _devices_and_links(self, fds: dict[str, int]) -> None:
         index = if_indexes(self.plan)
         with netlink.Batch() as batch:
-            devices = [(n, i) for n in self.plan.nodes for i in n.interfaces if i.kind != "veth"]
+            devices = [(n, i) for n in self.plan.nodes for i in n.interfaces if i.kind not in ("veth", "ovs")]
             self.journal.record({"type": "link", "netns": self.ns(n.name), "name": i.name} for n, i in devices)
             for node, intf in devices:
                 fd = fds[self.ns(node.name)]
@@ -121,7 +124,7 @@ class Deployment:
                     primary, peer = self._ends(link)
                     p_intf = self.plan.node(primary[0]).interface(primary[1])
                     q_intf = self.plan.node(peer[0]).interface(peer[1])
-                    master = index[(primary[0], p_intf.master)] if p_intf.master else None
+                    master = _bridge_index(self.plan.node(primary[0]), p_intf, index)
                     batch.veth(p_intf.name, index[primary], p_intf.mac, fds[self.ns(primary[0])], master,
                                q_intf.name, index[peer], q_intf.mac, fds[self.ns(peer[0])])
                 batch.commit()
@@ -166,7 +169,7 @@ class Deployment:
                 batch.set_link(1, "lo", up=True)
                 for ifname in peers.get(node.name, ()):
                     intf = node.interface(ifname)
-                    master = index[(node.name, intf.master)] if intf.master else None
+                    master = _bridge_index(node, intf, index)
                     batch.set_link(index[(node.name, ifname)], ifname, up=True, master=master)
                 for intf in node.interfaces:
                     for cidr in intf.addresses:
@@ -209,6 +212,13 @@ class Deployment:
             time.sleep(0.25)
         raise DeployError(f"STP did not converge within {2 * delay + 10:.0f} s on "
                           f"{', '.join(sorted(n.name for n, _ in stp))}")
+
+
+def _bridge_index(node: Node, intf, index) -> int | None:
+    """The ifindex of the Linux bridge ``intf`` is a port of (None: none, or an OVS bridge)."""
+    if not intf.master or node.interface(intf.master).kind != "bridge":
+        return None
+    return index[(node.name, intf.master)]
 
 
 def _hint(exc: netlink.NetlinkError) -> str:
@@ -262,6 +272,9 @@ def teardown(journal: Journal, entries: Iterable[dict] | None = None) -> dict[st
     for entry in reversed(entries):
         if entry.get("type") == "process" and stop_process(entry["pid"], entry.get("start")):
             counts["process"] += 1
+    for entry in reversed(entries):
+        if entry.get("type") == "ovs":             # daemons the journal missed, then the folder
+            counts["process"] += ovs.remove(entry, stop_process)
     netns_owned = {e["name"] for e in entries if e.get("type") == "netns"}
     for entry in reversed(entries):
         kind = entry.get("type")

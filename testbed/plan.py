@@ -22,15 +22,34 @@ class BridgeOptions:
 
 
 @dataclass(frozen=True)
+class OvsOptions:
+    """An Open vSwitch bridge's settings (see testbed/kernel/ovs.py and testbed/openflow.py)."""
+    fail_mode: str = "standalone"          # "standalone" (learning switch) or "secure"
+    controller: str | None = None          # an OpenFlow controller target, e.g. "tcp:10.0.0.9:6653"
+    datapath: str = "auto"                 # "auto", "netdev" (userspace) or "system" (kernel)
+    hub: bool = False                      # flood every frame (one FLOOD flow)
+    mac_vlans: tuple[tuple[str, int], ...] = ()   # MAC -> VLAN, as OpenFlow rules
+    stp: bool = False
+    ageing: float | None = None            # seconds a learned MAC is kept
+
+
+@dataclass(frozen=True)
 class Interface:
     name: str
-    kind: str                              # "veth", "bridge" or "dummy"
+    kind: str                              # "veth", "bridge", "ovs" or "dummy"
     mac: str
     addresses: tuple[str, ...] = ()        # CIDRs
     master: str | None = None              # the bridge (in the same node) this is a port of
     peer: tuple[str, str] | None = None    # (node, ifname) of a veth's other end
     link: int | None = None                # index of the Link it belongs to
     bridge: BridgeOptions | None = None    # for kind "bridge"
+    ovs: OvsOptions | None = None          # for kind "ovs"
+    vlan: int | None = None                # an OVS access port's VLAN
+    trunk: tuple[int, ...] | None = None   # an OVS trunk port's VLANs
+    ofport: int | None = None              # an OVS port's OpenFlow port number
+
+
+_OPTIONAL_INTERFACE_FIELDS = ("ovs", "vlan", "trunk", "ofport")
 
 
 @dataclass(frozen=True)
@@ -103,7 +122,13 @@ class Plan:
                 yield n
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        for node in data["nodes"]:            # OVS fields only where used: plans without OVS keep their JSON
+            for intf in node["interfaces"]:
+                for key in _OPTIONAL_INTERFACE_FIELDS:
+                    if intf.get(key) is None:
+                        intf.pop(key, None)
+        return data
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False, default=str)

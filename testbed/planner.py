@@ -11,6 +11,8 @@ from typing import Any, Mapping
 import networkx as nx
 
 from testbed import addressing, graphs, kinds
+from testbed.errors import UsageError
+from testbed.kinds import switching
 from testbed.plan import BridgeOptions, Interface, Link, Node, Plan, Route, Segment
 from testbed.segments import node_devices, segments
 from testbed.topology import SHAPING_ATTRS, declared_addresses, declared_macs, require_valid
@@ -19,13 +21,19 @@ NO_IPV6 = (("net.ipv6.conf.all.disable_ipv6", "1"), ("net.ipv6.conf.default.disa
 FORWARDING = (("net.ipv4.ip_forward", "1"),)
 
 
-def plan(graph: nx.Graph, source: str = "topology", params: Mapping[str, Any] | None = None) -> Plan:
-    """Validate ``graph`` and turn it into a Plan (raises TopologyError with every problem)."""
+def plan(graph: nx.Graph, source: str = "topology", params: Mapping[str, Any] | None = None,
+         switch: str | None = None) -> Plan:
+    """Validate ``graph`` and turn it into a Plan (raises TopologyError with every problem).
+
+    ``switch`` is the run's default backend ("linux" or "ovs") for switches that name none.
+    """
+    if switch is not None:
+        graph = with_switch_backend(graph, switch)
     require_valid(graph, source)
     ports = graphs.port_names(graph)
-    segs = segments(graph, ports)
-    addresses = _assign_addresses(graph, ports, segs)
     macs = _assign_macs(graph, ports)
+    segs = segments(graph, ports, macs)
+    addresses = _assign_addresses(graph, ports, segs)
     links = _links(graph, ports)
     by_end = {end: link for link in links for end in (link.a, link.b)}
     nodes = tuple(_node(graph, n, ports, by_end, addresses, macs) for n in graph.nodes)
@@ -34,6 +42,17 @@ def plan(graph: nx.Graph, source: str = "topology", params: Mapping[str, Any] | 
     hosts = tuple((n.name, n.addresses[0].split("/")[0]) for n in nodes if n.role == "l3" and n.addresses)
     return Plan(source=source, params=tuple(sorted((params or {}).items())), nodes=nodes,
                 links=links, segments=seg_plans, hosts=hosts)
+
+
+def with_switch_backend(graph: nx.Graph, backend: str) -> nx.Graph:
+    """A copy of ``graph`` whose switches without a 'backend' get ``backend``."""
+    if backend not in switching.BACKENDS:
+        raise UsageError(f"switch backend {backend!r}: known: {', '.join(switching.BACKENDS)}")
+    graph = graph.copy()
+    for node, attrs in graph.nodes(data=True):
+        if attrs.get("kind") == "switch" and "backend" not in attrs:
+            attrs["backend"] = backend
+    return graph
 
 
 # ---------------------------------------------------------------- addresses
@@ -110,7 +129,11 @@ def _node(graph, node, ports, by_end, addresses, macs) -> Node:
     masters = {str(p): dname for dname, spec in devices.items() if spec.get("kind") == "bridge"
                for p in spec.get("ports", ())}
     interfaces: list[Interface] = []
-    if kind.switching:
+    ovs = kind.switching and switching.backend(attrs) == "ovs"
+    if ovs:
+        interfaces.append(Interface(name=name, kind="ovs", mac=macs[(name, name)],
+                                    ovs=switching.ovs_options(kind.name, attrs)))
+    elif kind.switching:
         options = kind.bridge_options(attrs)
         interfaces.append(Interface(name=name, kind="bridge", mac=macs[(name, name)],
                                     bridge=BridgeOptions(**options)))
@@ -122,14 +145,23 @@ def _node(graph, node, ports, by_end, addresses, macs) -> Node:
         ifname = ports[graphs.link_id(node, nbr, key)][node]
         link = by_end[(name, ifname)]
         master = name if kind.switching else masters.get(ifname)
+        port = _ovs_port(graph, node, nbr, key, len(interfaces)) if ovs else {}
         interfaces.append(Interface(name=ifname, kind="veth", mac=macs[(name, ifname)],
                                     addresses=() if master else _addr(addresses, name, ifname),
-                                    master=master, peer=link.other(name), link=link.index))
+                                    master=master, peer=link.other(name), link=link.index, **port))
     sysctls = () if attrs.get("ipv6", False) else NO_IPV6
     if kind.forwards:
         sysctls += FORWARDING
     sysctls += tuple((str(k), str(v)) for k, v in (attrs.get("sysctls") or {}).items())
     return Node(name=name, kind=kind.name, role=kind.role, interfaces=tuple(interfaces), sysctls=sysctls)
+
+
+def _ovs_port(graph, node, nbr, key, position: int) -> dict:
+    """An OVS port's VLAN settings and OpenFlow port number (1, 2, ... in link order)."""
+    data = graph.edges[node, nbr, key] if graph.is_multigraph() else graph.edges[node, nbr]
+    trunk = data.get("trunk")
+    return {"ofport": position, "vlan": data.get("vlan"),
+            "trunk": tuple(trunk) if trunk is not None else None}
 
 
 def _addr(addresses, node, ifname) -> tuple[str, ...]:
