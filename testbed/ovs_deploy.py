@@ -60,7 +60,7 @@ def start(plan: Plan, journal: Journal, worker, ns) -> None:
             path = os.path.join(inst.dir, "flows.txt")
             with open(path, "w") as f:
                 f.write("\n".join(table) + "\n")
-            inst.ofctl("replace-flows", node.name, path)
+            inst.ofctl("-O", "OpenFlow13", "replace-flows", node.name, path)
 
     with ThreadPoolExecutor(max_workers=min(PARALLEL, len(nodes))) as pool:
         for future in [pool.submit(bring_up, n, i) for n, i in zip(nodes, instances)]:
