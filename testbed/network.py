@@ -19,7 +19,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import networkx as nx
 
-from testbed import planner
+from testbed import ovs_deploy, planner
 from testbed.deploy import Deployment, Progress, netns_name, require_root, teardown
 from testbed.errors import CommandFailed, UsageError
 from testbed.journal import Journal, new_run_id, process_start_time
@@ -162,8 +162,8 @@ class Network:
 
     def __init__(self, topology: nx.Graph | Plan, *, source: str = "topology",
                  params: Mapping[str, Any] | None = None, run_id: str | None = None,
-                 progress: Progress | None = None):
-        self.plan = topology if isinstance(topology, Plan) else planner.plan(topology, source, params)
+                 progress: Progress | None = None, switch: str | None = None):
+        self.plan = topology if isinstance(topology, Plan) else planner.plan(topology, source, params, switch)
         self.run_id = run_id or new_run_id()
         self.progress = progress
         self.journal: Journal | None = None
@@ -312,4 +312,20 @@ class Network:
     def counters(self) -> dict[str, dict[str, dict[str, int]]]:
         """node -> interface -> counters, for every node."""
         return {name: node.counters() for name, node in self.nodes.items()}
+
+    # ------------------------------------------------------------ Open vSwitch
+
+    def ovs(self, switch: str):
+        """The private Open vSwitch instance (testbed.kernel.ovs.Instance) of an OVS switch."""
+        if self.journal is None:
+            raise UsageError("the network is not running")
+        return ovs_deploy.find(self.journal, switch)
+
+    def dpctl(self, switch: str, datapath: bool = False) -> str:
+        """An OVS switch's OpenFlow flows (``ovs-ofctl dump-flows``); datapath=True: the datapath's."""
+        return ovs_deploy.dump_flows(self.ovs(switch), datapath)
+
+    def ofctl(self, switch: str, *args: str) -> str:
+        """Run ``ovs-ofctl ARGS`` on an OVS switch, e.g. ofctl("s1", "add-flow", "s1", "actions=NORMAL")."""
+        return self.ovs(switch).ofctl(*args)
 

@@ -10,6 +10,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from testbed import openflow
+from testbed.errors import DeployError, UsageError
 from testbed.journal import Journal, run_dir
 from testbed.kernel import ethtool, ovs
 from testbed.plan import Node, Plan
@@ -60,7 +61,7 @@ def start(plan: Plan, journal: Journal, worker, ns) -> None:
             path = os.path.join(inst.dir, "flows.txt")
             with open(path, "w") as f:
                 f.write("\n".join(table) + "\n")
-            inst.ofctl("-O", "OpenFlow13", "replace-flows", node.name, path)
+            inst.ofctl("-O", "OpenFlow13", "replace-flows", node.name, path, error=DeployError)
 
     with ThreadPoolExecutor(max_workers=min(PARALLEL, len(nodes))) as pool:
         for future in [pool.submit(bring_up, n, i) for n, i in zip(nodes, instances)]:
@@ -76,3 +77,19 @@ def _offloads_off(plan: Plan, worker, ns, netdev_switches: set[str]) -> None:
                 by_node.setdefault(node, []).append(ifname)
     for node, names in by_node.items():
         worker.run_inside(ns(node), ethtool.set_tx_checksum, names, False)
+
+
+def dump_flows(inst: ovs.Instance, datapath: bool = False) -> str:
+    """A switch's OpenFlow flows (``ovs-ofctl dump-flows``), or its datapath's flows."""
+    if datapath:
+        return inst.appctl("dpctl/dump-flows")
+    return inst.ofctl("dump-flows", inst.switch)
+
+
+def find(journal: Journal, switch: str) -> ovs.Instance:
+    """The OVS instance of ``switch`` in a run (UsageError naming the OVS switches if none)."""
+    found = instances_of(journal)
+    if switch not in found:
+        known = ", ".join(sorted(found)) or "none"
+        raise UsageError(f"run {journal.run_id} has no Open vSwitch switch {switch!r}; its OVS switches: {known}")
+    return found[switch]

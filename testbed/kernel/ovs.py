@@ -30,7 +30,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from testbed.errors import DeployError, EnvironmentProblem
+from testbed.errors import CommandFailed, DeployError, EnvironmentProblem, TestbedError
 from testbed.journal import RUNS_DIR, process_alive, process_start_time
 
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
@@ -88,28 +88,34 @@ class Instance:
             env[var] = self.dir
         return env
 
-    def run(self, argv: list[str], what: str, input: str | None = None) -> str:
-        """Run an OVS tool against this instance; DeployError naming ``what`` when it fails."""
+    def run(self, argv: list[str], what: str, input: str | None = None,
+            error: type[TestbedError] = DeployError) -> str:
+        """Run an OVS tool against this instance; ``error`` naming ``what`` when it fails."""
         try:
             proc = subprocess.run(argv, env=self.env(), input=input, capture_output=True, text=True,
                                   timeout=TIMEOUT, cwd=self.dir)
         except subprocess.TimeoutExpired:
-            raise DeployError(f"switch {self.switch}: {what} did not finish in {TIMEOUT:.0f} s") from None
+            raise error(f"switch {self.switch}: {what} did not finish in {TIMEOUT:.0f} s") from None
+        except FileNotFoundError as exc:
+            raise EnvironmentProblem(f"switch {self.switch}: {what}: {exc}") from None
         if proc.returncode != 0:
-            raise DeployError(f"switch {self.switch}: {what} failed: {(proc.stderr or proc.stdout).strip()[:400]}"
-                              f"{self._log_tail()}")
+            raise error(f"switch {self.switch}: {what} failed: {(proc.stderr or proc.stdout).strip()[:400]}"
+                        f"{self._log_tail()}")
         return proc.stdout
 
-    def vsctl(self, *args: str, wait: bool = True) -> str:
-        argv = ["ovs-vsctl", f"--db=unix:{self.sock}", "--timeout=20"] + ([] if wait else ["--no-wait"])
-        return self.run(argv + list(args), "ovs-vsctl " + " ".join(args[:3]))
+    def vsctl(self, *args: str, error: type[TestbedError] = CommandFailed) -> str:
+        """``ovs-vsctl ARGS`` against this instance's database."""
+        argv = ["ovs-vsctl", f"--db=unix:{self.sock}", "--timeout=20", *args]
+        return self.run(argv, "ovs-vsctl " + " ".join(args), error=error)
 
-    def ofctl(self, *args: str, input: str | None = None) -> str:
-        return self.run(["ovs-ofctl", *args], "ovs-ofctl " + " ".join(args[:2]), input=input)
+    def ofctl(self, *args: str, error: type[TestbedError] = CommandFailed) -> str:
+        """``ovs-ofctl ARGS`` against this instance (a bridge name finds its .mgmt socket here)."""
+        return self.run(["ovs-ofctl", *args], "ovs-ofctl " + " ".join(args), error=error)
 
-    def appctl(self, *args: str) -> str:
+    def appctl(self, *args: str, error: type[TestbedError] = CommandFailed) -> str:
+        """``ovs-appctl ARGS`` against this instance's ovs-vswitchd."""
         target = os.path.join(self.dir, "ovs-vswitchd.ctl")
-        return self.run(["ovs-appctl", "-t", target, *args], "ovs-appctl " + " ".join(args[:1]))
+        return self.run(["ovs-appctl", "-t", target, *args], "ovs-appctl " + " ".join(args), error=error)
 
     def _log_tail(self) -> str:
         lines: list[str] = []
