@@ -152,8 +152,11 @@ def mac_vlans(value: Any) -> str | None:
 
 
 def openflow_target(value: Any) -> str | None:
-    """An OpenFlow controller target as Open vSwitch writes it (tcp:IP:PORT, unix:PATH...)."""
+    """An OpenFlow controller target as Open vSwitch writes it (tcp:IP:PORT, unix:PATH...),
+    or "testcontroller" (the run starts an ovs-testcontroller for the switch)."""
+    if value == "testcontroller":
+        return None
     if not isinstance(value, str) or not _OPENFLOW_TARGET_RE.match(value):
-        return (f"{value!r} is not an OpenFlow target like 'tcp:10.0.0.9:6653', 'unix:/path', "
-                "'ptcp:6653' or 'punix:/path'")
+        return (f"{value!r} is not an OpenFlow target like 'testcontroller', 'unix:/path', "
+                "'tcp:10.0.0.9:6653', 'ptcp:6653' or 'punix:/path'")
     return None

@@ -11,6 +11,7 @@ and stopped at teardown.
 """
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import threading
@@ -37,6 +38,9 @@ class Node:
         self.name = plan.name
         self.kind = plan.kind
         self.netns = netns_name(net.run_id, plan.name)
+        # An OVS switch's own OVS: ovs-vsctl/ovs-ofctl/ovs-appctl run here reach it, not the system's.
+        self.ovs_dir = (ovs_deploy.instance_dir(net.run_id, plan.name)
+                        if any(i.kind == "ovs" for i in plan.interfaces) else None)
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.name} in netns {self.netns}>"
@@ -80,6 +84,11 @@ class Node:
     def popen(self, command: str | Sequence[str], **kwargs: Any) -> subprocess.Popen:
         """Start a command inside the node; it is journaled and stopped at teardown."""
         kwargs.setdefault("start_new_session", True)
+        if self.ovs_dir is not None:
+            env = dict(kwargs.get("env") or os.environ)
+            for var in ("OVS_RUNDIR", "OVS_DBDIR", "OVS_LOGDIR", "OVS_SYSCONFDIR"):
+                env.setdefault(var, self.ovs_dir)
+            kwargs["env"] = env
         return self.net._spawn(self._argv(command), **kwargs)
 
     def counters(self) -> dict[str, dict[str, int]]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 from testbed.plan import Interface, Node
 
 LEARN_IDLE = 300                 # seconds a learned MAC or port membership is kept
+TESTCONTROLLER = "testcontroller"   # controller setting: the run starts ovs-testcontroller
 
 
 def ports(node: Node) -> list[Interface]:
@@ -37,8 +38,11 @@ def bridge(node: Node) -> Interface:
     return next(i for i in node.interfaces if i.kind == "ovs")
 
 
-def bridge_commands(node: Node, datapath_type: str) -> list[list[str]]:
-    """ovs-vsctl commands (each an argument list) that make this node's bridge and ports."""
+def bridge_commands(node: Node, datapath_type: str, controller: str | None = None) -> list[list[str]]:
+    """ovs-vsctl commands (each an argument list) that make this node's bridge and ports.
+
+    ``controller`` is the target to use for a controller the run starts itself.
+    """
     br = bridge(node)
     opts = br.ovs
     name = br.name
@@ -57,8 +61,9 @@ def bridge_commands(node: Node, datapath_type: str) -> list[list[str]]:
         elif port.trunk is not None:
             commands.append(["set", "port", port.name, "trunks=" + ",".join(map(str, port.trunk)),
                              "vlan_mode=trunk"])
-    if opts.controller:
-        commands.append(["set-controller", name, opts.controller])
+    target = controller if opts.controller == TESTCONTROLLER else opts.controller
+    if target:
+        commands.append(["set-controller", name, target])
     return commands
 
 

@@ -55,7 +55,8 @@ def start(plan: Plan, journal: Journal, worker, ns) -> None:
     record([{"type": "ovs", "node": i.switch, "netns": i.netns, "dir": i.dir} for i in instances])
 
     def bring_up(node: Node, inst: ovs.Instance) -> None:
-        inst.start(record, openflow.bridge_commands(node, types[node.name]))
+        own = openflow.bridge(node).ovs.controller == openflow.TESTCONTROLLER
+        inst.start(record, openflow.bridge_commands(node, types[node.name], inst.controller_target), own)
         table = openflow.flows(node)
         if table is not None:
             path = os.path.join(inst.dir, "flows.txt")

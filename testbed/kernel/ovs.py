@@ -35,7 +35,8 @@ from testbed.journal import RUNS_DIR, process_alive, process_start_time
 
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 TOOLS = ("ovsdb-tool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovs-ofctl", "ovs-appctl")
-DAEMONS = ("ovs-vswitchd", "ovsdb-server")          # stop order
+DAEMONS = ("ovs-vswitchd", "ovs-testcontroller", "ovsdb-server")   # stop order
+TESTCONTROLLER = "ovs-testcontroller"
 TIMEOUT = 30.0
 Record = Callable[[list[dict]], None]
 
@@ -129,11 +130,22 @@ class Instance:
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self, record: Record, setup: Iterable[list[str]]) -> None:
-        """Create the database, apply ``setup`` (ovs-vsctl argument lists), start both daemons."""
+    @property
+    def controller_target(self) -> str:
+        """Where the switch finds a controller the run starts (a Unix socket in the folder)."""
+        return f"unix:{os.path.join(self.dir, 'controller.sock')}"
+
+    def start(self, record: Record, setup: Iterable[list[str]], controller: bool = False) -> None:
+        """Create the database, apply ``setup`` (ovs-vsctl argument lists), start the daemons:
+        ovsdb-server, an ovs-testcontroller on ``controller_target`` if asked, ovs-vswitchd."""
         os.makedirs(self.dir, mode=0o755, exist_ok=True)
         self.run(["ovsdb-tool", "create", self.db, SCHEMA], "ovsdb-tool create")
         self._daemon(record, "ovsdb-server", [self.db, f"--remote=punix:{self.sock}"])
+        if controller:
+            if shutil.which(TESTCONTROLLER) is None:
+                raise EnvironmentProblem(f"switch {self.switch}: controller 'testcontroller' needs "
+                                         f"{TESTCONTROLLER}: apt-get install openvswitch-testcontroller")
+            self._daemon(record, TESTCONTROLLER, ["p" + self.controller_target])
         args = ["--no-wait", "--", "init"]
         for command in setup:
             args += ["--", *command]

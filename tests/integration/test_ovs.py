@@ -147,7 +147,9 @@ def test_ovs_hub_floods_and_secure_mode_forwards_nothing_without_flows(clean_che
     g = nx.Graph()
     g.add_node("hub", kind="hub", backend="ovs")
     g.add_node("sec", kind="switch", backend="ovs", fail_mode="secure")
-    for h, sw in (("h1", "hub"), ("h2", "hub"), ("h3", "hub"), ("h4", "sec"), ("h5", "sec")):
+    g.add_node("ctl", kind="switch", backend="ovs", fail_mode="secure", controller="testcontroller")
+    for h, sw in (("h1", "hub"), ("h2", "hub"), ("h3", "hub"), ("h4", "sec"), ("h5", "sec"),
+                  ("h6", "ctl"), ("h7", "ctl")):
         g.add_node(h, kind="host")
         g.add_edge(h, sw)
     net = Network(g, source="hub+secure")
@@ -161,6 +163,11 @@ def test_ovs_hub_floods_and_secure_mode_forwards_nothing_without_flows(clean_che
         assert "100% packet loss" in net["h4"].cmd(f"ping -c1 -W1 {net['h5'].ip}")
         net.ofctl("sec", "add-flow", "sec", "priority=1,actions=NORMAL")
         assert " 0% packet loss" in net["h4"].cmd(f"ping -c2 -i0.2 -W1 {net['h5'].ip}")
+        # the run's own controller (secure mode: nothing moves unless it says so)
+        assert " 0% packet loss" in net["h6"].cmd(f"ping -c3 -i0.2 -W1 {net['h7'].ip}")
+        flows = net.dpctl("ctl")
+        assert "actions=CONTROLLER" in flows and "dl_dst=" in flows, flows   # it installed flows
+        assert "controller.sock" in net["ctl"].cmd("ovs-vsctl get-controller ctl")  # the private DB
 
 
 def test_clean_stops_the_daemons_after_the_owner_is_killed(clean_check):
