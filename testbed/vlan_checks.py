@@ -42,7 +42,21 @@ def check(graph: nx.Graph) -> list[Problem]:
     for node, attrs in graph.nodes(data=True):
         if _ovs(graph, node) and isinstance(attrs.get("mac_vlans"), Mapping) and attrs["mac_vlans"]:
             problems += _check_mac_vlan_switch(graph, node)
+        if _ovs(graph, node) and (attrs.get("kind") == "hub" or attrs.get("hub") is True):
+            problems += _check_hub(graph, node, attrs)
     return problems
+
+
+def _check_hub(graph: nx.Graph, node: Any, attrs: Mapping[str, Any]) -> list[Problem]:
+    """A hub floods every frame as it is: it has no VLANs to keep apart."""
+    vlan_links = [f"{node}--{nbr}" for nbr, key in graphs.incident(graph, node)
+                  if any(k in (graph.edges[node, nbr, key] if graph.is_multigraph() else graph.edges[node, nbr])
+                         for k in ("vlan", "trunk"))]
+    if vlan_links or attrs.get("mac_vlans"):
+        what = f"links {', '.join(vlan_links)} have VLANs" if vlan_links else "it has mac_vlans"
+        return [Problem(f"node {node!r}", f"is a hub (floods every frame unchanged), but {what}",
+                        "make it a switch without hub=True, or drop the VLANs")]
+    return []
 
 
 def _check_link(graph: nx.Graph, link: graphs.LinkRef) -> list[Problem]:

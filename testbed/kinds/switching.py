@@ -1,9 +1,21 @@
 """kinds: hub, bridge, switch — switching devices in their own namespace.
 
 hub: a bridge that never learns (ageing time 0), so every frame is flooded to every other
-port. bridge and switch: a learning bridge; STP on request. Switches and hubs may instead
-be Open vSwitch bridges (``backend="ovs"``, see testbed/kernel/ovs.py), which add VLANs
-on links, MAC-based VLANs (``mac_vlans``) and OpenFlow (fail mode, controller, hub flows).
+port. bridge and switch: a learning bridge; STP on request.
+
+Switches and hubs may instead be Open vSwitch bridges (``backend="ovs"``, or ``--switch
+ovs`` for every switch that names no backend), served by a private OVS the run starts
+(testbed/kernel/ovs.py). They add:
+  - VLANs on links: ``vlan=10`` makes the switch's port an access port, ``trunk=[10, 20]``
+    (between switches) a trunk;
+  - ``mac_vlans={"02:..": 10}``: MAC-based VLANs, as OpenFlow rules (testbed/openflow.py);
+  - ``fail_mode``: "standalone" (default: a learning switch, OVS's NORMAL action) or
+    "secure" (forwards only what flows or a controller say);
+  - ``controller``: "testcontroller" (the run starts an ovs-testcontroller for this switch,
+    on a Unix socket in its folder) or an OVS target ("unix:/path", "tcp:IP:PORT"...);
+    the switch's namespace has no IP link to the hosts, so use a Unix socket for a
+    controller running in a host;
+  - ``hub=True`` (or kind hub): one FLOOD flow; ``datapath``: "auto", "netdev", "system".
 """
 from __future__ import annotations
 

@@ -184,9 +184,11 @@ def test_clean_stops_the_daemons_after_the_owner_is_killed(clean_check):
     assert run_id, "the owner did not build its network"
     clean_check.append(run_id)
     assert len(_our_daemons(run_id)) == 4                # two switches, two daemons each
+    cli = os.path.join(os.path.dirname(sys.executable), "testbed")
+    dump = subprocess.run([cli, "dpctl", "s1", "--run", run_id], capture_output=True, text=True, timeout=30)
+    assert dump.returncode == 0 and "actions=NORMAL" in dump.stdout, dump.stderr
     owner.send_signal(signal.SIGKILL)
     owner.wait()
-    cli = os.path.join(os.path.dirname(sys.executable), "testbed")
     done = subprocess.run([cli, "clean", run_id], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     assert "stopped 4 processes" in done.stdout, done.stdout

@@ -156,3 +156,21 @@ def test_mac_vlan_flows_classify_by_mac_and_tag_trunks():
     assert table.count("table=0,priority=0,actions=drop") == 1   # unlisted MACs go nowhere
     flood10 = next(f for f in table if f.startswith("table=3,priority=100,reg0=10,reg1=0"))
     assert f"mod_vlan_vid:10,output:{trunk}" in flood10
+
+
+def test_hub_with_vlans_is_refused():
+    g = _two_hosts(vlan=10)
+    g.nodes["s1"]["hub"] = True
+    assert any("is a hub" in p for p in _problems(g))
+
+
+def test_testcontroller_is_reached_on_the_runs_own_socket():
+    g = _two_hosts()
+    g.nodes["s1"].update(controller="testcontroller", fail_mode="secure")
+    node = planner.plan(g).node("s1")
+    commands = openflow.bridge_commands(node, "netdev", "unix:/run/testbed/x/ovs/s1/controller.sock")
+    assert ["set-controller", "s1", "unix:/run/testbed/x/ovs/s1/controller.sock"] in commands
+    assert any("fail_mode=secure" in " ".join(c) for c in commands)
+    g.nodes["s1"]["controller"] = "tcp:10.0.0.9:6653"
+    commands = openflow.bridge_commands(planner.plan(g).node("s1"), "netdev", "unix:/ignored")
+    assert ["set-controller", "s1", "tcp:10.0.0.9:6653"] in commands
