@@ -14,8 +14,13 @@ from testbed import graphs, kinds
 from testbed.errors import Problem
 from testbed.kinds.switching import backend
 
-LINUX_VLAN_FIX = ("set backend='ovs' on {node} (or build with --switch ovs): testbed makes VLANs with "
-                  "Open vSwitch; a Linux bridge would need 802.1Q vlan_filtering, which this kernel lacks")
+LINUX_VLAN_FIX = ("set backend='ovs' on {node}{cli}: testbed makes VLANs with Open vSwitch; "
+                  "a Linux bridge would need 802.1Q vlan_filtering, which this kernel lacks")
+
+
+def _linux_fix(graph: nx.Graph, node: Any) -> str:
+    explicit = "backend" in graph.nodes[node]
+    return LINUX_VLAN_FIX.format(node=repr(node), cli="" if explicit else " (or build with --switch ovs)")
 
 
 def _switching(graph: nx.Graph, node: Any) -> bool:
@@ -75,7 +80,7 @@ def _check_link(graph: nx.Graph, link: graphs.LinkRef) -> list[Problem]:
         return [Problem(where, "'vlan' needs a switch at one end: it makes the switch's port an access port",
                         "connect the host to a switch with backend='ovs'")]
     return [Problem(where, f"{'trunk' if trunk is not None else 'vlan'} on {n!r}, a Linux bridge",
-                    LINUX_VLAN_FIX.format(node=repr(n)))
+                    _linux_fix(graph, n))
             for n in switching if not _ovs(graph, n)]
 
 

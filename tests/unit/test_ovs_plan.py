@@ -23,11 +23,13 @@ def _two_hosts(backend="ovs", **link):
 
 
 def test_vlan_on_a_linux_bridge_is_refused_naming_the_link_and_the_way_out():
-    problems = _problems(_two_hosts(backend="linux", vlan=10))
+    problems = _problems(_without_backend(vlan=10))
     assert len(problems) == 1
     assert "link s1--h1" in problems[0] and "Linux bridge" in problems[0]
     assert "backend='ovs'" in problems[0] and "--switch ovs" in problems[0]
     assert "802.1Q" in problems[0]
+    explicit = _problems(_two_hosts(backend="linux", vlan=10))
+    assert "backend='ovs'" in explicit[0] and "--switch" not in explicit[0]   # it would not help
 
 
 def test_switch_backend_from_the_command_line_lifts_the_refusal():
