@@ -10,7 +10,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from testbed import openflow
-from testbed.errors import DeployError, UsageError
+from testbed.errors import DeployError, EnvironmentProblem, UsageError
 from testbed.journal import Journal, run_dir
 from testbed.kernel import ethtool, ovs
 from testbed.plan import Node, Plan
@@ -44,6 +44,10 @@ def start(plan: Plan, journal: Journal, worker, ns) -> None:
         return
     ovs.require_tools()
     types = {n.name: ovs.datapath_type(openflow.bridge(n).ovs.datapath) for n in nodes}
+    kernel = sorted(name for name, t in types.items() if t == "system")
+    if kernel and not ovs.kernel_datapath():
+        raise EnvironmentProblem(f"switch {', '.join(kernel)}: datapath 'system' needs the openvswitch kernel "
+                                 "module, which is not loaded: use datapath 'auto' or 'netdev' (userspace)")
     _offloads_off(plan, worker, ns, {name for name, t in types.items() if t == "netdev"})
     lock = threading.Lock()
 

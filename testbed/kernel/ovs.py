@@ -151,6 +151,20 @@ class Instance:
             args += ["--", *command]
         self.run(["ovs-vsctl", f"--db=unix:{self.sock}", "--timeout=20", *args], "configuring the bridge")
         self._daemon(record, "ovs-vswitchd", [f"unix:{self.sock}"])
+        self._check_interfaces()
+
+    def _check_interfaces(self) -> None:
+        """ovs-vswitchd has configured every interface, or DeployError with its reasons."""
+        out = self.vsctl("--format=csv", "--data=bare", "--no-headings", "--columns=name,ofport,error",
+                         "list", "interface", error=DeployError)
+        failed = []
+        for line in out.splitlines():
+            name, ofport, error = (line.split(",", 2) + ["", ""])[:3]
+            if error.strip() or ofport.strip() in ("", "-1"):
+                failed.append(f"{name}: {error.strip().strip(chr(34)) or 'not attached'}")
+        if failed:
+            raise DeployError(f"switch {self.switch}: Open vSwitch could not attach {'; '.join(failed)}"
+                              f"{self._log_tail()}")
 
     def _daemon(self, record: Record, daemon: str, args: list[str]) -> None:
         argv = ["ip", "netns", "exec", self.netns, daemon, *args, f"--pidfile={self.pidfile(daemon)}",

@@ -14,6 +14,7 @@ import networkx as nx
 import pytest
 
 from testbed import load
+from testbed.errors import EnvironmentProblem
 from testbed.journal import RUNS_DIR, run_dir
 from testbed.kernel import ethtool, ovs
 from testbed.network import Network
@@ -193,3 +194,15 @@ def test_clean_stops_the_daemons_after_the_owner_is_killed(clean_check):
     assert done.returncode == 0, done.stderr
     assert "stopped 4 processes" in done.stdout, done.stdout
     time.sleep(0.2)
+
+
+@pytest.mark.skipif(ovs.kernel_datapath(), reason="the openvswitch kernel module is loaded here")
+def test_kernel_datapath_without_the_module_is_refused_and_rolled_back(clean_check):
+    g = nx.Graph()
+    g.add_node("s1", kind="switch", backend="ovs", datapath="system")
+    g.add_node("h1", kind="host")
+    g.add_edge("h1", "s1")
+    net = Network(g, source="kernel-datapath")
+    clean_check.append(net.run_id)
+    with pytest.raises(EnvironmentProblem, match="openvswitch kernel module"):
+        net.start()
