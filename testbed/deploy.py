@@ -265,10 +265,21 @@ def _zombie(pid: int) -> bool:
         return True
 
 
+def _terminate_all(entries: Iterable[dict]) -> None:
+    """SIGTERM every journaled process still alive, without waiting (stop_process waits)."""
+    for entry in entries:
+        if process_alive(entry["pid"], entry.get("start")):
+            try:
+                os.kill(entry["pid"], signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+
 def teardown(journal: Journal, entries: Iterable[dict] | None = None) -> dict[str, int]:
     """Delete exactly what the journal lists, newest first; safe to call again."""
     entries = list(journal.entries() if entries is None else entries)
     counts = {"process": 0, "netns": 0, "dir": 0, "link": 0}
+    _terminate_all(e for e in entries if e.get("type") == "process")   # let them exit together
     for entry in reversed(entries):
         if entry.get("type") == "process" and stop_process(entry["pid"], entry.get("start")):
             counts["process"] += 1
