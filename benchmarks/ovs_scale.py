@@ -5,7 +5,8 @@
 
 1. ``testbed run topologies/single.py --param n=N --switch ovs --test none`` (and the same
    with the default Linux bridge), as whole processes; build and stop times are the ones
-   the command prints, total is the process's wall time.
+   the command prints, total is the process's wall time. Then linear,k the same way
+   (k switches: k private OVS instances, two daemons each).
 2. One network with two switches side by side, s_ovs (Open vSwitch, userspace datapath
    here: no openvswitch kernel module) and s_br (a Linux bridge), two hosts on each; iperf3
    TCP for ``--seconds`` between each pair, one after the other, ``--reps`` times.
@@ -33,7 +34,13 @@ TESTBED = [sys.executable, "-m", "testbed.cli.main"]
 
 
 def single(n: int, backend: str) -> dict:
-    argv = TESTBED + ["run", "topologies/single.py", "--param", f"n={n}", "--switch", backend, "--test", "none"]
+    return timed_run("single.py", {"n": n}, backend)
+
+
+def timed_run(topology: str, params: dict, backend: str) -> dict:
+    argv = TESTBED + ["run", f"topologies/{topology}", "--switch", backend, "--test", "none"]
+    for key, value in params.items():
+        argv += ["--param", f"{key}={value}"]
     start = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
     total = time.perf_counter() - start
@@ -83,6 +90,7 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--linear", type=int, default=10, help="k of linear,k (one OVS per switch); 0: skip")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("needs root", file=sys.stderr)
@@ -94,6 +102,12 @@ def main() -> int:
         print(f"  {backend:6} build {med['build']:.2f}  stop {med['stop']:.2f}  "
               f"build+stop {med['build'] + med['stop']:.2f}  process {med['total']:.2f}   "
               "(all: " + ", ".join(f"{r['build']:.2f}/{r['stop']:.2f}" for r in runs) + ")")
+    if args.linear:
+        print(f"linear,{args.linear} (one private OVS per switch): build / stop (s), median of {args.reps}")
+        for backend in ("ovs", "linux"):
+            runs = [timed_run("linear.py", {"k": args.linear}, backend) for _ in range(args.reps)]
+            print(f"  {backend:6} build {statistics.median(r['build'] for r in runs):.2f}  "
+                  f"stop {statistics.median(r['stop'] for r in runs):.2f}")
     print(f"TCP throughput, iperf3 {args.seconds} s, Gbit/s (median of {args.reps}, all runs)")
     for name, values in throughput(args.reps, args.seconds).items():
         print(f"  {name:26} {statistics.median(values):6.2f}   ({', '.join(f'{v:.2f}' for v in values)})")
