@@ -27,7 +27,7 @@ def plan(graph: nx.Graph, source: str = "topology", params: Mapping[str, Any] | 
 
     ``switch`` is the run's default backend ("linux" or "ovs") for switches that name none.
     """
-    if switch is not None:
+    if switch is not None and isinstance(graph, nx.Graph):
         graph = with_switch_backend(graph, switch)
     require_valid(graph, source)
     ports = graphs.port_names(graph)

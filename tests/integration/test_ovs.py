@@ -15,7 +15,7 @@ import pytest
 
 from testbed import load
 from testbed.errors import EnvironmentProblem
-from testbed.journal import RUNS_DIR, run_dir
+from testbed.journal import run_dir
 from testbed.kernel import ethtool, ovs
 from testbed.network import Network
 
