@@ -13,14 +13,18 @@ when the node asks for something else:
 
   table 0  classify: a listed MAC on an edge port -> its VLAN (and learn that this port
            now serves that VLAN, into table 4); access port -> its VLAN; trunk port ->
-           the tag's VLAN (tag removed); anything else is dropped
+           the tag's VLAN (tag removed); anything else is dropped (and its edge port
+           learned as serving no VLAN)
   table 1  learn (VLAN, source MAC) -> input port into table 2; then tables 2 and 3
   table 2  learned (VLAN, destination MAC) -> reg1 = port
-  table 3  output: known port -> that port (through table 4 for edge/access ports,
-           tagged for trunks); unknown -> every port of the VLAN
+  table 3  output: a listed destination MAC in another VLAN -> drop; known port -> that
+           port (through table 4 for edge/access ports, tagged for trunks); unknown -> every
+           port of the VLAN
   table 4  egress membership: (VLAN, port) -> output; learned for edge ports, fixed for
-           access ports. A frame never leaves an edge port in a VLAN no listed host there
-           belongs to, so a host moved to another port keeps its VLAN and only its VLAN.
+           access ports; a port known to serve other VLANs only -> drop; a port nothing was
+           heard from yet -> output (as a fresh switch floods: its host may not have spoken
+           yet). A frame never leaves an edge port in a VLAN no host seen there belongs to,
+           so a host moved to another port keeps its VLAN and only its VLAN.
 """
 from __future__ import annotations
 
@@ -78,8 +82,15 @@ def flows(node: Node) -> list[str] | None:
 
 
 def _membership_learn() -> str:
+    """Learn, from a frame's input port and VLAN: (VLAN, port) -> output, and port -> assigned."""
     return (f"learn(table=4,idle_timeout={LEARN_IDLE},priority=100,NXM_NX_REG0[0..11],"
-            "NXM_NX_REG2[0..15]=NXM_OF_IN_PORT[],output:NXM_OF_IN_PORT[])")
+            "NXM_NX_REG2[0..15]=NXM_OF_IN_PORT[],output:NXM_OF_IN_PORT[]),"
+            + _assigned_learn())
+
+
+def _assigned_learn() -> str:
+    """Learn that the input port serves some VLAN (a flow with no actions: others are dropped)."""
+    return f"learn(table=4,idle_timeout={LEARN_IDLE},priority=50,NXM_NX_REG2[0..15]=NXM_OF_IN_PORT[])"
 
 
 def mac_vlan_flows(node: Node) -> list[str]:
@@ -106,12 +117,16 @@ def mac_vlan_flows(node: Node) -> list[str]:
             out.append(f"table=0,priority=200,in_port={p.ofport},dl_vlan={vid},"
                        f"actions=load:{vid}->NXM_NX_REG0[],strip_vlan,resubmit(,1)")
         out.append(f"table=0,priority=150,in_port={p.ofport},actions=drop")
-    out.append("table=0,priority=0,actions=drop")
+    out.append(f"table=0,priority=0,actions={_assigned_learn()}")     # unlisted MAC: drop
     # table 1: learn where a (VLAN, MAC) lives, then look the destination up and output
     out.append(f"table=1,priority=0,actions=learn(table=2,idle_timeout={LEARN_IDLE},priority=100,"
                "NXM_NX_REG0[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],"
                "load:NXM_OF_IN_PORT[]->NXM_NX_REG1[0..15]),resubmit(,2),resubmit(,3)")
-    # table 3: output
+    # table 3: output; a frame for a listed MAC only ever leaves in that MAC's VLAN
+    for mac, vid in opts.mac_vlans:
+        for other in vlans:
+            if other != vid:
+                out.append(f"table=3,priority=300,reg0={other},dl_dst={mac},actions=drop")
     for vid in vlans:
         actions = [f"load:{p.ofport}->NXM_NX_REG2[],resubmit(,4)" for p in edges + access]
         tagged = [p for p in trunks if vid in p.trunk]
@@ -130,5 +145,6 @@ def mac_vlan_flows(node: Node) -> list[str]:
     # table 4: egress membership (edge ports learn theirs in table 0)
     for p in access:
         out.append(f"table=4,priority=200,reg0={p.vlan},reg2={p.ofport},actions=output:{p.ofport}")
-    out.append("table=4,priority=0,actions=drop")
+        out.append(f"table=4,priority=150,reg2={p.ofport},actions=drop")
+    out.append("table=4,priority=0,actions=output:NXM_NX_REG2[0..15]")     # nothing heard there yet
     return out

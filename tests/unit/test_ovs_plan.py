@@ -155,7 +155,10 @@ def test_mac_vlan_flows_classify_by_mac_and_tag_trunks():
     assert any("dl_src=02:00:00:00:0a:01" in f and "load:10->NXM_NX_REG0[]" in f for f in table)
     assert any("dl_src=02:00:00:00:14:01" in f and "load:20->NXM_NX_REG0[]" in f for f in table)
     assert f"table=0,priority=200,in_port={trunk},dl_vlan=20,actions=load:20->NXM_NX_REG0[],strip_vlan,resubmit(,1)" in table
-    assert table.count("table=0,priority=0,actions=drop") == 1   # unlisted MACs go nowhere
+    unlisted = [f for f in table if f.startswith("table=0,priority=0,")]
+    assert len(unlisted) == 1 and "resubmit" not in unlisted[0]     # unlisted MACs go nowhere
+    assert "table=4,priority=0,actions=output:NXM_NX_REG2[0..15]" in table   # silent ports still hear
+    assert "table=3,priority=300,reg0=20,dl_dst=02:00:00:00:0a:01,actions=drop" in table  # never cross
     flood10 = next(f for f in table if f.startswith("table=3,priority=100,reg0=10,reg1=0"))
     assert f"mod_vlan_vid:10,output:{trunk}" in flood10
 
