@@ -9,9 +9,11 @@ setup(
     install_requires=[
         "networkx==3.6.1",
         "pyroute2==0.9.7",
+        "matplotlib==3.10.9",
+        "mininet==2.3.0.dev6",
     ],
     extras_require={
-        "test": ["pytest==8.4.2", "pytest-timeout==2.4.0"],
+        "test": ["pytest==8.4.2", "pytest-timeout==2.4.0", "pexpect==4.9.0"],
     },
     entry_points={"console_scripts": ["testbed=testbed.cli.main:main"]},
 )

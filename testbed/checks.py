@@ -55,6 +55,11 @@ def cidr(value: Any) -> str | None:
     return None
 
 
+def cidr_or_dhcp(value: Any) -> str | None:
+    """An interface address with its prefix, or "dhcp" (the address comes from a DHCP server)."""
+    return None if value == "dhcp" else cidr(value)
+
+
 def ip_address(value: Any) -> str | None:
     try:
         ipaddress.ip_address(value)

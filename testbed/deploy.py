@@ -5,6 +5,7 @@ Phases, in order (each object is journaled before it is made):
   2. devices: the bridges of switching nodes, in-node bridges and dummies
   3. links: veth pairs created straight into both namespaces, one end up (and in its bridge)
   4. per namespace: loopback and the other veth ends up, addresses, routes, other sysctls
+  4b. link shaping: qdiscs on egress, nftables loss on ingress (they go with the namespace)
   5. /etc/netns/<namespace>/hosts for name resolution
   6. wait for STP bridges to converge
   7. Open vSwitch switches: a private OVS per switch, bridges, ports, flows (ovs_deploy.py)
@@ -13,14 +14,18 @@ A failure (or Ctrl-C/SIGTERM) in any phase removes everything made so far, in re
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import shutil
 import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from testbed.errors import DeployError, EnvironmentProblem
+from testbed.features import apply
 from testbed.journal import Journal, process_alive
 from testbed import ovs_deploy
 from testbed.kernel import netlink, nsfs, ovs
@@ -47,6 +52,7 @@ class Deployment:
     worker: nsfs.NetnsWorker
     progress: Progress | None = None
     deferred: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    _neighbours: dict | None = None
 
     def ns(self, node: str) -> str:
         return netns_name(self.journal.run_id, node)
@@ -64,14 +70,18 @@ class Deployment:
             fds = nsfs.open_all(self.ns(n.name) for n in self.plan.nodes)
             try:
                 self._devices_and_links(fds)
+                apply.create_macvlans(self, fds, if_indexes(self.plan))
             finally:
                 nsfs.close_all(fds)
             self._configure()
+            self._shape()
+            apply.configure(self)
             self._hosts_files()
             self._wait_stp()
             ovs_deploy.start(self.plan, self.journal, self.worker, self.ns)
         except BaseException as exc:
-            teardown(self.journal)
+            with signals_blocked():
+                teardown(self.journal)
             if isinstance(exc, netlink.NetlinkError):
                 raise DeployError(f"{exc.what} failed: {os.strerror(exc.errno)}{_hint(exc)}; "
                                   "everything built so far was removed") from exc
@@ -104,7 +114,7 @@ class Deployment:
     def _devices_and_links(self, fds: dict[str, int]) -> None:
         index = if_indexes(self.plan)
         with netlink.Batch() as batch:
-            devices = [(n, i) for n in self.plan.nodes for i in n.interfaces if i.kind not in ("veth", "ovs")]
+            devices = [(n, i) for n in self.plan.nodes for i in n.interfaces if i.kind in ("bridge", "dummy")]
             self.journal.record({"type": "link", "netns": self.ns(n.name), "name": i.name} for n, i in devices)
             for node, intf in devices:
                 fd = fds[self.ns(node.name)]
@@ -151,6 +161,13 @@ class Deployment:
 
     # ---------------------------------------------------------------- phase 4
 
+    @property
+    def neighbours(self) -> dict[str, list[tuple[str, str, str]]]:
+        """node -> (ifname, ip, mac) of every other address on its LANs, when ARP is static."""
+        if self._neighbours is None:
+            self._neighbours = static_neighbours(self.plan) if self.plan.arp == "static" else {}
+        return self._neighbours
+
     def _configure(self) -> None:
         index = if_indexes(self.plan)
         peers: dict[str, list[str]] = {}
@@ -176,6 +193,8 @@ class Deployment:
                         batch.address(index[(node.name, intf.name)], f"{node.name}/{intf.name}", cidr)
                 for route in node.routes:
                     batch.route(route.dst, route.via)
+                for ifname, ip, mac in self.neighbours.get(node.name, ()):
+                    batch.neighbour(index[(node.name, ifname)], ip, mac)
                 try:
                     batch.commit()
                 except netlink.NetlinkError as exc:
@@ -183,19 +202,37 @@ class Deployment:
                 for key, value in self.deferred.get(node.name, ()):
                     nsfs.write_sysctl(key, value)
 
+    def _shape(self) -> None:
+        todo = [n for n in self.plan.nodes if any(i.qdiscs or i.ingress_loss for i in n.interfaces)]
+        if not todo:
+            return
+        from testbed.kernel.shape import shape_node
+        index = if_indexes(self.plan)
+        for done, node in enumerate(todo, start=1):
+            self.worker.run_inside(self.ns(node.name), shape_node, node, index)
+            self._tick("shaping", done, len(todo))
+
     # ---------------------------------------------------------------- phases 5 and 6
 
     def _hosts_files(self) -> None:
-        lines = ["127.0.0.1\tlocalhost"] + [f"{ip}\t{name}" for name, ip in self.plan.hosts]
-        text = "\n".join(lines) + "\n"
+        """/etc/netns/<ns>/hosts: each name resolves to the address best reached from that node.
+
+        Nodes on the same subnets share one file in the run's folder, linked from each
+        /etc/netns entry (``ip netns exec`` bind-mounts what the link points to).
+        """
         l3 = [n for n in self.plan.nodes if n.role == "l3"]
         dirs = [os.path.join(ETC_NETNS, self.ns(n.name)) for n in l3]
         self.journal.record({"type": "dir", "path": d} for d in dirs)
         os.makedirs(ETC_NETNS, exist_ok=True)
-        for directory in dirs:
+        files: dict[frozenset, str] = {}
+        for node, directory in zip(l3, dirs):
+            nets = frozenset(ipaddress.ip_interface(a).network for a in node.addresses)
+            if nets not in files:
+                files[nets] = os.path.join(os.path.dirname(self.journal.path), f"hosts.{len(files)}")
+                with open(files[nets], "w") as f:
+                    f.write(hosts_text(self.plan, nets))
             os.mkdir(directory)
-            with open(os.path.join(directory, "hosts"), "w") as f:
-                f.write(text)
+            os.symlink(files[nets], os.path.join(directory, "hosts"))
         self._tick("hosts files", len(dirs), len(dirs))
 
     def _wait_stp(self) -> None:
@@ -221,12 +258,56 @@ def _bridge_index(node: Node, intf, index) -> int | None:
     return index[(node.name, intf.master)]
 
 
+def hosts_text(plan: Plan, nets: frozenset) -> str:
+    """A hosts file for a node on ``nets``: every name with its address on a shared subnet,
+    else its first address."""
+    lines = ["127.0.0.1\tlocalhost"]
+    for node in plan.nodes:
+        if node.role != "l3" or not node.addresses:
+            continue
+        ifaces = [ipaddress.ip_interface(a) for a in node.addresses]
+        best = next((i for i in ifaces if i.network in nets), ifaces[0])
+        lines.append(f"{best.ip}\t{node.name}")
+    return "\n".join(lines) + "\n"
+
+
+def static_neighbours(plan: Plan) -> dict[str, list[tuple[str, str, str]]]:
+    """For every L3 interface, the (ip, mac) of the other addressed interfaces on its LAN."""
+    members: dict[int, list[tuple[str, str, str, str]]] = {}
+    for seg in plan.segments:
+        for node, ifname in seg.interfaces:
+            intf = plan.node(node).interface(ifname)
+            for cidr in intf.addresses:
+                members.setdefault(seg.index, []).append((node, ifname, cidr.split("/")[0], intf.mac))
+    result: dict[str, list[tuple[str, str, str]]] = {}
+    for entries in members.values():
+        for node, ifname, ip, _ in entries:
+            result.setdefault(node, []).extend((ifname, oip, omac) for onode, oif, oip, omac in entries
+                                               if (onode, oif) != (node, ifname))
+    return result
+
+
 def _hint(exc: netlink.NetlinkError) -> str:
     if exc.errno == errno.EOPNOTSUPP:
         return " (the kernel lacks this link kind: run `testbed doctor`)"
+    if exc.errno == errno.ENOENT and " qdisc " in exc.what:
+        return " (the kernel lacks this qdisc: run `testbed doctor`; plan with what it has)"
     if exc.errno == errno.EEXIST:
         return " (a name or address is already used: is another run using it?)"
     return ""
+
+
+@contextmanager
+def signals_blocked() -> Iterator[None]:
+    """Hold off SIGINT and SIGTERM (in the main thread) so a teardown is not cut short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def require_root() -> None:
@@ -275,11 +356,23 @@ def _terminate_all(entries: Iterable[dict]) -> None:
                 pass
 
 
-def teardown(journal: Journal, entries: Iterable[dict] | None = None) -> dict[str, int]:
+def _remove_dir(path: str) -> None:
+    """Remove an /etc/netns folder of ours: its hosts link, then the folder (or all of it)."""
+    try:
+        os.unlink(os.path.join(path, "hosts"))
+        os.rmdir(path)
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def teardown(journal: Journal, entries: Iterable[dict] | None = None,
+             progress: Progress | None = None) -> dict[str, int]:
     """Delete exactly what the journal lists, newest first; safe to call again."""
     entries = list(journal.entries() if entries is None else entries)
     counts = {"process": 0, "netns": 0, "dir": 0, "link": 0}
     _terminate_all(e for e in entries if e.get("type") == "process")   # let them exit together
+    if progress is not None:
+        progress("teardown", 0, sum(1 for e in entries if e.get("type") == "netns"))
     for entry in reversed(entries):
         if entry.get("type") == "process" and stop_process(entry["pid"], entry.get("start")):
             counts["process"] += 1
@@ -287,16 +380,26 @@ def teardown(journal: Journal, entries: Iterable[dict] | None = None) -> dict[st
         if entry.get("type") == "ovs":             # daemons the journal missed, then the folder
             counts["process"] += ovs.remove(entry, stop_process)
     netns_owned = {e["name"] for e in entries if e.get("type") == "netns"}
+    seen = 0
     for entry in reversed(entries):
         kind = entry.get("type")
         if kind == "netns" and nsfs.remove(entry["name"]):
             counts["netns"] += 1
+        if kind == "netns":
+            seen += 1
+            if progress is not None and (seen % CHUNK == 0 or seen == len(netns_owned)):
+                progress("teardown", seen, len(netns_owned))
         elif kind == "link" and entry.get("netns") in netns_owned:
             counts["link"] += 1                  # went away with its namespace
         elif kind == "dir":
             path = entry.get("path", "")
             if os.path.dirname(path) == ETC_NETNS and os.path.isdir(path):
-                shutil.rmtree(path, ignore_errors=True)
+                _remove_dir(path)
                 counts["dir"] += 1
+        elif kind == "file" and os.path.dirname(entry.get("path", "")) == os.path.dirname(journal.path):
+            try:                                 # a service's file in the run's folder
+                os.unlink(entry["path"])
+            except FileNotFoundError:
+                pass
     journal.remove()
     return counts

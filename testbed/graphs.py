@@ -13,7 +13,7 @@ import networkx as nx
 
 from testbed import kinds
 
-PER_END_ATTRS = ("intf", "ip", "mac")
+PER_END_ATTRS = ("intf", "ip", "mac", "port")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import time
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -99,16 +100,10 @@ class Journal:
         return isinstance(pid, int) and process_alive(pid, meta.get("pid_start"))
 
     def remove(self) -> None:
+        """Delete the run's folder (journal, meta and the run's own files)."""
         directory = run_dir(self.run_id)
-        for name in ("journal.jsonl", "meta.json"):
-            try:
-                os.unlink(os.path.join(directory, name))
-            except FileNotFoundError:
-                pass
-        try:
-            os.rmdir(directory)
-        except (FileNotFoundError, OSError):
-            pass
+        if os.path.dirname(directory) == RUNS_DIR and os.path.basename(directory).startswith(RUN_ID_PREFIX):
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def all_runs() -> list[Journal]:

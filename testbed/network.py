@@ -11,8 +11,8 @@ and stopped at teardown.
 """
 from __future__ import annotations
 
+import errno
 import os
-import signal
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -20,13 +20,23 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import networkx as nx
 
-from testbed import ovs_deploy, planner
-from testbed.deploy import Deployment, Progress, netns_name, require_root, teardown
+from testbed import ovs_deploy, planner, shaping
+from testbed.deploy import (Deployment, Progress, if_indexes, netns_name, require_root, signals_blocked,
+                            static_neighbours, teardown)
 from testbed.errors import CommandFailed, UsageError
 from testbed.journal import Journal, new_run_id, process_start_time
-from testbed.kernel import icmp, linkstate, nsfs
+from testbed.features import services, status
+from testbed.kernel import caps, icmp, linkstate, netlink, nsfs
 from testbed.plan import Node as NodePlan, Plan
 from testbed.reach import Reachability, target_address
+
+
+ARP_POLICIES = ("auto", "static", "dynamic")
+# The kernel keeps at most net.ipv4.neigh.default.gc_thresh3 (1024 by default) neighbour
+# entries for all namespaces together and forgets none younger than 5 s, so real ARP
+# between more pairs than that at once fails with ENOBUFS. With arp="auto", an all-pairs
+# test of more pairs installs permanent entries (exempt from that limit) first.
+ARP_DYNAMIC_MAX_PAIRS = 400
 
 
 class Node:
@@ -51,7 +61,7 @@ class Node:
 
     @property
     def ip(self) -> str | None:
-        addresses = self.plan.addresses
+        addresses = self.net.live_plan.node(self.name).addresses
         return addresses[0].split("/")[0] if addresses else None
 
     def _argv(self, command: str | Sequence[str]) -> list[str]:
@@ -106,7 +116,7 @@ class PairResult:
     dst_ip: str | None
     sent: int
     received: int
-    expected: bool
+    expected: bool | None                  # None: depends on traffic order (see Reachability)
     rtt_ms: float | None = None
 
     @property
@@ -116,6 +126,8 @@ class PairResult:
     @property
     def ok(self) -> bool:
         """Expected pairs lose nothing; pairs that should not connect get nothing through."""
+        if self.expected is None:
+            return True
         return self.loss == 0.0 if self.expected else self.received == 0
 
 
@@ -134,11 +146,14 @@ class PingallResult:
 
     @property
     def loss(self) -> float:
-        sent = sum(p.sent for p in self.pairs)
-        return 0.0 if not sent else 100.0 * (sent - sum(p.received for p in self.pairs)) / sent
+        """Percentage of probes lost between pairs expected to connect."""
+        expected = [p for p in self.pairs if p.expected]
+        sent = sum(p.sent for p in expected)
+        return 0.0 if not sent else 100.0 * (sent - sum(p.received for p in expected)) / sent
 
     def matrix(self, max_hosts: int = 30) -> str:
-        """A reachability matrix: loss % per pair; '-' expected unreachable and unreached, '!' marks wrong."""
+        """A reachability matrix: loss % per pair; '-' expected unreachable and unreached, '!' marks wrong,
+        '?' a pair whose fate depends on traffic order (not judged)."""
         hosts = self.hosts
         lines = []
         if len(hosts) <= max_hosts:
@@ -151,15 +166,17 @@ class PingallResult:
                     p = cells.get((src, dst))
                     if p is None:
                         text = ""
-                    elif not p.expected and p.received == 0:
+                    elif p.expected is False and p.received == 0:
                         text = "-"
+                    elif p.expected is None:
+                        text = f"{p.loss:.0f}%?"
                     else:
                         text = f"{p.loss:.0f}%" + ("" if p.ok else "!")
                     row += text.rjust(width)
                 lines.append(row)
         expected = [p for p in self.pairs if p.expected]
         lines.append(f"{len(self.pairs)} pairs, {len(expected)} expected to connect, "
-                     f"{len(self.failures)} wrong, {self.loss:.1f}% of probes lost")
+                     f"{len(self.failures)} wrong, {self.loss:.1f}% of their probes lost")
         for p in self.failures[:20]:
             why = f"{p.loss:.0f}% loss" if p.expected else "reachable but should not be"
             lines.append(f"  {p.src} -> {p.dst} ({p.dst_ip}): {why}")
@@ -171,8 +188,15 @@ class Network:
 
     def __init__(self, topology: nx.Graph | Plan, *, source: str = "topology",
                  params: Mapping[str, Any] | None = None, run_id: str | None = None,
-                 progress: Progress | None = None, switch: str | None = None):
-        self.plan = topology if isinstance(topology, Plan) else planner.plan(topology, source, params, switch)
+                 progress: Progress | None = None, arp: str = "auto", switch: str | None = None):
+        if arp not in ARP_POLICIES:
+            raise UsageError(f"arp {arp!r}: use one of {', '.join(ARP_POLICIES)}")
+        self.arp = arp
+        mode = "static" if arp == "static" else "dynamic"
+        self.plan = topology if isinstance(topology, Plan) else planner.plan(
+            topology, source, params, mode, features=caps.features() if shaping.used(topology) else None,
+            switch=switch)
+        self._static_arp = self.plan.arp == "static"
         self.run_id = run_id or new_run_id()
         self.progress = progress
         self.journal: Journal | None = None
@@ -181,6 +205,8 @@ class Network:
         self._procs: dict[int, subprocess.Popen] = {}
         self._lock = threading.Lock()
         self._reach: Reachability | None = None
+        self.leases: dict[tuple[str, str], str] = {}    # (node, ifname) -> CIDR given by DHCP
+        self._live_plan: Plan | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -197,33 +223,35 @@ class Network:
             self.worker = None
             raise
         self.nodes = {n.name: Node(self, n) for n in self.plan.nodes}
+        try:
+            self.leases = services.start(self)      # DHCP servers, snoopers, clients
+            self._live_plan = services.with_leases(self.plan, self.leases) if self.leases else None
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> dict[str, int]:
         """Stop our processes and delete everything the journal lists; safe to call twice."""
         if self.journal is None:
             return {}
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}) \
-            if threading.current_thread() is threading.main_thread() else None
-        try:
+        with signals_blocked():
             for proc in list(self._procs.values()):
                 if proc.poll() is None:
                     proc.terminate()
-            counts = teardown(self.journal)
+            counts = teardown(self.journal, progress=self.progress)
             for proc in list(self._procs.values()):
                 try:
                     proc.wait(timeout=2)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+                    proc.wait()
             self._procs.clear()
             self.journal = None
             if self.worker is not None:
                 self.worker.close()
                 self.worker = None
-            return counts
-        finally:
-            if old is not None:
-                signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        return counts
 
     def __enter__(self) -> "Network":
         return self.start()
@@ -295,9 +323,14 @@ class Network:
     # ------------------------------------------------------------ traffic
 
     @property
+    def live_plan(self) -> Plan:
+        """The plan with the addresses DHCP gave at run time filled in."""
+        return self._live_plan or self.plan
+
+    @property
     def reachability(self) -> Reachability:
         if self._reach is None:
-            self._reach = Reachability(self.plan)
+            self._reach = Reachability(self.live_plan)
         return self._reach
 
     def pingall(self, hosts: Sequence[str] | None = None, count: int = 1, timeout: float = 1.0) -> PingallResult:
@@ -309,14 +342,37 @@ class Network:
             for dst in names:
                 if src == dst:
                     continue
-                ip = target_address(self.plan, src, dst)
+                ip = target_address(self.live_plan, src, dst)
                 pairs.append(PairResult(src, dst, ip, 0, 0, self.reachability.expected(src, dst)))
                 probes.append(icmp.Probe(self[src].netns, ip or "0.0.0.0"))
-        icmp.mesh(lambda ns: self.worker.run_inside(ns, icmp.open_socket), probes, count=count, timeout=timeout)
+        if self.arp == "auto" and not self._static_arp and len(probes) > ARP_DYNAMIC_MAX_PAIRS:
+            self.install_static_arp()
+        window = 1024 if self._static_arp else 16
+        icmp.mesh(lambda ns: self.worker.run_inside(ns, icmp.open_socket), probes, count=count,
+                  timeout=timeout, window=window)
         for pair, probe in zip(pairs, probes):
             pair.sent, pair.received = probe.sent, probe.received
             pair.rtt_ms = min(probe.rtts) if probe.rtts else None
         return PingallResult(names, pairs)
+
+    def install_static_arp(self) -> int:
+        """Add permanent neighbour entries between every pair of addresses on each LAN."""
+        index = if_indexes(self.plan)
+        entries = static_neighbours(self.plan)
+
+        def add(node: str, items) -> None:
+            with netlink.Batch() as batch:
+                for ifname, ip, mac in items:
+                    batch.neighbour(index[(node, ifname)], ip, mac)
+                try:
+                    batch.commit()
+                except netlink.NetlinkError as exc:
+                    if exc.errno != errno.EEXIST:
+                        raise
+        for node, items in entries.items():
+            self.worker.run_inside(self[node].netns, add, node, items)
+        self._static_arp = True
+        return sum(len(v) for v in entries.values())
 
     def counters(self) -> dict[str, dict[str, dict[str, int]]]:
         """node -> interface -> counters, for every node."""
@@ -337,4 +393,18 @@ class Network:
     def ofctl(self, switch: str, *args: str) -> str:
         """Run ``ovs-ofctl ARGS`` on an OVS switch, e.g. ofctl("s1", "add-flow", "s1", "actions=NORMAL")."""
         return self.ovs(switch).ofctl(*args)
+
+    # ------------------------------------------------------------ features (testbed.features)
+
+    def port_security_counters(self, switch: str) -> dict[str, dict[str, int]]:
+        """port -> {counter: dropped packets} of a switch's port security / DHCP snooping rules."""
+        return status.port_security_counters(self, switch)
+
+    def nat_counters(self, node: str) -> dict[str, int]:
+        """Packets a NAT masqueraded, forwarded in, and blocked inbound."""
+        return status.nat_counters(self, node)
+
+    def dhcp_bindings(self, switch: str) -> list:
+        """The (port, MAC, IP) bindings a DHCP-snooping switch learned."""
+        return status.dhcp_bindings(self, switch)
 

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Iterator
 
+from testbed.shaping import Qdisc
+from testbed.features.model import Features
+
 
 @dataclass(frozen=True)
 class BridgeOptions:
@@ -36,13 +39,17 @@ class OvsOptions:
 @dataclass(frozen=True)
 class Interface:
     name: str
-    kind: str                              # "veth", "bridge", "ovs" or "dummy"
+    kind: str                              # "veth", "bridge", "ovs", "dummy" or "macvlan"
     mac: str
     addresses: tuple[str, ...] = ()        # CIDRs
     master: str | None = None              # the bridge (in the same node) this is a port of
     peer: tuple[str, str] | None = None    # (node, ifname) of a veth's other end
     link: int | None = None                # index of the Link it belongs to
     bridge: BridgeOptions | None = None    # for kind "bridge"
+    qdiscs: tuple[Qdisc, ...] = ()         # egress shaping, in creation order (see shaping.py)
+    ingress_loss: float | None = None      # percent dropped on arrival by nftables (no netem)
+    parent: tuple[str, str] | None = None  # for kind "macvlan": (node, ifname) of its lower device
+    mode: str | None = None                # for kind "macvlan": bridge, vepa, private or passthru
     ovs: OvsOptions | None = None          # for kind "ovs"
     vlan: int | None = None                # an OVS access port's VLAN
     trunk: tuple[int, ...] | None = None   # an OVS trunk port's VLANs
@@ -105,6 +112,8 @@ class Plan:
     links: tuple[Link, ...]
     segments: tuple[Segment, ...]
     hosts: tuple[tuple[str, str], ...]     # (name, ip) for name resolution
+    arp: str = "dynamic"                   # "static": permanent neighbour entries on every LAN
+    features: Features = Features()        # port security, NAT, DHCP
 
     @cached_property
     def _index(self) -> dict[str, Node]:
@@ -123,6 +132,10 @@ class Plan:
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
+        for node in data["nodes"]:                # unshaped interfaces show no shaping fields
+            for intf in node["interfaces"]:
+                if not intf["qdiscs"] and intf["ingress_loss"] is None:
+                    del intf["qdiscs"], intf["ingress_loss"]
         for node in data["nodes"]:            # OVS fields only where used: plans without OVS keep their JSON
             for intf in node["interfaces"]:
                 for key in _OPTIONAL_INTERFACE_FIELDS:

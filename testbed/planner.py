@@ -4,29 +4,41 @@ The graph must be valid (see topology.validate); plan() checks that first.
 """
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections import deque
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 import networkx as nx
 
-from testbed import addressing, graphs, kinds
-from testbed.errors import UsageError
+from testbed import addressing, graphs, kinds, shaping
+from testbed import features as node_features
+from testbed.errors import EnvironmentProblem, UsageError
+from testbed.features import dhcp, macvlan, nat
 from testbed.kinds import switching
 from testbed.plan import BridgeOptions, Interface, Link, Node, Plan, Route, Segment
 from testbed.segments import node_devices, segments
 from testbed.topology import SHAPING_ATTRS, declared_addresses, declared_macs, require_valid
 
-NO_IPV6 = (("net.ipv6.conf.all.disable_ipv6", "1"), ("net.ipv6.conf.default.disable_ipv6", "1"))
+NO_IPV6 = (("net.ipv6.conf.default.disable_ipv6", "1"),)   # before any interface is made
 FORWARDING = (("net.ipv4.ip_forward", "1"),)
 
 
+ARP_MODES = ("dynamic", "static")
+
+
 def plan(graph: nx.Graph, source: str = "topology", params: Mapping[str, Any] | None = None,
-         switch: str | None = None) -> Plan:
+         arp: str = "dynamic", features: Collection[str] | None = None, switch: str | None = None) -> Plan:
     """Validate ``graph`` and turn it into a Plan (raises TopologyError with every problem).
 
+    ``arp``: "dynamic" (real ARP) or "static" (permanent neighbour entries between every
+    pair of addresses on a LAN, as Mininet's --arp).
+    ``features`` names what the kernel can do (``testbed.kernel.caps.features()``); None
+    plans for a kernel with everything. Link settings it cannot do raise EnvironmentProblem.
     ``switch`` is the run's default backend ("linux" or "ovs") for switches that name none.
     """
+    if arp not in ARP_MODES:
+        raise UsageError(f"arp mode {arp!r}: use one of {', '.join(ARP_MODES)}")
     if switch is not None and isinstance(graph, nx.Graph):
         graph = with_switch_backend(graph, switch)
     require_valid(graph, source)
@@ -37,11 +49,13 @@ def plan(graph: nx.Graph, source: str = "topology", params: Mapping[str, Any] | 
     links = _links(graph, ports)
     by_end = {end: link for link in links for end in (link.a, link.b)}
     nodes = tuple(_node(graph, n, ports, by_end, addresses, macs) for n in graph.nodes)
-    nodes = _add_routes(graph, nodes, segs, addresses)
+    nodes = _add_routes(graph, nodes, segs, addresses, _nat_lans(graph, ports, addresses))
+    nodes = _shape(nodes, links, features)
     seg_plans = tuple(Segment(s.index, _network_of(s, addresses), s.interfaces, s.switches) for s in segs)
     hosts = tuple((n.name, n.addresses[0].split("/")[0]) for n in nodes if n.role == "l3" and n.addresses)
     return Plan(source=source, params=tuple(sorted((params or {}).items())), nodes=nodes,
-                links=links, segments=seg_plans, hosts=hosts)
+                links=links, segments=seg_plans, hosts=hosts, arp=arp,
+                features=node_features.plan(graph, ports, addresses, segs))
 
 
 def with_switch_backend(graph: nx.Graph, backend: str) -> nx.Graph:
@@ -59,6 +73,7 @@ def with_switch_backend(graph: nx.Graph, backend: str) -> nx.Graph:
 
 def _assign_addresses(graph, ports, segs) -> dict[tuple[str, str], str]:
     declared = declared_addresses(graph, ports)
+    dynamic = dhcp.dhcp_members(graph, ports)             # addressed at run time
     result = dict(declared)
     nets: list[ipaddress.IPv4Network | None] = []
     sizes: list[int | None] = []
@@ -77,8 +92,8 @@ def _assign_addresses(graph, ports, segs) -> dict[tuple[str, str], str]:
         net = net or auto
         if net is None:
             continue
-        todo = [m for m in seg.interfaces if m not in declared]
-        todo.sort(key=lambda m: 0 if graph.nodes[m[0]].get("kind") == "router" else 1)
+        todo = [m for m in seg.interfaces if m not in declared and m not in dynamic]
+        todo.sort(key=lambda m: 0 if graph.nodes[m[0]].get("kind") in ("router", "nat") else 1)
         busy = [ipaddress.ip_interface(declared[m]).ip for m in seg.interfaces if m in declared]
         for member, cidr in zip(todo, addressing.host_addresses(net, len(todo), busy)):
             result[member] = cidr
@@ -139,8 +154,10 @@ def _node(graph, node, ports, by_end, addresses, macs) -> Node:
                                     bridge=BridgeOptions(**options)))
     for dname, spec in devices.items():
         bridge = BridgeOptions(stp=bool(spec.get("stp", False))) if spec["kind"] == "bridge" else None
+        parent = macvlan.parent_of(graph, ports, spec) if spec["kind"] == "macvlan" else None
         interfaces.append(Interface(name=dname, kind=spec["kind"], mac=macs[(name, dname)],
-                                    addresses=_addr(addresses, name, dname), bridge=bridge))
+                                    addresses=_addr(addresses, name, dname), bridge=bridge, parent=parent,
+                                    mode=spec.get("mode", "bridge") if parent else None))
     for nbr, key in graphs.incident(graph, node):
         ifname = ports[graphs.link_id(node, nbr, key)][node]
         link = by_end[(name, ifname)]
@@ -164,6 +181,23 @@ def _ovs_port(graph, node, nbr, key, position: int) -> dict:
             "trunk": tuple(trunk) if trunk is not None else None}
 
 
+def _shape(nodes: tuple[Node, ...], links: tuple[Link, ...], features) -> tuple[Node, ...]:
+    """Give each veth the qdiscs and ingress drop of its link's settings (shaping.py)."""
+    shaped = [(f"link {l.a[0]}--{l.b[0]}", dict(l.settings), (l.a[0], l.b[0])) for l in links if l.settings]
+    refusal = shaping.unsupported(shaped, features)
+    if refusal:
+        raise EnvironmentProblem(refusal)
+    plans: dict[tuple[str, str], shaping.Shaping] = {}
+    for link in links:
+        if link.settings:
+            plans.update(shaping.plan_link(dict(link.settings), link.a, link.b, features))
+    if not plans:
+        return nodes
+    return tuple(dataclasses.replace(n, interfaces=tuple(
+        dataclasses.replace(i, qdiscs=plans[(n.name, i.name)].qdiscs, ingress_loss=plans[(n.name, i.name)].ingress_loss)
+        if (n.name, i.name) in plans else i for i in n.interfaces)) for n in nodes)
+
+
 def _addr(addresses, node, ifname) -> tuple[str, ...]:
     cidr = addresses.get((node, ifname))
     return (cidr,) if cidr else ()
@@ -171,8 +205,16 @@ def _addr(addresses, node, ifname) -> tuple[str, ...]:
 
 # ---------------------------------------------------------------- routes
 
-def _add_routes(graph, nodes: tuple[Node, ...], segs, addresses) -> tuple[Node, ...]:
-    """Static routes: routers reach every subnet; hosts get a default route via a router."""
+def _nat_lans(graph, ports, addresses) -> dict[str, set[tuple[str, str]]]:
+    """nat node -> its (node, ifname) LAN interfaces (the ones it is a gateway on)."""
+    return {str(n): {(str(n), e.ifname) for e in node_features.common.ends(graph, ports, n)
+                     if e.ifname != nat.outside_interface(graph, ports, n)}
+            for n, a in graph.nodes(data=True) if a.get("kind") == "nat"}
+
+
+def _add_routes(graph, nodes: tuple[Node, ...], segs, addresses, nat_lans=None) -> tuple[Node, ...]:
+    """Static routes: routers reach every subnet; hosts get a default route via a router
+    (or via a NAT gateway on their LAN)."""
     seg_of = {m: s.index for s in segs for m in s.interfaces}
     nets = {s.index: _network_of(s, addresses) for s in segs}
     attached: dict[str, dict[int, str]] = {}       # node -> segment -> its IP there
@@ -181,6 +223,10 @@ def _add_routes(graph, nodes: tuple[Node, ...], segs, addresses) -> tuple[Node, 
             attached.setdefault(node, {})[seg] = addresses[(node, ifname)].split("/")[0]
     routers = [n.name for n in nodes if n.kind == "router"]
     router_set = set(routers)
+    gateways = dict(attached)                       # a NAT is a gateway on its LANs only
+    for name, lans in (nat_lans or {}).items():
+        gateways[name] = {seg: ip for (node, ifname), seg in seg_of.items()
+                          if node == name and (node, ifname) in lans and (ip := attached.get(name, {}).get(seg))}
     result = []
     for n in nodes:
         routes: list[Route] = []
@@ -190,7 +236,8 @@ def _add_routes(graph, nodes: tuple[Node, ...], segs, addresses) -> tuple[Node, 
         if n.kind == "router":
             routes += _router_routes(n.name, routers, router_set, attached, nets, routes)
         if n.role == "l3":
-            default = _default_route(n.name, attrs.get("default_route"), routers, attached, router_set)
+            default = _default_route(n.name, attrs.get("default_route"), routers + sorted(nat_lans or {}),
+                                     gateways, router_set | set(nat_lans or {}))
             if default:
                 routes.append(Route("default", default))
         result.append(Node(n.name, n.kind, n.role, n.interfaces, tuple(routes), n.sysctls))

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 import networkx as nx
 
 from testbed import graphs, kinds
+from testbed.features import macvlan
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,10 @@ def segments(graph: nx.Graph, ports: dict[tuple, dict[Any, str]],
                 for port in spec.get("ports") or ():
                     bridge_ports.add((str(node), str(port)))
                     uf.union(("if", str(node), name), ("if", str(node), str(port)))
+            if spec.get("kind") == "macvlan":
+                parent = macvlan.parent_of(graph, ports, spec)
+                if parent is not None:              # a macvlan child is on its parent's LAN
+                    uf.union(("if", str(node), name), ("if", *parent))
     for link in graphs.links(graph):
         if link.u == link.v:
             continue

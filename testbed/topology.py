@@ -11,26 +11,21 @@ from typing import Any, Iterable, Mapping
 
 import networkx as nx
 
-from testbed import checks, graphs, kinds, vlan_checks
+from testbed import checks, features, graphs, kinds, shaping, vlan_checks
 from testbed.errors import Problem, TopologyError
 from testbed.segments import node_devices, segments
 
-# Link settings (applied by the shaping layer) and their checkers.
-SHAPING_ATTRS: dict[str, checks.Checker] = {
-    "bw": checks.number(minimum=0.001, maximum=100_000),  # Mbit/s
-    "delay": checks.anything,
-    "jitter": checks.anything,
-    "loss": checks.number(minimum=0, maximum=100),        # percent
-    "queue": checks.number(minimum=1, maximum=1_000_000, integer=True),
-}
+# Link settings (applied by the shaping layer, which checks them: see testbed/shaping.py).
+SHAPING_ATTRS: dict[str, checks.Checker] = {attr: checks.anything for attr in shaping.ATTRS}
 LINK_ATTRS: dict[str, checks.Checker] = dict(
     SHAPING_ATTRS,
     intf=checks.anything, ip=checks.anything, mac=checks.anything,
     label=checks.anything, meta=checks.anything,
+    port=checks.anything,      # switch port settings keyed by the switch end (features.portsec)
     vlan=checks.vlan, trunk=checks.vlan_list,      # VLANs: see testbed/vlan_checks.py
 )
-DEVICE_KINDS = ("bridge", "dummy")
-DEVICE_ATTRS = ("kind", "ports", "ip", "mac", "stp")
+DEVICE_KINDS = ("bridge", "dummy", "macvlan")
+DEVICE_ATTRS = ("kind", "ports", "ip", "mac", "stp", "parent", "mode")
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
@@ -61,6 +56,7 @@ def validate(graph: Any) -> list[Problem]:
         problems += _check_duplicates(graph, ports)
         problems += _check_segments(graph, ports)
         problems += _check_loops(graph)
+        problems += features.problems(graph, ports)
         problems += vlan_checks.check(graph)
     return problems
 
@@ -144,7 +140,7 @@ def _check_l3_node(graph: nx.Graph, node: Any, attrs: Mapping[str, Any]) -> list
     default = attrs.get("default_route")
     if default is not None and default != "none" and checks.ip_address(default):
         target = graph.nodes[default] if default in graph.nodes else None
-        if target is None or target.get("kind") != "router":
+        if target is None or target.get("kind") not in ("router", "nat"):
             problems.append(Problem(where, f"default_route {default!r} is neither an IP address nor a router's name",
                                     "give the gateway's IP, the name of a router on the same LAN, or 'none'"))
     sysctls = attrs.get("sysctls")
@@ -166,6 +162,8 @@ def _check_link(graph: nx.Graph, link: graphs.LinkRef, ports) -> list[Problem]:
     problems = []
     for key, value in link.data.items():
         checker = LINK_ATTRS.get(key)
+        if key in SHAPING_ATTRS:
+            continue                                # checked together below
         if checker is None:
             problems.append(Problem(where, f"unknown link attribute {key!r}",
                                     _suggest(key, LINK_ATTRS) or _known(LINK_ATTRS)))
@@ -183,6 +181,7 @@ def _check_link(graph: nx.Graph, link: graphs.LinkRef, ports) -> list[Problem]:
         error = checker(value)
         if error:
             problems.append(Problem(where, f"{key}: {error}"))
+    problems += [Problem(where, what, fix) for what, fix in shaping.setting_problems(link.data, (link.u, link.v))]
     for end in (link.u, link.v):
         kind = kinds.get(graph.nodes[end].get("kind"))
         ip, mac = link.end("ip", end), link.end("mac", end)
@@ -240,7 +239,7 @@ def declared_addresses(graph: nx.Graph, ports) -> dict[tuple[str, str], str]:
     found: dict[tuple[str, str], str] = {}
     for node, attrs in graph.nodes(data=True):
         first = next(iter(graphs.incident(graph, node)), None)
-        if attrs.get("ip") is not None and first is not None:
+        if attrs.get("ip") not in (None, "dhcp") and first is not None:
             found[(str(node), ports[graphs.link_id(node, *first)][node])] = attrs["ip"]
         for name, spec in node_devices(attrs).items():
             if spec.get("ip") is not None:

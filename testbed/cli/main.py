@@ -1,4 +1,4 @@
-"""testbed's command line: run, plan, list, clean, dpctl.
+"""testbed's command line: run, plan, draw, doctor, list, clean, dpctl, experiment, report.
 
 Exit codes, for every subcommand: 0 success; 1 a check failed; 2 invalid input;
 3 the environment cannot do it (not root, a missing tool or kernel feature).
@@ -14,6 +14,8 @@ import time
 from typing import Callable, Sequence
 
 from testbed import __version__, loader, planner
+from testbed.cli import experiments as experiment_commands
+from testbed.cli import features as features_cli
 from testbed.errors import RunNotFound, TestbedError, UsageError
 from testbed.journal import Journal, all_runs, run_dir
 
@@ -30,16 +32,50 @@ def _on_sigterm(signum, frame) -> None:
 
 
 def add_topology_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="topology file: a .py defining topology(**params)")
+    parser.add_argument("file", nargs="?", help="topology file: a .py defining topology(**params)")
     parser.add_argument("--param", "-p", action="append", metavar="KEY=VALUE", default=[],
                         help="a topology parameter (repeatable), converted by the default's type")
     parser.add_argument("--switch", choices=("linux", "ovs"), default=None,
                         help="backend of switches that name none: linux (bridge, default) or ovs")
+    parser.add_argument("--arp", choices=("auto", "static", "dynamic"), default="auto",
+                        help="dynamic: real ARP; static: permanent neighbour entries from the start; "
+                             "auto (default): real ARP, but an all-pairs test of more pairs than the "
+                             "kernel's shared neighbour table holds installs permanent entries first")
+    parser.add_argument("--topo", metavar="NAME[,ARGS]",
+                        help="instead of FILE, a Mininet topology like mn's: single,3 linear,4 tree,2,3")
+    parser.add_argument("--custom", metavar="FILE",
+                        help="a Mininet custom file (a 'topos' dict of Topo classes); pick one with --topo")
+
+
+def load_graph(args: argparse.Namespace):
+    """(graph, params, source) from FILE, or from --topo/--custom (Mininet topologies)."""
+    if args.topo or args.custom:
+        if args.file:
+            raise UsageError(f"give a topology FILE or --topo/--custom, not both ({args.file!r} and "
+                             f"--topo {args.topo or ''} --custom {args.custom or ''})")
+        if args.param:
+            raise UsageError("--param is for topology files; Mininet topologies take their arguments "
+                             "in --topo, e.g. --topo tree,depth=2,fanout=3")
+        from testbed import mininet_import
+        conversion = mininet_import.build(args.topo, args.custom)
+        for note in conversion.ignored:
+            print(f"testbed: note: Mininet {note} has no equivalent here; ignored", file=sys.stderr)
+        source = f"{args.custom}:{args.topo or ''}" if args.custom else f"mininet:{args.topo}"
+        return conversion.graph, conversion.params, source
+    if not args.file:
+        raise UsageError("give a topology FILE (e.g. topologies/single.py) or --topo NAME[,ARGS]")
+    graph, params = loader.load(args.file, loader.parse_param_args(args.param))
+    return graph, params, args.file
 
 
 def load_plan(args: argparse.Namespace):
-    graph, params = loader.load(args.file, loader.parse_param_args(args.param))
-    return planner.plan(graph, source=args.file, params=params, switch=args.switch)
+    from testbed import shaping
+    from testbed.kernel import caps
+    graph, params, source = load_graph(args)
+    arp = "static" if getattr(args, "arp", "auto") == "static" else "dynamic"
+    features = caps.features() if shaping.used(graph) else None
+    return planner.plan(graph, source=source, params=params, arp=arp, features=features,
+                        switch=getattr(args, "switch", None))
 
 
 # ---------------------------------------------------------------- subcommands
@@ -50,10 +86,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from testbed.cli.progress import progress_for
     from testbed.network import Network
     plan = load_plan(args)
     started = time.perf_counter()
-    net = Network(plan)
+    net = Network(plan, arp=args.arp, progress=progress_for(len(plan.nodes)))
     try:
         net.start()
         built = time.perf_counter()
@@ -69,17 +106,41 @@ def cmd_run(args: argparse.Namespace) -> int:
 def run_test(net, args: argparse.Namespace) -> int:
     test = args.test
     if test is None:
-        print(f"*** network {net.run_id} is up; nodes: {', '.join(net.nodes)}. Ctrl-C to tear down.",
-              file=sys.stderr)
-        while True:
-            time.sleep(3600)
+        from testbed.cli import shell
+        commands = shell.split_commands(args.commands) if args.commands is not None else None
+        return EXIT_CHECK if shell.run_session(net, commands) else EXIT_OK
     if test == "none":
         return EXIT_OK
     if test in ("pingall", "pingallfull"):
-        result = net.pingall(count=args.count)
+        result = net.pingall(count=args.count or 1)
         print(result.matrix())
         return EXIT_OK if result.ok else EXIT_CHECK
-    raise UsageError(f"--test {test!r}: unknown test; known: none, pingall")
+    if test in ("iperf", "ping"):
+        return link_test(net, test, args)
+    raise UsageError(f"--test {test!r}: unknown test; known: none, pingall, ping, iperf")
+
+
+def link_test(net, test: str, args: argparse.Namespace) -> int:
+    """iperf (TCP throughput) or ping (RTT and loss) from the first host to the second."""
+    from testbed import measure
+    hosts = [n.name for n in net.hosts]
+    if len(hosts) < 2:
+        raise UsageError(f"--test {test} needs two hosts; this network has {', '.join(hosts) or 'none'}")
+    src, dst = hosts[0], hosts[1]
+    if test == "iperf":
+        result = measure.iperf(net, src, dst, seconds=args.time)
+        print(result.summary())
+        return EXIT_OK if result.received_bps > 0 else EXIT_CHECK
+    stats = measure.ping(net, src, dst, count=args.count or 20)
+    print(stats.summary())
+    return EXIT_OK if stats.received > 0 else EXIT_CHECK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from testbed.kernel import caps
+    found = caps.probe()
+    print(caps.to_json(found) if args.json else caps.report(found))
+    return EXIT_OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -142,6 +203,15 @@ def cmd_dpctl(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_draw(args: argparse.Namespace) -> int:
+    from testbed import draw
+    graph, params, source = load_graph(args)
+    draw.draw(graph, args.output, intfs=args.intfs, addresses=args.addresses, layout=args.layout,
+              title=source)
+    print(f"wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,15 +219,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"testbed {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("run", help="build a topology, run a test or wait, tear down")
+    p = sub.add_parser("run", help="build a topology, open the testbed> shell (or run -c/stdin "
+                       "commands, or a --test), tear down")
     add_topology_args(p)
-    p.add_argument("--test", metavar="TEST", help="none (build and tear down) or pingall; exit 1 if it fails")
-    p.add_argument("--count", type=int, default=1, help="pings per pair for pingall (default 1)")
+    p.add_argument("--test", metavar="TEST", help="none (build and tear down), pingall, ping or iperf "
+                   "(ping and iperf: from the first host to the second); exit 1 if it fails")
+    p.add_argument("--count", type=int, default=None,
+                   help="pings per pair for pingall (default 1), pings for ping (default 20)")
+    p.add_argument("--time", type=float, default=3.0, help="seconds of iperf3 traffic for iperf (default 3)")
+    p.add_argument("-c", dest="commands", metavar="COMMANDS",
+                   help="shell commands separated by ';' to run instead of the interactive shell")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("draw", help="draw a topology to a PNG, SVG or PDF file (no root needed)")
+    add_topology_args(p)
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="topo.png, topo.svg or topo.pdf")
+    p.add_argument("--intfs", action="store_true", help="label link ends with interface names")
+    p.add_argument("--addresses", action="store_true", help="label link ends with IP addresses")
+    p.add_argument("--layout", default="auto", help="auto, spring, tree, circular, shell or kamada_kawai")
+    p.set_defaults(func=cmd_draw)
 
     p = sub.add_parser("plan", help="print the JSON plan of a topology (no root needed)")
     add_topology_args(p)
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("doctor", help="what this kernel and machine can do, and how to get what is missing")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("list", help="list testbed runs on this machine")
     p.add_argument("--json", action="store_true")
@@ -174,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every run whose owner is gone")
     p.add_argument("--force", action="store_true", help="also runs whose owner is still alive")
     p.set_defaults(func=cmd_clean)
+
+    experiment_commands.add_parsers(sub)
+    features_cli.add_parsers(sub)
     return parser
 
 

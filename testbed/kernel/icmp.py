@@ -63,10 +63,12 @@ class Probe:
 
 
 def mesh(open_in: Callable[[str], socket.socket], probes: Sequence[Probe], count: int = 1,
-         timeout: float = 1.0, interval: float = 0.2) -> None:
+         timeout: float = 1.0, interval: float = 0.2, window: int = 1024) -> None:
     """Send ``count`` echo requests for every probe and count the replies (in place).
 
-    ``open_in(ns)`` returns a raw ICMP socket opened inside namespace ``ns``.
+    ``open_in(ns)`` returns a raw ICMP socket opened inside namespace ``ns``. At most
+    ``window`` probes are in flight: a burst of ARP broadcasts flooded to every port of a
+    big LAN would overflow the kernel's per-CPU backlog (net.core.netdev_max_backlog).
     """
     by_src: dict[str, list[int]] = {}
     for i, probe in enumerate(probes):
@@ -98,6 +100,9 @@ def mesh(open_in: Callable[[str], socket.socket], probes: Sequence[Probe], count
                     sock.sendto(packet, (dst, 0))
                 except OSError:
                     pass          # no route or a full queue: counted as lost
+                while len(slots) >= window:
+                    _receive(selector, slots, probes, 0.001)
+                    _expire(slots, timeout)
                 probes[i].sent += 1
                 slots[key] = (i, time.monotonic())
                 _receive(selector, slots, probes, 0)
@@ -110,6 +115,13 @@ def mesh(open_in: Callable[[str], socket.socket], probes: Sequence[Probe], count
         selector.close()
         for sock in sockets.values():
             sock.close()
+
+
+def _expire(slots: dict, timeout: float) -> None:
+    """Forget probes older than ``timeout``: they are lost."""
+    limit = time.monotonic() - timeout
+    for key in [k for k, (_, sent_at) in slots.items() if sent_at < limit]:
+        del slots[key]
 
 
 def _receive(selector, slots, probes, wait: float) -> None:

@@ -1,8 +1,9 @@
-"""rtnetlink requests in batches: pyroute2 encodes the messages, one socket sends them.
+"""rtnetlink requests in batches over one socket.
 
 A Batch is opened in the calling thread's namespace; requests are queued with a
-description, sent together, and every acknowledgement is checked, so a failure names
-the request that failed. Links can be created straight into other namespaces
+description (encoded by testbed.kernel.nlencode, checked byte for byte against pyroute2),
+sent together, and every acknowledgement is checked, so a failure names the request
+that failed. Links can be created straight into other namespaces
 (IFLA_NET_NS_FD) with a chosen ifindex, so no lookup is needed afterwards.
 """
 from __future__ import annotations
@@ -14,13 +15,12 @@ import socket
 import struct
 from typing import Any
 
-from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, NLMSG_ERROR
-from pyroute2.netlink.rtnl import RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTM_SETLINK
-from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
-from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
-from pyroute2.netlink.rtnl.rtmsg import rtmsg
+from testbed.kernel import nlencode
 
 IFF_UP = 1
+NUD_PERMANENT = 0x80
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 1, 4, 0x200, 0x400
+NLMSG_ERROR = 2
 SOL_NETLINK = 270
 NETLINK_CAP_ACK = 10
 NETLINK_EXT_ACK = 11
@@ -37,10 +37,6 @@ class NetlinkError(OSError):
     def __init__(self, code: int, what: str):
         self.what = what
         super().__init__(code, f"{what}: {os.strerror(code)}")
-
-
-def _up(up: bool) -> dict:
-    return {"flags": IFF_UP if up else 0, "change": IFF_UP}
 
 
 class Batch:
@@ -66,85 +62,61 @@ class Batch:
     def close(self) -> None:
         self.sock.close()
 
-    def _queue(self, cls, fields: dict, attrs: list, msg_type: int, flags: int, what: str) -> None:
-        msg = cls()
-        for key, value in fields.items():
-            msg[key] = value
-        msg["attrs"] = attrs
+    def _add(self, encode, what: str, **fields: Any) -> None:
         self.seq += 1
-        msg["header"]["type"] = msg_type
-        msg["header"]["flags"] = flags
-        msg["header"]["sequence_number"] = self.seq
-        msg.encode()
-        self.pending.append((msg.data, what))
+        self.pending.append((encode(self.seq, fields.pop("flags", CREATE), **fields), what))
 
     # ------------------------------------------------------------ requests
 
     def veth(self, name: str, index: int, mac: str, netns_fd: int, master: int | None,
              peer_name: str, peer_index: int, peer_mac: str, peer_netns_fd: int) -> None:
         """A veth pair, each end in its namespace; this end up (and in its bridge)."""
-        peer = {"index": peer_index, "attrs": [("IFLA_IFNAME", peer_name), ("IFLA_ADDRESS", peer_mac),
-                                               ("IFLA_NET_NS_FD", peer_netns_fd)]}
-        attrs: list[Any] = [("IFLA_IFNAME", name), ("IFLA_ADDRESS", mac), ("IFLA_NET_NS_FD", netns_fd)]
-        if master is not None:
-            attrs.append(("IFLA_MASTER", master))
-        attrs.append(("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", "veth"), ("IFLA_INFO_DATA", {
-            "attrs": [("VETH_INFO_PEER", peer)]})]}))
-        self._queue(ifinfmsg, dict(index=index, **_up(True)), attrs, RTM_NEWLINK, CREATE,
-                    f"create veth {name} <-> {peer_name}")
+        self._add(nlencode.veth, f"create veth {name} <-> {peer_name}", name=name, index=index, mac=mac,
+                  netns_fd=netns_fd, master=master, up=True, peer_name=peer_name, peer_index=peer_index,
+                  peer_mac=peer_mac, peer_netns_fd=peer_netns_fd)
 
     def bridge(self, name: str, index: int, mac: str, netns_fd: int | None, *, stp: bool, ageing: float,
                forward_delay: float | None = None, priority: int | None = None) -> None:
-        data: list[Any] = [("IFLA_BR_AGEING_TIME", int(ageing * CENTI)), ("IFLA_BR_STP_STATE", int(stp))]
+        data = {"ageing_time": int(ageing * CENTI), "stp_state": int(stp)}
         if forward_delay is not None:
-            data.append(("IFLA_BR_FORWARD_DELAY", int(forward_delay * CENTI)))
+            data["forward_delay"] = int(forward_delay * CENTI)
         if priority is not None:
-            data.append(("IFLA_BR_PRIORITY", priority))
+            data["priority"] = priority
         if ageing == 0:
-            data.append(("IFLA_BR_MCAST_SNOOPING", 0))       # a hub floods multicast too
+            data["mcast_snooping"] = 0            # a hub floods multicast too
         self.device("bridge", name, index, mac, netns_fd, data)
 
     def device(self, kind: str, name: str, index: int, mac: str, netns_fd: int | None,
-               data: list | None = None) -> None:
+               data: dict[str, int] | None = None) -> None:
         """A link of ``kind`` (bridge, dummy, ifb...) created up in the given namespace."""
-        attrs: list[Any] = [("IFLA_IFNAME", name), ("IFLA_ADDRESS", mac)]
-        if netns_fd is not None:
-            attrs.append(("IFLA_NET_NS_FD", netns_fd))
-        info: list[Any] = [("IFLA_INFO_KIND", kind)]
-        if data:
-            info.append(("IFLA_INFO_DATA", {"attrs": data}))
-        attrs.append(("IFLA_LINKINFO", {"attrs": info}))
+        self._add(nlencode.device, f"create {kind} {name}", kind=kind, name=name, index=index, mac=mac,
+                  netns_fd=netns_fd, up=True, data=data)
+
+    def macvlan(self, name: str, index: int, mac: str | None, netns_fd: int, parent_index: int, mode: int) -> None:
+        """A macvlan child of ``parent_index`` (in this socket's namespace), created up in ``netns_fd``."""
+        attrs: list[Any] = [("IFLA_IFNAME", name), ("IFLA_LINK", parent_index), ("IFLA_NET_NS_FD", netns_fd)]
+        if mac is not None:
+            attrs.append(("IFLA_ADDRESS", mac))
+        attrs.append(("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", "macvlan"), ("IFLA_INFO_DATA", {
+            "attrs": [("IFLA_MACVLAN_MODE", mode)]})]}))
         self._queue(ifinfmsg, dict(index=index, **_up(True)), attrs, RTM_NEWLINK, CREATE,
-                    f"create {kind} {name}")
+                    f"create macvlan {name} on ifindex {parent_index}")
 
     def set_link(self, index: int, name: str, *, up: bool | None = None, master: int | None = None) -> None:
-        fields: dict[str, Any] = {"index": index}
-        if up is not None:
-            fields.update(_up(up))
-        attrs = [("IFLA_MASTER", master)] if master is not None else []
-        state = {True: "up", False: "down", None: ""}[up]
-        self._queue(ifinfmsg, fields, attrs, RTM_SETLINK, CHANGE,
-                    f"set {name} {state}{' master ' + str(master) if master else ''}".strip())
+        state = {True: " up", False: " down", None: ""}[up]
+        self._add(nlencode.setlink, f"set {name}{state}{' master ' + str(master) if master else ''}",
+                  flags=CHANGE, index=index, up=up, master=master)
 
     def address(self, index: int, name: str, cidr: str) -> None:
-        iface = ipaddress.ip_interface(cidr)
-        family = socket.AF_INET if iface.version == 4 else socket.AF_INET6
-        attrs: list[Any] = [("IFA_LOCAL", str(iface.ip)), ("IFA_ADDRESS", str(iface.ip))]
-        if iface.version == 4 and iface.network.prefixlen < 31:
-            attrs.append(("IFA_BROADCAST", str(iface.network.broadcast_address)))
-        self._queue(ifaddrmsg, {"family": family, "prefixlen": iface.network.prefixlen, "index": index},
-                    attrs, RTM_NEWADDR, CREATE, f"add address {cidr} to {name}")
+        self._add(nlencode.address, f"add address {cidr} to {name}", index=index, cidr=cidr)
 
     def route(self, dst: str, via: str) -> None:
-        net = ipaddress.ip_network("0.0.0.0/0" if dst == "default" else dst)
-        gateway = ipaddress.ip_address(via)
-        family = socket.AF_INET if net.version == 4 else socket.AF_INET6
-        attrs: list[Any] = [("RTA_GATEWAY", str(gateway))]
-        if net.prefixlen:
-            attrs.insert(0, ("RTA_DST", str(net.network_address)))
-        fields = {"family": family, "dst_len": net.prefixlen, "table": 254, "proto": 4,  # static
-                  "scope": 0, "type": 1}
-        self._queue(rtmsg, fields, attrs, RTM_NEWROUTE, CREATE, f"add route {dst} via {via}")
+        self._add(nlencode.route, f"add route {dst} via {via}", dst=dst, via=via)
+
+    def neighbour(self, index: int, ip: str, mac: str) -> None:
+        """A permanent ARP entry (exempt from the kernel's neighbour table limit)."""
+        self._add(nlencode.neighbour, f"add neighbour {ip} lladdr {mac}", index=index, ip=ip, mac=mac,
+                  state=NUD_PERMANENT)
 
     # ------------------------------------------------------------ sending
 

@@ -11,6 +11,7 @@ import ctypes
 import errno
 import os
 import threading
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, TypeVar
@@ -88,8 +89,21 @@ class NetnsWorker:
         _check(_libc.setns(self._root_fd, CLONE_NEWNET), "setns back to the root namespace")
 
     def call(self, fn: Callable[..., T], *args) -> T:
-        """Run ``fn(*args)`` in the worker thread (in the root namespace) and return its result."""
-        return self._pool.submit(fn, *args).result()
+        """Run ``fn(*args)`` in the worker thread (in the root namespace) and return its result.
+
+        If the caller is interrupted (Ctrl-C, SIGTERM), the task still runs to its end before
+        the interruption propagates, so a rollback never races a half-done step.
+        """
+        future = self._pool.submit(fn, *args)
+        try:
+            return future.result()
+        except BaseException:
+            while not future.done():
+                try:
+                    futures.wait([future])
+                except BaseException:
+                    continue
+            raise
 
     # The methods below run inside the worker thread (called through call()).
 

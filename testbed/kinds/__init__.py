@@ -48,4 +48,4 @@ def names() -> list[str]:
     return sorted(REGISTRY)
 
 
-from testbed.kinds import host, router, switching  # noqa: E402,F401  (register the kinds)
+from testbed.kinds import host, nat, router, switching  # noqa: E402,F401  (register the kinds)

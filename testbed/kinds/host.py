@@ -6,13 +6,14 @@ from testbed.kinds import Kind, register
 
 # Attributes shared by every kind that owns addresses (hosts, routers).
 L3_ATTRS: dict[str, checks.Checker] = {
-    "ip": checks.cidr,                 # address of the node's first interface
+    "ip": checks.cidr_or_dhcp,         # address of the node's first interface, or "dhcp"
     "mac": checks.mac,                 # MAC of the node's first interface
     "default_route": checks.anything,  # an IP, a neighbouring router's name, or "none"
     "routes": checks.anything,         # [{"dst": "10.2.0.0/24", "via": "10.1.0.1"}, ...]
     "interfaces": checks.anything,     # extra in-node devices: {"br0": {"kind": "bridge", ...}}
     "ipv6": checks.boolean,            # keep IPv6 (off by default: quiet links, fast builds)
     "sysctls": checks.anything,        # {"net.ipv4.conf.all.rp_filter": 0}
+    "dhcp_server": checks.anything,    # {"range": "10.0.0.100,10.0.0.200"}: run a DHCP server here
 }
 
 HOST = register(Kind(

@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from testbed import checks
-from testbed.plan import OvsOptions
 from testbed.kinds import Kind, register
 
 STP_FORWARD_DELAY_MIN = 2.0     # seconds; the kernel refuses less when STP is on
@@ -40,6 +39,8 @@ OVS_ATTRS: dict[str, checks.Checker] = {
 _COMMON: dict[str, checks.Checker] = {
     "mac": checks.mac,
     "backend": checks.one_of("linux"),
+    "max_macs": checks.number(minimum=1, maximum=65535, integer=True),  # default per host port
+    "dhcp_snooping": checks.boolean,
 }
 _STP = dict(stp=checks.boolean,
             ageing=checks.number(minimum=0, maximum=1_000_000),
@@ -86,8 +87,9 @@ SWITCH = register(Kind(
 ))
 
 
-def ovs_options(kind: str, attrs: Mapping[str, Any]) -> OvsOptions:
-    """The Open vSwitch settings of a hub or switch node with ``backend="ovs"``."""
+def ovs_options(kind: str, attrs: Mapping[str, Any]):
+    """The Open vSwitch settings (plan.OvsOptions) of a hub or switch with ``backend="ovs"``."""
+    from testbed.plan import OvsOptions     # here: plan imports the kinds through features
     mac_vlans = attrs.get("mac_vlans") or {}
     ageing = attrs.get("ageing")
     return OvsOptions(

@@ -1,0 +1,37 @@
+"""The `experiment` and `report` subcommands (see testbed.experiment for the file format)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from testbed import experiment, loader
+    exp = experiment.load_experiment(args.file)
+    outcome = experiment.run_experiment(exp, repeat=args.repeat, overrides=loader.parse_param_args(args.param),
+                                        out=args.out, argv=sys.argv)
+    print(f"*** results in {outcome.folder}", file=sys.stderr)
+    return outcome.exit_code
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from testbed import experiment
+    return experiment.report(args.dir, experiment_file=args.experiment).exit_code
+
+
+def add_parsers(sub) -> None:
+    """Register the subcommands on the main parser's subparsers."""
+    p = sub.add_parser("experiment", help="run an experiment file: grid x repetitions, results, checks, plots")
+    p.add_argument("file", help="experiment file: a .py with TOPOLOGY, run(net, params), CHECKS, PLOTS")
+    p.add_argument("--repeat", "-r", type=int, metavar="N", help="repetitions per grid point (default: REPEAT)")
+    p.add_argument("--param", "-p", action="append", metavar="KEY=VALUE", default=[],
+                   help="set a parameter, or sweep a grid parameter with KEY=V1,V2 (repeatable)")
+    p.add_argument("--out", "-o", default="results", metavar="DIR",
+                   help="where to write DIR/<experiment>/<timestamp>/ (default: results)")
+    p.set_defaults(func=cmd_experiment)
+
+    p = sub.add_parser("report", help="re-plot and re-check stored experiment results (no network)")
+    p.add_argument("dir", metavar="DIR", help="a run folder (or an experiment folder: its newest run)")
+    p.add_argument("--experiment", metavar="FILE",
+                   help="take checks and plots from FILE instead of the copy stored with the results")
+    p.set_defaults(func=cmd_report)

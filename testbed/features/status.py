@@ -1,0 +1,55 @@
+"""Reading the features of a running network: drop counters of switches and NATs."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from testbed.errors import UsageError
+from testbed.features import nat, portsec
+from testbed.kernel import nft
+
+if TYPE_CHECKING:
+    from testbed.network import Network
+
+
+def port_security_counters(net: "Network", switch: str) -> dict[str, dict[str, int]]:
+    """port -> {counter: dropped packets} of a switch's port security and DHCP snooping."""
+    features = net.plan.features
+    settings = features.ports_of(switch)
+    snooping = switch in features.snooping
+    if net[switch].plan.role != "l2":
+        raise UsageError(f"{switch!r} is a {net[switch].kind}, not a switch")
+    if not portsec.needs_rules(settings, snooping):
+        return {}
+    raw = nft.counters(net[switch].netns, portsec.FAMILY, portsec.TABLE)
+    return portsec.read_counters(raw, settings)
+
+
+def nat_counters(net: "Network", node: str) -> dict[str, int]:
+    """{"masqueraded", "forwarded_in", "inbound_blocked"}: packets counted by a NAT's rules."""
+    if not any(n.node == node for n in net.plan.features.nats):
+        raise UsageError(f"{node!r} is not a nat node")
+    raw = nft.counters(net[node].netns, "ip", nat.TABLE)
+    return {name: value["packets"] for name, value in raw.items()}
+
+
+def dhcp_bindings(net: "Network", switch: str) -> list:
+    """The (port, MAC, IP) bindings a snooping switch has learned."""
+    if switch not in net.plan.features.snooping:
+        raise UsageError(f"{switch!r} does not snoop DHCP (set dhcp_snooping=True)")
+    return nft.set_elements(net[switch].netns, portsec.FAMILY, portsec.TABLE, portsec.BOUND_SET)
+
+
+def node_counters(netns: str) -> dict[str, dict]:
+    """Every feature counter in a namespace, read from nft alone (no plan needed):
+    {"ports": {port: {counter: packets}}, "nat": {counter: packets}} — what is there."""
+    result: dict[str, dict] = {}
+    present = set(nft.tables(netns))
+    if (portsec.FAMILY, portsec.TABLE) in present:
+        raw = nft.counters(netns, portsec.FAMILY, portsec.TABLE)
+        chains = nft.jumps(netns, portsec.FAMILY, portsec.TABLE, "prerouting")   # port -> chain name
+        result["ports"] = {port: {what: raw[f"{chain}_{what}"]["packets"] for what in portsec.COUNTERS
+                                  if f"{chain}_{what}" in raw}
+                           for port, chain in chains.items()}
+    if ("ip", nat.TABLE) in present:
+        result["nat"] = {name: value["packets"] for name, value in nft.counters(netns, "ip", nat.TABLE).items()}
+    return result

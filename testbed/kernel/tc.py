@@ -1,0 +1,57 @@
+"""Apply planned qdiscs (shaping.Qdisc) to interfaces with pyroute2's tc support.
+
+Runs in the calling thread's namespace (a worker thread inside a node's namespace), so
+no process is forked per node. Qdiscs vanish with their interface and namespace.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError as PyrNetlinkError
+
+from testbed.kernel.netlink import NetlinkError
+from testbed.shaping import Qdisc
+
+TC_H_ROOT = 0xFFFFFFFF
+
+
+def handle(text: str) -> int:
+    """tc notation to a 32-bit handle: "1:" -> 0x10000, "2:1" -> 0x20001, "root" -> TC_H_ROOT."""
+    if text == "root":
+        return TC_H_ROOT
+    major, _, minor = text.partition(":")
+    return (int(major or "0", 16) << 16) | int(minor or "0", 16)
+
+
+def _kwargs(q: Qdisc) -> dict[str, Any]:
+    """pyroute2 arguments of a planned object (rates in bytes/s, times in microseconds)."""
+    o = dict(q.options)
+    if q.kind == "htb" and q.object == "class":
+        return {"rate": o["rate"] // 8, "ceil": o["ceil"] // 8, "burst": o["burst"], "cburst": o["cburst"],
+                "quantum": o["quantum"]}
+    if q.kind == "htb":
+        return {"default": handle(f"0:{o['default']:x}")}
+    if q.kind == "netem":
+        return {k: o[k] for k in ("delay", "jitter", "loss", "limit") if k in o}
+    if q.kind == "pfifo":
+        return {"limit": o["limit"]}
+    raise ValueError(f"no tc driver for {q.kind!r}")
+
+
+def apply(ipr: IPRoute, index: int, ifname: str, qdiscs: Iterable[Qdisc]) -> None:
+    """Create the planned objects on interface ``index`` in order; NetlinkError names the failure."""
+    for q in qdiscs:
+        command = "add-class" if q.object == "class" else "add"
+        try:
+            ipr.tc(command, q.kind, index, handle(q.handle), parent=handle(q.parent), **_kwargs(q))
+        except PyrNetlinkError as exc:
+            raise NetlinkError(exc.code, f"add {q.kind} {q.object} {q.handle} on {ifname}") from None
+
+
+def show(ipr: IPRoute, index: int) -> list[dict[str, Any]]:
+    """The qdiscs on an interface: [{kind, handle, parent}] (for checks and tests)."""
+    result = []
+    for msg in ipr.get_qdiscs(index=index):
+        result.append({"kind": msg.get_attr("TCA_KIND"), "handle": msg["handle"], "parent": msg["parent"]})
+    return result

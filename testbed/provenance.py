@@ -1,0 +1,162 @@
+"""Provenance of an experiment run: what ran, where, with which versions (for meta.json).
+
+Everything here is cheap to read: files under /proc and /sys, one ``--version`` per tool,
+``git rev-parse`` in the testbed's own checkout. Nothing needs root.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import sys
+import subprocess
+from typing import Any, Mapping
+
+import networkx as nx
+
+import testbed
+
+PACKAGES = ("networkx", "pyroute2", "matplotlib", "numpy")
+TOOLS = {"ip": ["ip", "-V"], "iperf3": ["iperf3", "--version"], "ping": ["ping", "-V"],
+         "tcpdump": ["tcpdump", "--version"]}
+# Kernel features experiments depend on, by their kernel config option.
+KERNEL_OPTIONS = {
+    "bridge": "CONFIG_BRIDGE", "veth": "CONFIG_VETH", "macvlan": "CONFIG_MACVLAN",
+    "ipvlan": "CONFIG_IPVLAN", "vxlan": "CONFIG_VXLAN", "vlan_8021q": "CONFIG_VLAN_8021Q",
+    "bridge_vlan_filtering": "CONFIG_BRIDGE_VLAN_FILTERING", "netem": "CONFIG_NET_SCH_NETEM",
+    "tbf": "CONFIG_NET_SCH_TBF", "htb": "CONFIG_NET_SCH_HTB", "ifb": "CONFIG_IFB",
+    "nftables": "CONFIG_NF_TABLES", "openvswitch": "CONFIG_OPENVSWITCH", "gre": "CONFIG_NET_IPGRE",
+    "dummy": "CONFIG_DUMMY",
+}
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def canonical_graph(graph: nx.Graph) -> dict[str, Any]:
+    """The node and edge data of a graph in an order-independent form."""
+    def norm(value: Any) -> Any:
+        return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+    nodes = sorted([str(n), norm(d)] for n, d in graph.nodes(data=True))
+    if graph.is_multigraph():
+        edges = [[*sorted((str(u), str(v))), str(k), norm(d)] for u, v, k, d in graph.edges(keys=True, data=True)]
+    else:
+        edges = [[*sorted((str(u), str(v))), "0", norm(d)] for u, v, d in graph.edges(data=True)]
+    edges.sort(key=lambda e: json.dumps(e, sort_keys=True))
+    return {"directed": graph.is_directed(), "multigraph": graph.is_multigraph(), "nodes": nodes, "edges": edges}
+
+
+def graph_hash(graph: nx.Graph) -> str:
+    """sha256 of the canonical JSON of the graph's node and edge data."""
+    return sha256_text(json.dumps(canonical_graph(graph), sort_keys=True, separators=(",", ":")))
+
+
+def tool_versions() -> dict[str, str | None]:
+    """The first line of each tool's version output (None when it is not installed)."""
+    versions: dict[str, str | None] = {}
+    for name, argv in TOOLS.items():
+        if shutil.which(argv[0]) is None:
+            versions[name] = None
+            continue
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=5)
+            text = (out.stdout + out.stderr).strip()
+            versions[name] = text.splitlines()[0] if text else None
+        except (OSError, subprocess.TimeoutExpired):
+            versions[name] = None
+    return versions
+
+
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _kernel_config() -> dict[str, str] | None:
+    uname = os.uname().release
+    for path in ("/proc/config.gz", f"/boot/config-{uname}"):
+        try:
+            opener = gzip.open if path.endswith(".gz") else open
+            with opener(path, "rt") as f:
+                return dict(re.findall(r"^(CONFIG_\w+)=(\S+)$", f.read(), re.M))
+        except OSError:
+            continue
+    return None
+
+
+def kernel_info() -> dict[str, Any]:
+    """Release, version and which features the kernel config says are built in (y) or modules (m)."""
+    uname = os.uname()
+    info: dict[str, Any] = {"release": uname.release, "version": uname.version, "machine": uname.machine}
+    config = _kernel_config()
+    if config is None:
+        info["features"] = None
+        info["features_source"] = "no kernel config readable"
+    else:
+        info["features"] = {name: config.get(option, "n") for name, option in KERNEL_OPTIONS.items()}
+        info["features_source"] = "kernel config"
+    return info
+
+
+def process_capabilities() -> dict[str, Any]:
+    """The effective user and capability sets of this process (from /proc/self/status)."""
+    caps: dict[str, Any] = {"euid": os.geteuid()}
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(("CapEff:", "CapPrm:")):
+                    key, value = line.split(":", 1)
+                    caps[key] = value.strip()
+    except OSError:
+        pass
+    return caps
+
+
+def git_commit(path: str | None = None) -> dict[str, Any]:
+    """The commit of the checkout holding the testbed package, and whether it has local changes."""
+    where = path or os.path.dirname(os.path.dirname(os.path.abspath(testbed.__file__)))
+    try:
+        commit = subprocess.run(["git", "-C", where, "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=5)
+        if commit.returncode != 0:
+            return {"commit": None, "dirty": None}
+        status = subprocess.run(["git", "-C", where, "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10)
+        return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+    except (OSError, subprocess.TimeoutExpired):
+        return {"commit": None, "dirty": None}
+
+
+def environment() -> dict[str, Any]:
+    """Everything about this machine and software that a run's meta.json records."""
+    return {
+        "testbed": {"version": testbed.__version__, **git_commit()},
+        "python": {"version": platform.python_version(), "implementation": platform.python_implementation(),
+                   "executable": sys.executable, "prefix": sys.prefix},
+        "packages": package_versions(),
+        "tools": tool_versions(),
+        "kernel": kernel_info(),
+        "capabilities": process_capabilities(),
+        "host": {"cpu_count": os.cpu_count(), "hostname": platform.node()},
+    }
+
+
+def jsonable(value: Any) -> Any:
+    """A value as plain JSON types (tuples to lists, unknown objects to str)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def describe_params(params: Mapping[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in params.items())

@@ -1,0 +1,377 @@
+"""Traffic between the nodes of a running network: ping, iperf3, counters, packet capture.
+
+    stats = ping(net["h1"], "h2", count=5)                 # PingStats: loss %, RTT min/avg/max/mdev
+    flow = iperf3(net["h1"], net["h2"], duration=2)        # IperfResult: Mbit/s, retransmits, series
+    both = concurrent([Flow(net["h1"], net["h2"]), Flow(net["h3"], net["h4"], port=5202)])
+    with counting([net["h3"]]) as window:                  # counters before/after (netlink)
+        ...
+    window.delta["h3"]["h3-eth0"]["rx_packets"]
+    with Capture(net["h3"], "h3-eth0", "/tmp/h3.pcap") as cap:   # tcpdump, stopped by PID
+        ...
+    cap.count(unicast_only=True)
+
+Parsers (parse_ping, parse_iperf3) read the output of iputils ping and of ``iperf3 -J``
+and need no network. Anything a node handle offers (``run``, ``popen``, ``counters``,
+``ip``, ``name``) is all these helpers use.
+"""
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterator, Protocol, Sequence
+
+from testbed import pcap
+from testbed.errors import CommandFailed, UsageError
+
+IPERF3_PORT = 5201
+
+
+class TrafficNode(Protocol):
+    name: str
+
+    @property
+    def ip(self) -> str | None: ...
+
+    def run(self, command: Any, **kwargs: Any) -> subprocess.CompletedProcess: ...
+
+    def popen(self, command: Any, **kwargs: Any) -> subprocess.Popen: ...
+
+    def counters(self) -> dict[str, dict[str, int]]: ...
+
+
+class TrafficError(CommandFailed):
+    """A traffic tool failed or printed something that cannot be read."""
+
+
+def address_of(target: "TrafficNode | str") -> str:
+    """An IP address for a node handle or a literal address."""
+    if isinstance(target, str):
+        return target
+    if not target.ip:
+        raise UsageError(f"node {target.name!r} has no IP address to send traffic to")
+    return target.ip
+
+
+# ------------------------------------------------------------------ ping
+
+_SUMMARY = re.compile(r"^(\d+) packets transmitted, (\d+) (?:packets )?received(.*)$", re.M)
+_LOSS = re.compile(r"([\d.]+)% packet loss")
+_ERRORS = re.compile(r"\+(\d+) errors")
+_DUPLICATES = re.compile(r"\+(\d+) duplicates")
+_CONNECT_ERROR = re.compile(r"^ping: (?:connect|sendmsg): (.*)$", re.M)
+_RTT = re.compile(r"(?:rtt|round-trip) min/avg/max/(?:mdev|stddev) = "
+                  r"([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+) ms")
+
+
+@dataclass
+class PingStats:
+    """What iputils ping reports at the end; RTTs in ms, None when nothing came back."""
+
+    transmitted: int
+    received: int
+    loss_percent: float
+    errors: int = 0
+    duplicates: int = 0
+    rtt_min: float | None = None
+    rtt_avg: float | None = None
+    rtt_max: float | None = None
+    rtt_mdev: float | None = None
+    error: str | None = None               # why nothing was sent, if so
+
+    def as_dict(self, prefix: str = "") -> dict[str, Any]:
+        return {prefix + k: v for k, v in asdict(self).items()}
+
+
+def parse_ping(text: str) -> PingStats:
+    """Read the statistics lines of iputils ping output."""
+    summary = _SUMMARY.search(text)
+    refused = _CONNECT_ERROR.search(text)
+    if summary is None and refused is not None:     # nothing sent: no route, unreachable network
+        return PingStats(0, 0, 100.0, error=refused.group(1).strip())
+    if summary is None:
+        first = text.strip().splitlines()[0] if text.strip() else "no output"
+        raise TrafficError(f"ping printed no statistics ({first!r}); is the target address valid?")
+    rest = summary.group(3)
+    loss = _LOSS.search(rest)
+    errors, duplicates = _ERRORS.search(rest), _DUPLICATES.search(rest)
+    stats = PingStats(int(summary.group(1)), int(summary.group(2)), float(loss.group(1)) if loss else 100.0,
+                      int(errors.group(1)) if errors else 0, int(duplicates.group(1)) if duplicates else 0)
+    rtt = _RTT.search(text)
+    if rtt is not None:
+        stats.rtt_min, stats.rtt_avg, stats.rtt_max, stats.rtt_mdev = (float(x) for x in rtt.groups())
+    return stats
+
+
+def ping(node: TrafficNode, target: "TrafficNode | str", *, count: int = 5, interval: float = 0.2,
+         wait: float = 1.0, size: int | None = None) -> PingStats:
+    """Ping from ``node`` to a node or address, ``count`` probes ``interval`` s apart."""
+    argv = ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", str(wait)]
+    if size is not None:
+        argv += ["-s", str(size)]
+    argv.append(address_of(target))
+    result = node.run(argv, timeout=count * interval + wait + 10)
+    return parse_ping(result.stdout + result.stderr)
+
+
+# ------------------------------------------------------------------ iperf3
+
+@dataclass
+class Interval:
+    start: float
+    end: float
+    bits_per_second: float
+    retransmits: int | None = None
+    packets: int | None = None
+
+
+@dataclass
+class IperfResult:
+    """One iperf3 test, read from its JSON: rates in bit/s, as seen by the receiver."""
+
+    protocol: str                          # "TCP" or "UDP"
+    seconds: float
+    bytes: int
+    bits_per_second: float                 # received rate (TCP: sum_received; UDP: sum)
+    sent_bits_per_second: float
+    retransmits: int | None = None         # TCP only
+    jitter_ms: float | None = None         # UDP only
+    lost_packets: int | None = None
+    packets: int | None = None
+    lost_percent: float | None = None
+    intervals: list[Interval] = field(default_factory=list)
+
+    @property
+    def mbps(self) -> float:
+        return self.bits_per_second / 1e6
+
+    def as_dict(self, prefix: str = "", series: bool = False) -> dict[str, Any]:
+        """Scalar fields (and the per-interval series, if asked) with an optional key prefix."""
+        data = {k: v for k, v in asdict(self).items() if k != "intervals"}
+        data["mbps"] = self.mbps
+        if series:
+            data["intervals"] = [asdict(i) for i in self.intervals]
+        return {prefix + k: v for k, v in data.items()}
+
+
+def parse_iperf3(text: str) -> IperfResult:
+    """Read the output of ``iperf3 -c ... -J`` (client side, TCP or UDP)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TrafficError(f"iperf3 printed no JSON ({exc}); first bytes: {text[:120]!r}") from None
+    if data.get("error"):
+        raise TrafficError(f"iperf3: {data['error']}")
+    start, end = data.get("start", {}), data.get("end", {})
+    protocol = start.get("test_start", {}).get("protocol", "TCP")
+    intervals = [Interval(i["sum"]["start"], i["sum"]["end"], i["sum"]["bits_per_second"],
+                          i["sum"].get("retransmits"), i["sum"].get("packets"))
+                 for i in data.get("intervals", []) if not i["sum"].get("omitted")]
+    try:
+        if protocol == "UDP":
+            total = end["sum"]
+            sent = end.get("sum_sent", total)
+            received = end.get("sum_received", total)
+            return IperfResult("UDP", received["seconds"], received["bytes"], received["bits_per_second"],
+                               sent["bits_per_second"], jitter_ms=total.get("jitter_ms"),
+                               lost_packets=total.get("lost_packets"), packets=total.get("packets"),
+                               lost_percent=total.get("lost_percent"), intervals=intervals)
+        sent, received = end["sum_sent"], end["sum_received"]
+    except KeyError as exc:
+        raise TrafficError(f"iperf3 JSON has no end.{exc.args[0]}: the test did not finish") from None
+    return IperfResult("TCP", received["seconds"], received["bytes"], received["bits_per_second"],
+                       sent["bits_per_second"], retransmits=sent.get("retransmits"), intervals=intervals)
+
+
+def wait_listening(node: TrafficNode, port: int, timeout: float = 5.0) -> None:
+    """Wait until something in ``node`` listens on TCP ``port``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = node.run(["ss", "-Hltn", f"sport = :{port}"], timeout=5).stdout
+        if out.strip():
+            return
+        if time.monotonic() > deadline:
+            raise TrafficError(f"{node.name}: nothing listens on TCP port {port} after {timeout} s "
+                               "(did the iperf3 server start?)")
+        time.sleep(0.05)
+
+
+@dataclass
+class Flow:
+    """An iperf3 test from ``client`` to ``server``; start() it, then result()."""
+
+    client: TrafficNode
+    server: TrafficNode
+    duration: float = 2.0
+    udp: bool = False
+    bitrate: str | None = None             # e.g. "20M"; iperf3's default is 1M for UDP
+    port: int = IPERF3_PORT
+    interval: float = 0.5
+    streams: int = 1
+    extra: Sequence[str] = ()
+    _server: subprocess.Popen | None = field(default=None, init=False, repr=False)
+    _client: subprocess.Popen | None = field(default=None, init=False, repr=False)
+
+    def client_argv(self) -> list[str]:
+        argv = ["iperf3", "-c", address_of(self.server), "-p", str(self.port), "-J",
+                "-t", str(self.duration), "-i", str(self.interval), "-P", str(self.streams)]
+        if self.udp:
+            argv.append("-u")
+        if self.bitrate:
+            argv += ["-b", self.bitrate]
+        return argv + list(self.extra)
+
+    def start_server(self) -> None:
+        self._server = self.server.popen(["iperf3", "-s", "-1", "-p", str(self.port)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_listening(self.server, self.port)
+
+    def start_client(self) -> None:
+        self._client = self.client.popen(self.client_argv(), stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True)
+
+    def start(self) -> "Flow":
+        self.start_server()
+        self.start_client()
+        return self
+
+    def result(self) -> IperfResult:
+        if self._client is None:
+            raise UsageError("Flow.result() before Flow.start()")
+        try:
+            out, err = self._client.communicate(timeout=self.duration + 30)
+        finally:
+            self._stop_server()
+        if not out.strip():
+            raise TrafficError(f"iperf3 {self.client.name} -> {self.server.name} exited "
+                               f"{self._client.returncode} without output: {err.strip()[:200]}")
+        return parse_iperf3(out)
+
+    def _stop_server(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        try:
+            server.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            server.terminate()
+            try:
+                server.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def iperf3(client: TrafficNode, server: TrafficNode, **options: Any) -> IperfResult:
+    """One iperf3 test from client to server (options as for Flow); blocks for its duration."""
+    return Flow(client, server, **options).start().result()
+
+
+def concurrent(flows: Sequence[Flow]) -> list[IperfResult]:
+    """Run several flows at once: every server first, then every client, then collect."""
+    ports = [(id(f.server), f.port) for f in flows]
+    if len(set(ports)) != len(ports):
+        raise UsageError("concurrent flows to the same server need different ports (Flow(port=...))")
+    try:
+        for flow in flows:
+            flow.start_server()
+        for flow in flows:
+            flow.start_client()
+        return [flow.result() for flow in flows]
+    finally:
+        for flow in flows:
+            flow._stop_server()
+
+
+# ------------------------------------------------------------------ counters
+
+def counter_delta(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """after - before for every interface present in both (the "up" flag is not a counter)."""
+    return {ifname: {k: v - before[ifname].get(k, 0) for k, v in after[ifname].items() if k != "up"}
+            for ifname in after if ifname in before}
+
+
+@dataclass
+class CounterWindow:
+    """Interface counters of some nodes at the start and end of a window."""
+
+    nodes: Sequence[TrafficNode]
+    before: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    after: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+
+    def open(self) -> None:
+        self.before = {n.name: n.counters() for n in self.nodes}
+
+    def close(self) -> None:
+        self.after = {n.name: n.counters() for n in self.nodes}
+
+    @property
+    def delta(self) -> dict[str, dict[str, dict[str, int]]]:
+        """node -> interface -> counter -> change over the window."""
+        return {name: counter_delta(self.before[name], self.after[name]) for name in self.after}
+
+
+@contextmanager
+def counting(nodes: Sequence[TrafficNode]) -> Iterator[CounterWindow]:
+    """Read the nodes' interface counters before and after the block."""
+    window = CounterWindow(list(nodes))
+    window.open()
+    yield window
+    window.close()
+
+
+# ------------------------------------------------------------------ capture
+
+class Capture:
+    """tcpdump on one interface of a node into a pcap file; started by popen, stopped by PID."""
+
+    def __init__(self, node: TrafficNode, intf: str, path: str, bpf: str | None = None,
+                 snaplen: int = 96, start_timeout: float = 5.0):
+        self.node, self.intf, self.path = node, intf, path
+        self.argv = ["tcpdump", "-n", "--immediate-mode", "-i", intf, "-s", str(snaplen), "-U", "-w", path, "-Z", "root"]
+        if bpf:
+            self.argv.append(bpf)
+        self.start_timeout = start_timeout
+        self.proc: subprocess.Popen | None = None
+        self.stderr = ""
+
+    def start(self) -> "Capture":
+        self.proc = self.node.popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + self.start_timeout
+        line = ""
+        while "listening on" not in line:      # tcpdump says so once the socket is bound
+            line = self.proc.stderr.readline()
+            if not line and self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop(settle=0)
+                raise TrafficError(f"{self.node.name}: tcpdump on {self.intf} did not start: "
+                                   f"{(line + self.stderr).strip()[:200]}")
+        return self
+
+    def stop(self, settle: float = 0.2) -> None:
+        """After ``settle`` s for frames in flight, send SIGINT to tcpdump's PID and wait for it."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            time.sleep(settle)
+            proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        self.stderr += err or ""
+
+    def __enter__(self) -> "Capture":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def count(self, unicast_only: bool = False, exclude_macs: Sequence[str] = ()) -> tuple[int, int]:
+        """(frames, bytes on the wire) in the file; optionally only unicast frames, or not to/from some MACs."""
+        return pcap.count(self.path, unicast_only=unicast_only, exclude_macs=exclude_macs)

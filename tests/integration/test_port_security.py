@@ -1,0 +1,68 @@
+"""Port security on a Linux bridge: IP-MAC binding and MAC limits, with counted drops."""
+from __future__ import annotations
+
+from l2util import needs_root, nothing_left
+
+from testbed import Network, load
+from testbed.cli.main import main
+from testbed.features.status import node_counters
+from testbed.kernel import nft
+
+pytestmark = needs_root
+
+
+def build(**params) -> Network:
+    graph, used = load("topologies/port_security.py", {k: str(v) for k, v in params.items()})
+    return Network(graph, source="port_security", params=used)
+
+
+def pings(node, ip: str, count: int = 3) -> int:
+    out = node.cmd(["ping", "-c", str(count), "-i", "0.05", "-W", "1", ip])
+    return int(next(l for l in out.splitlines() if "received" in l).split(",")[1].split()[0])
+
+
+def port_of(net: Network, host: str) -> str:
+    return net.link(host, "s1")[0].other(host)[1]
+
+
+def test_binding_allows_the_bound_host_and_drops_spoofed_ip_and_mac():
+    net = build()
+    with nothing_left(net):
+        with net:
+            h1, h2 = net["h1"], net["h2"]
+            port = port_of(net, "h1")
+            assert pings(h1, h2.ip) == 3                                   # bound IP and MAC: allowed
+            assert net.port_security_counters("s1")[port] == {"mac": 0, "ip": 0, "macs": 0, "rogue": 0,
+                                                               "unbound": 0}
+            # a spoofed source IP (h1 takes another address) is dropped and counted
+            h1.run("ip addr flush dev h1-eth0 && ip addr add 10.0.0.99/24 dev h1-eth0", check=True)
+            assert pings(h1, h2.ip) == 0
+            assert net.port_security_counters("s1")[port]["ip"] >= 1
+            # a spoofed source MAC with the right IP is dropped and counted too
+            h1.run("ip addr flush dev h1-eth0 && ip addr add 10.0.0.11/24 dev h1-eth0 && "
+                   "ip link set dev h1-eth0 address 02:00:00:00:0e:0e", check=True)
+            assert pings(h1, h2.ip) == 0
+            assert net.port_security_counters("s1")[port]["mac"] >= 1
+            # h2's port has no binding: still fine
+            assert pings(h2, net["phys"].ip) == 3
+            assert ("bridge", "testbed_l2") in nft.tables(net["s1"].netns)
+
+
+def test_one_mac_per_port_blocks_macvlan_children_until_relaxed():
+    for relax in (False, True):
+        net = build(relax=relax)
+        with nothing_left(net):
+            with net:
+                phys, c1, c2, h2 = net["phys"], net["c1"], net["c2"], net["h2"]
+                port = port_of(net, "phys")
+                assert pings(phys, h2.ip) == 3                   # the first MAC on the port is learned
+                got = pings(c1, h2.ip) + pings(c2, h2.ip)
+                dropped = net.port_security_counters("s1")[port]["macs"]
+                if relax:
+                    assert got == 6 and dropped == 0
+                else:
+                    assert got == 0 and dropped >= 2             # c1's and c2's MACs are over the limit
+                    assert pings(phys, h2.ip) == 3               # the learned MAC keeps working
+                    # `testbed counters RUN NODE` reads the same counters from nft alone
+                    assert main(["counters", net.run_id, "s1"]) == 0
+                    assert node_counters(net["s1"].netns)["ports"][port]["macs"] == dropped
