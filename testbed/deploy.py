@@ -7,7 +7,7 @@ Phases, in order (each object is journaled before it is made):
   4. per namespace: loopback and the other veth ends up, addresses, routes, other sysctls
   4b. link shaping: qdiscs on egress, nftables loss on ingress (they go with the namespace)
   5. /etc/netns/<namespace>/hosts for name resolution
-  6. wait for STP bridges to converge
+  6. wait for every veth to have carrier, then for STP bridges to converge
   7. Open vSwitch switches: a private OVS per switch, bridges, ports, flows (ovs_deploy.py)
 A failure (or Ctrl-C/SIGTERM) in any phase removes everything made so far, in reverse.
 """
@@ -33,6 +33,7 @@ from testbed.plan import Node, Plan
 
 ETC_NETNS = "/etc/netns"
 CHUNK = 128
+CARRIER_TIMEOUT = 10.0          # seconds for every veth to report carrier after the build
 Progress = Callable[[str, int, int], None]
 
 
@@ -77,6 +78,7 @@ class Deployment:
             self._shape()
             apply.configure(self)
             self._hosts_files()
+            self._wait_carrier()
             self._wait_stp()
             ovs_deploy.start(self.plan, self.journal, self.worker, self.ns)
         except BaseException as exc:
@@ -235,6 +237,35 @@ class Deployment:
             os.symlink(files[nets], os.path.join(directory, "hosts"))
         self._tick("hosts files", len(dirs), len(dirs))
 
+    def _wait_carrier(self, timeout: float = CARRIER_TIMEOUT) -> None:
+        """Wait until every veth has carrier: the kernel reports it a moment after both ends are
+        up (later on a loaded machine), and until then bridge ports drop what they get."""
+        index = if_indexes(self.plan)
+        todo = {n.name: {index[(n.name, i.name)] for i in n.interfaces if i.kind == "veth"}
+                for n in self.plan.nodes}
+        todo = {name: indexes for name, indexes in todo.items() if indexes}
+        deadline = time.monotonic() + timeout
+        while todo:
+            todo = self.worker.call(self._without_carrier, todo)
+            if not todo:
+                return
+            if time.monotonic() > deadline:
+                names = sorted(f"{node}/{intf.name}" for node, indexes in todo.items()
+                               for intf in self.plan.node(node).interfaces
+                               if index[(node, intf.name)] in indexes)
+                raise DeployError(f"no carrier on {', '.join(names[:10])} after {timeout:.0f} s")
+            time.sleep(0.01)
+
+    def _without_carrier(self, todo: dict[str, set[int]]) -> dict[str, set[int]]:
+        """(worker thread) node -> veth ifindexes still without carrier."""
+        left = {}
+        for node, indexes in todo.items():
+            with self.worker.inside(self.ns(node)):
+                missing = netlink.links_without_carrier(indexes)
+            if missing:
+                left[node] = missing
+        return left
+
     def _wait_stp(self) -> None:
         stp = [(n, i) for n in self.plan.nodes for i in n.interfaces if i.bridge and i.bridge.stp]
         if not stp:
@@ -317,24 +348,65 @@ def require_root() -> None:
 
 
 def stop_process(pid: int, start: int | None, grace: float = 1.0) -> bool:
-    """SIGTERM, then SIGKILL after ``grace`` seconds, a process we started (PID + start time)."""
+    """SIGTERM, then SIGKILL after ``grace`` seconds, a process we started (PID + start time).
+
+    A process that leads its own process group (node.popen() starts a new session) is
+    stopped with its whole group, so a shell's children do not outlive the run.
+    """
     if not process_alive(pid, start):
         return False
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
+    group = _leads_group(pid)
+    _send(pid, signal.SIGTERM, group)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        if not process_alive(pid, start) or _zombie(pid):
+        if not _running(pid, start, group):
             return True
         time.sleep(0.02)
-    if process_alive(pid, start):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    _send(pid, signal.SIGKILL, group)
     return True
+
+
+def stop_signal(pid: int) -> None:
+    """Send SIGTERM to a process, or to its whole group when it leads one."""
+    _send(pid, signal.SIGTERM, _leads_group(pid))
+
+
+def _leads_group(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == pid
+    except ProcessLookupError:
+        return False
+
+
+def _send(pid: int, sig: int, group: bool) -> None:
+    try:
+        if group:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _running(pid: int, start: int | None, group: bool) -> bool:
+    """Is the process (or, for a group leader, any process of its group) still running?"""
+    if not group:
+        return process_alive(pid, start) and not _zombie(pid)
+    for name in os.listdir("/proc"):
+        if name.isdigit() and _group_of(int(name)) == pid:
+            return True
+    return False
+
+
+def _group_of(pid: int) -> int | None:
+    """The process group of a live (not zombie) process, else None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(b")") + 2:].split()
+    return None if fields[0] == b"Z" else int(fields[2])
 
 
 def _zombie(pid: int) -> bool:

@@ -15,6 +15,7 @@ import errno
 import os
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -22,6 +23,7 @@ import networkx as nx
 
 from testbed import ovs_deploy, planner, shaping
 from testbed.deploy import (Deployment, Progress, if_indexes, netns_name, require_root, signals_blocked,
+                            stop_signal,
                             static_neighbours, teardown)
 from testbed.errors import CommandFailed, UsageError
 from testbed.journal import Journal, new_run_id, process_start_time
@@ -37,6 +39,8 @@ ARP_POLICIES = ("auto", "static", "dynamic")
 # between more pairs than that at once fails with ENOBUFS. With arp="auto", an all-pairs
 # test of more pairs installs permanent entries (exempt from that limit) first.
 ARP_DYNAMIC_MAX_PAIRS = 400
+
+LINK_UP_TIMEOUT = 5.0     # seconds for a link brought up to get its carrier
 
 
 class Node:
@@ -146,7 +150,7 @@ class PingallResult:
 
     @property
     def loss(self) -> float:
-        """Percentage of probes lost between pairs expected to connect."""
+        """Percent of probes lost between pairs expected to connect (others should lose all)."""
         expected = [p for p in self.pairs if p.expected]
         sent = sum(p.sent for p in expected)
         return 0.0 if not sent else 100.0 * (sent - sum(p.received for p in expected)) / sent
@@ -176,7 +180,7 @@ class PingallResult:
                 lines.append(row)
         expected = [p for p in self.pairs if p.expected]
         lines.append(f"{len(self.pairs)} pairs, {len(expected)} expected to connect, "
-                     f"{len(self.failures)} wrong, {self.loss:.1f}% of their probes lost")
+                     f"{len(self.failures)} wrong, {self.loss:.1f}% of expected probes lost")
         for p in self.failures[:20]:
             why = f"{p.loss:.0f}% loss" if p.expected else "reachable but should not be"
             lines.append(f"  {p.src} -> {p.dst} ({p.dst_ip}): {why}")
@@ -215,10 +219,13 @@ class Network:
         self.worker = nsfs.NetnsWorker()
         meta = {"source": self.plan.source, "params": dict(self.plan.params), "nodes": len(self.plan.nodes),
                 "links": len(self.plan.links)}
-        self.journal = Journal.create(self.run_id, meta)
         try:
+            self.journal = Journal.create(self.run_id, meta)
             Deployment(self.plan, self.journal, self.worker, self.progress).build()
         except BaseException:
+            if self.journal is not None:     # build() rolled back; this covers a signal before it began
+                teardown(self.journal)
+                self.journal = None
             self.worker.close()
             self.worker = None
             raise
@@ -238,7 +245,7 @@ class Network:
         with signals_blocked():
             for proc in list(self._procs.values()):
                 if proc.poll() is None:
-                    proc.terminate()
+                    stop_signal(proc.pid)      # all at once; teardown waits, then kills what is left
             counts = teardown(self.journal, progress=self.progress)
             for proc in list(self._procs.values()):
                 try:
@@ -309,10 +316,35 @@ class Network:
         return found
 
     def set_link(self, a: str, b: str, up: bool) -> None:
-        """Bring both ends of every link between a and b up or down."""
-        for link in self.link(a, b):
-            for node, intf in (link.a, link.b):
-                self[node].set_link_state(intf, up)
+        """Bring both ends of every link between a and b up or down.
+
+        Taking a link down makes the kernel drop the routes through it, so bringing it up
+        installs the planned routes of both ends again.
+        """
+        ends = [end for link in self.link(a, b) for end in (link.a, link.b)]
+        for node, intf in ends:
+            self[node].set_link_state(intf, up)
+        if up:
+            self._wait_carrier(ends)
+            for name in (a, b):
+                routes = [(r.dst, r.via) for r in self[name].plan.routes]
+                if routes:
+                    self.worker.run_inside(self[name].netns, linkstate.replace_routes, routes)
+
+    def _wait_carrier(self, ends: list[tuple[str, str]], timeout: float = LINK_UP_TIMEOUT) -> None:
+        """Wait until the kernel reports every end operationally up (carrier arrives a moment
+        after the admin state, and a bridge port forwards only then)."""
+        deadline = time.monotonic() + timeout
+        pending = list(ends)
+        while pending:
+            pending = [(node, intf) for node, intf in pending
+                       if self.worker.run_inside(self[node].netns, linkstate.operstates, [intf]).get(intf) != "UP"]
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise CommandFailed(f"link ends {', '.join(f'{n}/{i}' for n, i in pending)} did not come up "
+                                    f"within {timeout:.0f} s")
+            time.sleep(0.01)
 
     def link_down(self, a: str, b: str) -> None:
         self.set_link(a, b, False)
@@ -337,20 +369,21 @@ class Network:
         """Ping every ordered pair of hosts in parallel; compare with the expected reachability."""
         names = list(hosts) if hosts is not None else [n.name for n in self.hosts]
         pairs: list[PairResult] = []
-        probes: list[icmp.Probe] = []
         for src in names:
             for dst in names:
                 if src == dst:
                     continue
                 ip = target_address(self.live_plan, src, dst)
                 pairs.append(PairResult(src, dst, ip, 0, 0, self.reachability.expected(src, dst)))
-                probes.append(icmp.Probe(self[src].netns, ip or "0.0.0.0"))
+        # a host without an address has nothing to ping (0.0.0.0 would answer from the sender itself)
+        probed = [p for p in pairs if p.dst_ip is not None]
+        probes = [icmp.Probe(self[p.src].netns, p.dst_ip) for p in probed]
         if self.arp == "auto" and not self._static_arp and len(probes) > ARP_DYNAMIC_MAX_PAIRS:
             self.install_static_arp()
         window = 1024 if self._static_arp else 16
         icmp.mesh(lambda ns: self.worker.run_inside(ns, icmp.open_socket), probes, count=count,
                   timeout=timeout, window=window)
-        for pair, probe in zip(pairs, probes):
+        for pair, probe in zip(probed, probes):
             pair.sent, pair.received = probe.sent, probe.received
             pair.rtt_ms = min(probe.rtts) if probe.rtts else None
         return PingallResult(names, pairs)

@@ -13,9 +13,10 @@ import networkx as nx
 
 from testbed import addressing, graphs, kinds, shaping
 from testbed import features as node_features
-from testbed.errors import EnvironmentProblem, UsageError
+from testbed.errors import EnvironmentProblem, Problem, TopologyError, UsageError
 from testbed.features import dhcp, macvlan, nat
 from testbed.kinds import switching
+from testbed.kinds.switching import STP_FORWARD_DELAY_MIN
 from testbed.plan import BridgeOptions, Interface, Link, Node, Plan, Route, Segment
 from testbed.segments import node_devices, segments
 from testbed.topology import SHAPING_ATTRS, declared_addresses, declared_macs, require_valid
@@ -45,12 +46,19 @@ def plan(graph: nx.Graph, source: str = "topology", params: Mapping[str, Any] | 
     ports = graphs.port_names(graph)
     macs = _assign_macs(graph, ports)
     segs = segments(graph, ports, macs)
-    addresses = _assign_addresses(graph, ports, segs)
+    try:
+        addresses = _assign_addresses(graph, ports, segs)
+    except ValueError as exc:             # the address pool or a subnet ran out
+        raise TopologyError([Problem("addresses", str(exc), "declare smaller subnets or fewer interfaces")],
+                            source) from None
     links = _links(graph, ports)
     by_end = {end: link for link in links for end in (link.a, link.b)}
     nodes = tuple(_node(graph, n, ports, by_end, addresses, macs) for n in graph.nodes)
     nodes = _add_routes(graph, nodes, segs, addresses, _nat_lans(graph, ports, addresses))
     nodes = _shape(nodes, links, features)
+    _check_gateways(nodes, source)
+    _check_named_gateways(graph, nodes, source)
+    _check_ipv6(graph, nodes, source)
     seg_plans = tuple(Segment(s.index, _network_of(s, addresses), s.interfaces, s.switches) for s in segs)
     hosts = tuple((n.name, n.addresses[0].split("/")[0]) for n in nodes if n.role == "l3" and n.addresses)
     return Plan(source=source, params=tuple(sorted((params or {}).items())), nodes=nodes,
@@ -153,7 +161,7 @@ def _node(graph, node, ports, by_end, addresses, macs) -> Node:
         interfaces.append(Interface(name=name, kind="bridge", mac=macs[(name, name)],
                                     bridge=BridgeOptions(**options)))
     for dname, spec in devices.items():
-        bridge = BridgeOptions(stp=bool(spec.get("stp", False))) if spec["kind"] == "bridge" else None
+        bridge = _device_bridge(spec) if spec["kind"] == "bridge" else None
         parent = macvlan.parent_of(graph, ports, spec) if spec["kind"] == "macvlan" else None
         interfaces.append(Interface(name=dname, kind=spec["kind"], mac=macs[(name, dname)],
                                     addresses=_addr(addresses, name, dname), bridge=bridge, parent=parent,
@@ -196,6 +204,13 @@ def _shape(nodes: tuple[Node, ...], links: tuple[Link, ...], features) -> tuple[
     return tuple(dataclasses.replace(n, interfaces=tuple(
         dataclasses.replace(i, qdiscs=plans[(n.name, i.name)].qdiscs, ingress_loss=plans[(n.name, i.name)].ingress_loss)
         if (n.name, i.name) in plans else i for i in n.interfaces)) for n in nodes)
+
+
+def _device_bridge(spec: Mapping[str, Any]) -> BridgeOptions:
+    """An in-node bridge; with STP it gets the short forward delay switches get (not the kernel's 15 s)."""
+    if spec.get("stp", False) is True:
+        return BridgeOptions(stp=True, forward_delay=STP_FORWARD_DELAY_MIN)
+    return BridgeOptions(stp=False)
 
 
 def _addr(addresses, node, ifname) -> tuple[str, ...]:
@@ -242,6 +257,44 @@ def _add_routes(graph, nodes: tuple[Node, ...], segs, addresses, nat_lans=None) 
                 routes.append(Route("default", default))
         result.append(Node(n.name, n.kind, n.role, n.interfaces, tuple(routes), n.sysctls))
     return tuple(result)
+
+
+def _check_gateways(nodes: tuple[Node, ...], source: str) -> None:
+    """Every route's gateway must be on one of its node's subnets, or the kernel refuses it."""
+    problems = []
+    for n in nodes:
+        nets = [ipaddress.ip_interface(a).network for a in n.addresses]
+        for r in n.routes:
+            if not any(ipaddress.ip_address(r.via) in net for net in nets):
+                problems.append(Problem(f"node {n.name!r} route {r.dst} via {r.via}",
+                                        "the gateway is on none of the node's subnets "
+                                        f"({', '.join(str(x) for x in nets) or 'it has no addresses'})",
+                                        "use the address of a neighbour on one of those subnets"))
+    if problems:
+        raise TopologyError(problems, source)
+
+
+def _check_named_gateways(graph, nodes: tuple[Node, ...], source: str) -> None:
+    """default_route naming a router works only when that router shares a LAN with the node."""
+    problems = []
+    for n in nodes:
+        given = graph.nodes[n.name].get("default_route")
+        if given not in (None, "none") and given in graph.nodes and not any(r.dst == "default" for r in n.routes):
+            problems.append(Problem(f"node {n.name!r}", f"default_route {given!r} names a router that is on "
+                                    "none of the node's LANs", "name a router on the node's own LAN"))
+    if problems:
+        raise TopologyError(problems, source)
+
+
+def _check_ipv6(graph, nodes: tuple[Node, ...], source: str) -> None:
+    """IPv6 is off in a node unless it sets ipv6=True; the kernel refuses IPv6 addresses then."""
+    problems = [Problem(f"node {n.name!r}", f"has IPv6 address(es) {', '.join(v6)} but IPv6 is off in it",
+                        "set ipv6=True on the node")
+                for n in nodes
+                for v6 in [[a for a in n.addresses if ipaddress.ip_interface(a).version == 6]]
+                if v6 and graph.nodes[n.name].get("ipv6", False) is not True]
+    if problems:
+        raise TopologyError(problems, source)
 
 
 def _router_routes(me, routers, router_set, attached, nets, explicit) -> list[Route]:

@@ -26,6 +26,7 @@ LINK_ATTRS: dict[str, checks.Checker] = dict(
 )
 DEVICE_KINDS = ("bridge", "dummy", "macvlan")
 DEVICE_ATTRS = ("kind", "ports", "ip", "mac", "stp", "parent", "mode")
+LOOPBACK = "lo"
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
@@ -53,9 +54,10 @@ def validate(graph: Any) -> list[Problem]:
         problems += _check_link(graph, link, ports)
     if ports is not None:
         problems += _check_interface_names(graph, ports)
+        problems += _check_given_twice(graph)
         problems += _check_duplicates(graph, ports)
         problems += _check_segments(graph, ports)
-        problems += _check_loops(graph)
+        problems += _check_loops(graph, ports)
         problems += features.problems(graph, ports)
         problems += vlan_checks.check(graph)
     return problems
@@ -75,8 +77,8 @@ def _check_node(graph: nx.Graph, node: Any, attrs: Mapping[str, Any]) -> list[Pr
     name_error = checks.node_name(node)
     if name_error:
         return [Problem(where, name_error, "rename the node")]
-    if not attrs:
-        users = [str(n) for n in graph.adj[node]]
+    users = [str(n) for n in graph.adj[node] if n != node]
+    if not attrs and users:
         return [Problem(where, f"is used by a link (to {', '.join(users)}) but was never declared",
                         f"add it with G.add_node({node!r}, kind=...) or fix the link's node name")]
     kind_name = attrs.get("kind")
@@ -213,6 +215,9 @@ def _check_interface_names(graph: nx.Graph, ports) -> list[Problem]:
             if error:
                 problems.append(Problem(f"node {node!r}", error,
                                         "shorten the node name or name the interface with the link's 'intf'"))
+            elif name == LOOPBACK:
+                problems.append(Problem(f"node {node!r}", f"interface name {name!r} is the loopback every "
+                                        "namespace already has", "choose another 'intf' name"))
             if name in seen:
                 problems.append(Problem(f"node {node!r}", f"two interfaces are named {name!r}",
                                         "give each link end its own 'intf' name"))
@@ -274,6 +279,24 @@ def declared_macs(graph: nx.Graph, ports) -> dict[tuple[str, str], str]:
     return found
 
 
+def _check_given_twice(graph: nx.Graph) -> list[Problem]:
+    """A node's 'ip'/'mac' is for its first link; that link must not set another one for it."""
+    problems = []
+    for node, attrs in graph.nodes(data=True):
+        first = next(iter(graphs.incident(graph, node)), None)
+        if first is None:
+            continue
+        data = graph.edges[node, first[0], first[1]] if graph.is_multigraph() else graph.edges[node, first[0]]
+        link = graphs.LinkRef(node, first[0], first[1], data)
+        for attr in ("ip", "mac"):
+            on_link = link.end(attr, node)
+            if attrs.get(attr) is not None and on_link is not None and on_link != attrs[attr]:
+                problems.append(Problem(f"node {node!r}", f"{attr!r} is {attrs[attr]!r} on the node but "
+                                        f"{on_link!r} on its first {link.label}",
+                                        f"give the {attr} in one place"))
+    return problems
+
+
 def _check_duplicates(graph: nx.Graph, ports) -> list[Problem]:
     problems = []
     for what, table, norm in (("IP address", declared_addresses(graph, ports),
@@ -307,29 +330,58 @@ def _check_segments(graph: nx.Graph, ports) -> list[Problem]:
                 problems.append(Problem(", ".join(members), f"IP outside the link's subnet {first} "
                                         f"(shared with {', '.join(nets[first])})",
                                         "put every interface of one LAN in the same subnet"))
+        elif nets:
+            net = ipaddress.ip_network(next(iter(nets)))
+            room = net.num_addresses if net.prefixlen >= net.max_prefixlen - 1 else net.num_addresses - 2
+            if len(seg.interfaces) > room:
+                problems.append(Problem(", ".join(next(iter(nets.values()))),
+                                        f"subnet {net} has room for {room} address(es) but its LAN has "
+                                        f"{len(seg.interfaces)} interfaces",
+                                        "use a shorter prefix (a bigger subnet)"))
     return problems
 
 
-def _check_loops(graph: nx.Graph) -> list[Problem]:
-    """An L2 loop (a cycle through switching nodes) must have STP on every bridge in it."""
+def _check_loops(graph: nx.Graph, ports) -> list[Problem]:
+    """An L2 loop (a cycle through switching nodes or in-node bridges) must have STP on every
+    bridge in it."""
     l2 = nx.MultiGraph()
+    stp: dict[str, bool] = {}
+    bridge_of: dict[tuple[str, str], str] = {}        # (node, port ifname) -> in-node bridge vertex
     for node, attrs in graph.nodes(data=True):
         kind = kinds.get(attrs.get("kind"))
         if kind is not None and kind.switching:
-            l2.add_node(node)
+            l2.add_node(str(node))
+            stp[str(node)] = attrs.get("stp", False) is True
+        elif kind is not None:
+            for dname, spec in node_devices(attrs).items():
+                if spec.get("kind") == "bridge" and isinstance(spec.get("ports"), (list, tuple)):
+                    vertex = f"{node}/{dname}"
+                    l2.add_node(vertex)
+                    stp[vertex] = spec.get("stp", False) is True
+                    for port in spec["ports"]:
+                        bridge_of[(str(node), str(port))] = vertex
+
+    def vertex(link: graphs.LinkRef, end: Any) -> str | None:
+        if str(end) in stp:
+            return str(end)
+        return bridge_of.get((str(end), ports[graphs.link_id(link.u, link.v, link.key)][end]))
+
     for link in graphs.links(graph):
-        if link.u in l2 and link.v in l2 and link.u != link.v:
-            l2.add_edge(link.u, link.v)
+        if link.u == link.v:
+            continue
+        a, b = vertex(link, link.u), vertex(link, link.v)
+        if a is not None and b is not None:
+            l2.add_edge(a, b)
     problems = []
     for component in nx.connected_components(l2):
         sub = l2.subgraph(component)
         if sub.number_of_edges() < sub.number_of_nodes():
             continue                      # a tree: no loop
         loop_nodes = _nodes_on_cycles(sub)
-        no_stp = [str(n) for n in loop_nodes if not graph.nodes[n].get("stp", False)]
+        no_stp = [n for n in loop_nodes if not stp[n]]
         if no_stp:
             problems.append(Problem(
-                "L2 loop through " + ", ".join(str(n) for n in loop_nodes),
+                "L2 loop through " + ", ".join(loop_nodes),
                 f"frames would circle forever: no STP on {', '.join(no_stp)}",
                 "set stp=True on every bridge/switch in the loop (hubs cannot run STP), or remove a link"))
     return problems

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -17,10 +18,12 @@ from testbed import __version__, loader, planner
 from testbed.cli import experiments as experiment_commands
 from testbed.cli import features as features_cli
 from testbed.errors import RunNotFound, TestbedError, UsageError
-from testbed.journal import Journal, all_runs, run_dir
+from testbed.journal import RUNS_DIR, Journal, all_runs, run_dir
 
 EXIT_OK, EXIT_CHECK, EXIT_INPUT, EXIT_ENV = 0, 1, 2, 3
 TESTS: dict[str, Callable] = {}
+KNOWN_TESTS = (None, "none", "pingall", "pingallfull")
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
 class Terminated(BaseException):
@@ -88,6 +91,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from testbed.cli.progress import progress_for
     from testbed.network import Network
+    if args.test not in KNOWN_TESTS:            # refuse before building anything
+        raise UsageError(f"--test {args.test!r}: unknown test; known: {', '.join(t for t in KNOWN_TESTS if t)}")
+    if args.count < 1:
+        raise UsageError(f"--count {args.count}: give at least 1 ping per pair")
     plan = load_plan(args)
     started = time.perf_counter()
     net = Network(plan, arp=args.arp, progress=progress_for(len(plan.nodes)))
@@ -167,8 +174,8 @@ def cmd_clean(args: argparse.Namespace) -> int:
     if args.all == bool(args.run_id):
         raise UsageError("give a RUN_ID or --all (see `testbed list`)")
     if args.run_id:
-        if not os.path.isdir(run_dir(args.run_id)):
-            raise RunNotFound(f"no run {args.run_id!r} under {os.path.dirname(run_dir(args.run_id))}; "
+        if not RUN_ID_RE.match(args.run_id) or not os.path.isdir(run_dir(args.run_id)):
+            raise RunNotFound(f"no run {args.run_id!r} under {RUNS_DIR}; "
                               "see `testbed list`")
         runs = [Journal.open(args.run_id)]
     else:
@@ -176,6 +183,9 @@ def cmd_clean(args: argparse.Namespace) -> int:
     status = EXIT_OK
     for run in runs:
         if run.owner_alive() and not args.force:
+            if args.all:                   # --all means the runs whose owner is gone: not an error
+                print(f"{run.run_id}: skipped, still running (process {run.meta().get('pid')})", file=sys.stderr)
+                continue
             print(f"{run.run_id}: still owned by running process {run.meta().get('pid')}; "
                   "stop it, or use --force", file=sys.stderr)
             status = EXIT_CHECK

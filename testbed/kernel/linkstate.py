@@ -53,6 +53,29 @@ def set_up(names: list[str], up: bool) -> None:
             ipr.link("set", index=found[0], state="up" if up else "down")
 
 
+def replace_routes(routes: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Install (dst, via) routes again (the kernel drops them when their link goes down).
+
+    Returns the routes that could not be installed (their gateway is not reachable yet).
+    """
+    failed = []
+    with _iproute() as ipr:
+        for dst, via in routes:
+            try:
+                ipr.route("replace", dst="0.0.0.0/0" if dst == "default" else dst, gateway=via, proto=4)
+            except OSError:  # pyroute2's NetlinkError
+                failed.append((dst, via))
+    return failed
+
+
+def operstates(names: list[str]) -> dict[str, str]:
+    """ifname -> operational state ("UP", "DOWN", "LOWERLAYERDOWN"...) of the named interfaces."""
+    wanted = set(names)
+    with _iproute() as ipr:
+        return {link.get("ifname"): link.get("IFLA_OPERSTATE") for link in ipr.get_links()
+                if link.get("ifname") in wanted}
+
+
 def _iproute():
     from pyroute2 import IPRoute
     return IPRoute()

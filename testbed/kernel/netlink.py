@@ -94,13 +94,8 @@ class Batch:
 
     def macvlan(self, name: str, index: int, mac: str | None, netns_fd: int, parent_index: int, mode: int) -> None:
         """A macvlan child of ``parent_index`` (in this socket's namespace), created up in ``netns_fd``."""
-        attrs: list[Any] = [("IFLA_IFNAME", name), ("IFLA_LINK", parent_index), ("IFLA_NET_NS_FD", netns_fd)]
-        if mac is not None:
-            attrs.append(("IFLA_ADDRESS", mac))
-        attrs.append(("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", "macvlan"), ("IFLA_INFO_DATA", {
-            "attrs": [("IFLA_MACVLAN_MODE", mode)]})]}))
-        self._queue(ifinfmsg, dict(index=index, **_up(True)), attrs, RTM_NEWLINK, CREATE,
-                    f"create macvlan {name} on ifindex {parent_index}")
+        self._add(nlencode.macvlan, f"create macvlan {name} on ifindex {parent_index}", name=name, index=index,
+                  mac=mac, netns_fd=netns_fd, parent_index=parent_index, mode=mode, up=True)
 
     def set_link(self, index: int, name: str, *, up: bool | None = None, master: int | None = None) -> None:
         state = {True: " up", False: " down", None: ""}[up]
@@ -154,3 +149,40 @@ class Batch:
 
 def is_exists(error: OSError) -> bool:
     return error.errno == errno.EEXIST
+
+
+IFF_LOWER_UP = 0x10000
+RTM_GETLINK = 18
+NLM_F_DUMP = 0x300
+NLMSG_DONE = 3
+
+
+def links_without_carrier(indexes: set[int]) -> set[int]:
+    """Which of the given ifindexes of the calling thread's namespace lack carrier (IFF_LOWER_UP).
+
+    One RTM_GETLINK dump read straight from the message headers: cheap enough to ask every
+    namespace of a large network right after it is built.
+    """
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0)
+    try:
+        sock.bind((0, 0))
+        # nlmsghdr + ifinfomsg (family AF_UNSPEC) asking for a dump of every link
+        sock.send(struct.pack("IHHII", 32, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + bytes(16))
+        without = set(indexes)
+        while True:
+            data = sock.recv(1 << 16)
+            offset = 0
+            while offset + 16 <= len(data):
+                length, msg_type, _flags, _seq, _pid = struct.unpack_from("IHHII", data, offset)
+                if msg_type == NLMSG_DONE:
+                    return without
+                if msg_type == NLMSG_ERROR:
+                    code = -struct.unpack_from("i", data, offset + 16)[0]
+                    raise NetlinkError(code, "dump links")
+                if msg_type == RTM_NEWLINK:
+                    index, flags = struct.unpack_from("iI", data, offset + 20)
+                    if flags & IFF_LOWER_UP:
+                        without.discard(index)
+                offset += (length + 3) & ~3
+    finally:
+        sock.close()

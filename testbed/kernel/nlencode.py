@@ -17,7 +17,8 @@ IFINFOMSG = struct.Struct("=BxHiII")
 IFADDRMSG = struct.Struct("=BBBBI")
 RTMSG = struct.Struct("=BBBBBBBBI")
 NDMSG = struct.Struct("=BxxxiHBB")
-IFLA_ADDRESS, IFLA_IFNAME, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_FD = 1, 3, 10, 18, 28
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_LINK, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_FD = 1, 3, 5, 10, 18, 28
+IFLA_MACVLAN_MODE = 1
 IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 1, 2, 1
 IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST = 1, 2, 4
 RTA_DST, RTA_GATEWAY = 1, 5
@@ -82,6 +83,18 @@ def device(seq: int, flags: int, *, kind: str, name: str, index: int, mac: str, 
             encoded += nla(number, struct.pack(fmt, value))
         info += nla(IFLA_INFO_DATA, encoded)
     attrs = _link_attrs(name, mac, netns_fd) + nla(IFLA_LINKINFO, info)
+    body = IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, 1 if up else 0, 1) + attrs
+    return _message(RTM_NEWLINK, flags, seq, body)
+
+
+def macvlan(seq: int, flags: int, *, name: str, index: int, mac: str | None, netns_fd: int,
+            parent_index: int, mode: int, up: bool) -> bytes:
+    """RTM_NEWLINK for a macvlan child of ``parent_index``, created in ``netns_fd``."""
+    attrs = nla(IFLA_IFNAME, _name(name)) + nla(IFLA_LINK, _u32(parent_index)) + nla(IFLA_NET_NS_FD, _u32(netns_fd))
+    if mac is not None:
+        attrs += nla(IFLA_ADDRESS, _mac(mac))
+    info = nla(IFLA_INFO_KIND, b"macvlan\0") + nla(IFLA_INFO_DATA, nla(IFLA_MACVLAN_MODE, _u32(mode)))
+    attrs += nla(IFLA_LINKINFO, info)
     body = IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, 1 if up else 0, 1) + attrs
     return _message(RTM_NEWLINK, flags, seq, body)
 

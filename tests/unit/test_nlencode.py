@@ -94,3 +94,15 @@ def test_neighbour():
     ref = reference(ndmsg, {"family": socket.AF_INET, "ifindex": 2, "state": 0x80},
                     [("NDA_DST", "10.0.0.7"), ("NDA_LLADDR", "02:00:00:00:00:01")], 28, CREATE, 6)
     assert nlencode.neighbour(6, CREATE, index=2, ip="10.0.0.7", mac="02:00:00:00:00:01", state=0x80) == ref
+
+
+@pytest.mark.parametrize("mac", [None, "02:00:00:00:00:05"])
+def test_macvlan(mac):
+    attrs = [("IFLA_IFNAME", "eth0"), ("IFLA_LINK", 4), ("IFLA_NET_NS_FD", 8)]
+    if mac:
+        attrs.append(("IFLA_ADDRESS", mac))
+    attrs.append(("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", "macvlan"), ("IFLA_INFO_DATA", {
+        "attrs": [("IFLA_MACVLAN_MODE", 4)]})]}))
+    ref = reference(ifinfmsg, {"index": 3, "flags": 1, "change": 1}, attrs, 16, CREATE, 9)
+    assert nlencode.macvlan(9, CREATE, name="eth0", index=3, mac=mac, netns_fd=8, parent_index=4, mode=4,
+                            up=True) == ref
