@@ -3,6 +3,7 @@
 Needs root and Open vSwitch's tools; each test checks it leaves no namespace, interface,
 OVS daemon, socket or database behind, and that the system's OVS (if any) is unchanged.
 """
+import io
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import networkx as nx
 import pytest
 
 from testbed import load
+from testbed.cli.shell import Shell
 from testbed.errors import EnvironmentProblem
 from testbed.journal import run_dir
 from testbed.kernel import ethtool, ovs
@@ -93,6 +95,9 @@ def test_vlans_matrix_same_vlan_reaches_across_the_trunk_cross_vlan_never(clean_
             else:
                 assert not p.expected and p.received == 0, result.matrix()
         assert "NORMAL" in net.dpctl("s1")
+        out = io.StringIO()
+        Shell(net, stdout=out, tty=False).onecmd("dpctl")      # the shell's Mininet-style command
+        assert "*** s1" in out.getvalue() and "*** s2" in out.getvalue() and "actions=NORMAL" in out.getvalue()
 
 
 def _move_h1_to_its_spare_port(net: Network) -> None:
