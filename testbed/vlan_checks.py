@@ -49,7 +49,24 @@ def check(graph: nx.Graph) -> list[Problem]:
             problems += _check_mac_vlan_switch(graph, node)
         if _ovs(graph, node) and (attrs.get("kind") == "hub" or attrs.get("hub") is True):
             problems += _check_hub(graph, node, attrs)
+        if _ovs(graph, node):
+            problems += _check_linux_only(graph, node, attrs)
     return problems
+
+
+def _check_linux_only(graph: nx.Graph, node: Any, attrs: Mapping[str, Any]) -> list[Problem]:
+    """Port security and DHCP snooping are nftables rules on Linux bridge ports."""
+    used = [k for k in ("max_macs", "dhcp_snooping") if attrs.get(k)]
+    for nbr, key in graphs.incident(graph, node):
+        data = graph.edges[node, nbr, key] if graph.is_multigraph() else graph.edges[node, nbr]
+        port = data.get("port")
+        if isinstance(port, Mapping) and node in port:
+            used.append(f"port settings on {node}--{nbr}")
+    if not used:
+        return []
+    return [Problem(f"node {node!r}", f"{', '.join(used)}: port security and DHCP snooping are made with "
+                    "nftables on Linux bridge ports, not on an Open vSwitch bridge",
+                    f"use backend='linux' for {node!r}")]
 
 
 def _check_hub(graph: nx.Graph, node: Any, attrs: Mapping[str, Any]) -> list[Problem]:

@@ -179,3 +179,11 @@ def test_testcontroller_is_reached_on_the_runs_own_socket():
     g.nodes["s1"]["controller"] = "tcp:10.0.0.9:6653"
     commands = openflow.bridge_commands(planner.plan(g).node("s1"), "netdev", "unix:/ignored")
     assert ["set-controller", "s1", "tcp:10.0.0.9:6653"] in commands
+
+
+def test_port_security_needs_a_linux_bridge():
+    g = _two_hosts()
+    g.nodes["s1"]["max_macs"] = 1
+    assert any("port security" in p and "backend='linux'" in p for p in _problems(g))
+    g = _two_hosts(port={"s1": {"max_macs": 2}})
+    assert any("port settings on s1--h1" in p for p in _problems(g))
