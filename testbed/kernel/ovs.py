@@ -6,9 +6,12 @@ namespace*. The userspace (netdev) datapath opens its ports with AF_PACKET socke
 only see the daemon's own namespace, so the daemon has to run where the ports are; one
 daemon pair per switch keeps "one node = one namespace" true (``ip netns exec`` on a
 switch shows its ports, names need not be unique across switches, the planner's interface
-indexes stay valid) at the cost of two small processes per switch (about 0.2 s to start,
-switches start in parallel). The one-namespace-for-all-switches alternative would need
-run-unique port names and a second mapping from nodes to namespaces everywhere.
+indexes stay valid) at the cost of two small processes per switch (about 0.2 s to start;
+switches start in parallel: linear,10 builds in 0.6-2 s here, against 0.1-0.3 s with Linux
+bridges). The one-namespace-for-all-switches alternative would need run-unique port names
+and a second mapping from nodes to namespaces everywhere. A switch with
+``controller="testcontroller"`` gets a third daemon, an ovs-testcontroller listening on a
+Unix socket in the same folder.
 
 Everything of a switch lives in /run/testbed/<run_id>/ovs/<switch>/ (conf.db, db.sock,
 pid, log and control files; OVS_RUNDIR, OVS_DBDIR, OVS_LOGDIR and OVS_SYSCONFDIR point
