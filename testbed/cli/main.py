@@ -93,7 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from testbed.network import Network
     if args.test not in KNOWN_TESTS:            # refuse before building anything
         raise UsageError(f"--test {args.test!r}: unknown test; known: {', '.join(t for t in KNOWN_TESTS if t)}")
-    if args.count < 1:
+    if args.count is not None and args.count < 1:
         raise UsageError(f"--count {args.count}: give at least 1 ping per pair")
     plan = load_plan(args)
     started = time.perf_counter()
