@@ -39,6 +39,7 @@ ARP_POLICIES = ("auto", "static", "dynamic")
 # between more pairs than that at once fails with ENOBUFS. With arp="auto", an all-pairs
 # test of more pairs installs permanent entries (exempt from that limit) first.
 ARP_DYNAMIC_MAX_PAIRS = 400
+OVS_WINDOW = 64                 # probes in flight through Open vSwitch userspace datapaths
 
 LINK_UP_TIMEOUT = 5.0     # seconds for a link brought up to get its carrier
 
@@ -381,6 +382,8 @@ class Network:
         if self.arp == "auto" and not self._static_arp and len(probes) > ARP_DYNAMIC_MAX_PAIRS:
             self.install_static_arp()
         window = 1024 if self._static_arp else 16
+        if ovs_deploy.ovs_nodes(self.plan):        # a userspace datapath reads its ports through
+            window = min(window, OVS_WINDOW)       # AF_PACKET sockets: their buffers overflow
         icmp.mesh(lambda ns: self.worker.run_inside(ns, icmp.open_socket), probes, count=count,
                   timeout=timeout, window=window)
         for pair, probe in zip(probed, probes):
