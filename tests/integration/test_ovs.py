@@ -100,6 +100,14 @@ def test_vlans_matrix_same_vlan_reaches_across_the_trunk_cross_vlan_never(clean_
         assert "*** s1" in out.getvalue() and "*** s2" in out.getvalue() and "actions=NORMAL" in out.getvalue()
 
 
+def test_vlans_with_40_hosts_pingall_is_exact(clean_check):
+    """1560 pairs through two userspace datapaths and a trunk: nothing lost, nothing leaks."""
+    with _start("vlans.py", {"n": "10"}, clean_check) as net:
+        result = net.pingall()
+        assert result.ok, result.matrix()
+        assert sum(p.expected for p in result.pairs) == 760
+
+
 def _move_h1_to_its_spare_port(net: Network) -> None:
     """Unplug h1 from s1-eth1, plug it into s1-eth9: same MAC, same address, another port."""
     h1 = net["h1"]
