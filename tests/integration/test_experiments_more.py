@@ -1,4 +1,4 @@
-"""The shaping and L2-feature reproducibility scripts end to end, each with its smallest settings (root)."""
+"""The shaping, L2-feature and VLAN reproducibility scripts end to end, each with its smallest settings (root)."""
 import csv
 import json
 import os
@@ -36,6 +36,7 @@ CASES = {
     "nat_outside": ([], ["reachability.png", "counters.png"],
                     ["lan_reaches_outside_masqueraded", "outside_cannot_open_inward",
                      "forward_opens_only_when_declared"]),
+    "vlan_isolation": ([], ["after_move.png"], ["vlans_isolate", "mac_vlan_follows_host"]),
 }
 
 
