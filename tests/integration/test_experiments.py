@@ -32,12 +32,12 @@ def assert_nothing_left(meta: dict, links_before: set[str]) -> None:
     assert not [ln for ln in root_links() - links_before if any(r in ln for r in run_ids)]
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(240)
 def test_hub_vs_bridge_end_to_end_and_report(tmp_path, capsys):
     links_before = root_links()
     out = str(tmp_path / "results")
     code = main(["experiment", os.path.join(EXPERIMENTS, "hub_vs_bridge.py"), "--repeat", "2",
-                 "--param", "duration=1", "--out", out])
+                 "--param", "duration=1", "--out", out])     # hub/switch x linux/ovs
     captured = capsys.readouterr()
     assert code == 0, captured.out + captured.err
     folder = run_folder(out, "hub_vs_bridge")
@@ -45,7 +45,8 @@ def test_hub_vs_bridge_end_to_end_and_report(tmp_path, capsys):
 
     with open(os.path.join(folder, "results.csv")) as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 4 and {r["kind"] for r in rows} == {"hub", "bridge"}
+    assert len(rows) == 8 and {(r["kind"], r["backend"]) for r in rows} == {
+        (k, b) for k in ("hub", "switch") for b in ("linux", "ovs")}
     for row in rows:
         share = float(row["bystander_share"])
         if row["kind"] == "hub":
@@ -58,14 +59,14 @@ def test_hub_vs_bridge_end_to_end_and_report(tmp_path, capsys):
     assert all(isinstance(r["tcp1_intervals"], list) and r["tcp1_intervals"] for r in data["rows"])
     meta = json.load(open(os.path.join(folder, "meta.json")))
     assert meta["end"] and meta["error"] is None and meta["tools"]["iperf3"].startswith("iperf 3")
-    assert len(meta["topology"]["networks"]) == 2          # one network per kind, reused over repetitions
+    assert len(meta["topology"]["networks"]) == 4          # one network per device, reused over repetitions
     for name in ("bystander.png", "throughput.png"):
         path = os.path.join(folder, "plots", name)
         with open(path, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
         assert os.path.getsize(path) > 5000
     pcaps = [p for p in os.listdir(os.path.join(folder, "artifacts")) if p.endswith(".pcap")]
-    assert len(pcaps) == 4
+    assert len(pcaps) == 8
     assert "PASS  hub_floods_bystander" in captured.out and "PASS  bridge_spares_bystander" in captured.out
     assert_nothing_left(meta, links_before)
 
