@@ -158,7 +158,7 @@ def test_provenance_fields(files, tmp_path):
     assert meta["host"]["cpu_count"] == os.cpu_count()
     assert "euid" in meta["capabilities"]
     nets = meta["topology"]["networks"]
-    assert [n["params"] for n in nets] == [{"n": 2, "kind": "hub"}, {"n": 2, "kind": "bridge"}]
+    assert [n["params"] for n in nets] == [{"n": 2, "kind": "hub", "backend": ""}, {"n": 2, "kind": "bridge", "backend": ""}]
     assert all(len(n["graph_sha256"]) == 64 for n in nets) and nets[0]["graph_sha256"] != nets[1]["graph_sha256"]
     assert meta["params"]["repeat"] == 2 and meta["params"]["grid"]["size"] == [1, 2]
     assert meta["seeds"]["base"] == 7 and len(meta["seeds"]["runs"]) == 8

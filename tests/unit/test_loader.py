@@ -44,7 +44,7 @@ def test_parse_param_args():
 
 def test_load_converts_by_default_type():
     graph, params = load("topologies/single.py", {"n": "5", "kind": "hub"})
-    assert params == {"n": 5, "kind": "hub"}
+    assert params == {"n": 5, "kind": "hub", "backend": ""}
     assert sorted(graph.nodes) == ["h1", "h2", "h3", "h4", "h5", "s1"]
     assert graph.nodes["s1"]["kind"] == "hub"
 
@@ -60,8 +60,8 @@ def test_unknown_parameter_lists_the_known_ones():
     with pytest.raises(TopologyError) as info:
         load("topologies/single.py", {"m": "3", "size": "4"})
     assert [str(p) for p in info.value.problems] == [
-        "--param m: unknown parameter for topologies/single.py (known: n, kind)",
-        "--param size: unknown parameter for topologies/single.py (known: n, kind)",
+        "--param m: unknown parameter for topologies/single.py (known: n, kind, backend)",
+        "--param size: unknown parameter for topologies/single.py (known: n, kind, backend)",
     ]
 
 
