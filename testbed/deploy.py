@@ -31,6 +31,7 @@ from testbed.journal import Journal
 from testbed.kernel import netlink, nsfs, ovs
 from testbed.plan import Node, Plan
 from testbed.procs import process_alive, stop_process
+from testbed.tools import require_tools
 
 ETC_NETNS = "/etc/netns"
 CHUNK = 128
@@ -346,6 +347,7 @@ def require_root() -> None:
     if os.geteuid() != 0:
         raise EnvironmentProblem("building a network needs root (network namespaces, netlink): "
                                  "run it with sudo, or as root")
+    require_tools("ip")
 
 
 def _terminate_all(entries: Iterable[dict]) -> None:

@@ -34,6 +34,7 @@ from typing import Any, Iterator, Protocol, Sequence
 
 from testbed import pcap
 from testbed.errors import CommandFailed, UsageError
+from testbed.tools import require_tools
 
 IPERF3_PORT = 5201
 SERVER_READY_TIMEOUT = 5.0
@@ -178,6 +179,7 @@ def ping(node: TrafficNode, target: "TrafficNode | str", *, count: int = 5, inte
     ``warmup`` s), so that ARP has resolved the neighbour: on a lossy link ARP itself loses
     frames, and the probes queued behind a failed resolution would be counted as link loss.
     """
+    require_tools("ping")
     address = address_of(target, node)
     if warmup > 0:
         warm_up(node, address, warmup)
@@ -357,6 +359,7 @@ class Flow:
 
     def start_server(self) -> None:
         """Start ``iperf3 -s -1`` in the server node and wait until its port listens."""
+        require_tools("iperf3", "ss")
         self._server = self.server.popen(["iperf3", "-s", "-1", "-p", str(self.port)], stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
@@ -484,6 +487,7 @@ class Capture:
         self.stderr = ""
 
     def start(self) -> "Capture":
+        require_tools("tcpdump")
         self.proc = self.node.popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + self.start_timeout
         line = ""

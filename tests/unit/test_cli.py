@@ -93,3 +93,12 @@ def test_not_root_exits_3_with_a_way_out(monkeypatch, capsys):
                         lambda *a, **k: (_ for _ in ()).throw(AssertionError("journal made before root check")))
     assert cli.main(["run", "topologies/pair.py", "--test", "none"]) == 3
     assert "needs root" in capsys.readouterr().err
+
+
+def test_missing_tool_names_the_package(monkeypatch):
+    from testbed import tools
+    from testbed.errors import EnvironmentProblem
+    monkeypatch.setattr(tools.shutil, "which", lambda name, path=None: None)
+    with pytest.raises(EnvironmentProblem, match=r"missing tool\(s\) iperf3, ping: apt-get install iperf3 iputils-ping"):
+        tools.require_tools("iperf3", "ping")
+    assert EnvironmentProblem.exit_code == 3
