@@ -1,0 +1,70 @@
+"""Port security on an Open vSwitch bridge: the flows made from the Plan, and their counters."""
+from testbed import load, openflow, ovs_portsec, planner
+
+H1_MAC, H1_IP = "02:00:00:00:01:01", "10.0.0.11"
+
+
+def _plan(**params):
+    graph, _ = load("topologies/port_security.py", {"backend": "ovs", **{k: str(v) for k, v in params.items()}})
+    plan = planner.plan(graph)
+    return plan, plan.node("s1"), plan.features.ports_of("s1")
+
+
+def _ofport(node, port):
+    return node.interface(port).ofport
+
+
+def test_binding_passes_only_the_bound_mac_and_ip_and_counts_the_rest():
+    plan, node, settings = _plan()
+    assert openflow.flows(node) is None                     # a plain learning switch...
+    table = ovs_portsec.flows(node, settings)               # ...with port security in front
+    h1 = next(p for p in settings if p.mac)
+    n = _ofport(node, h1.port)
+    go = "actions=resubmit(,1)"
+    assert f"table=0,priority=300,in_port={n},dl_src={H1_MAC},ip,nw_src={H1_IP},{go}" in table
+    assert f"table=0,priority=300,in_port={n},dl_src={H1_MAC},arp,arp_spa={H1_IP},{go}" in table
+    assert f"table=0,priority=300,in_port={n},dl_src={H1_MAC},arp,arp_spa=0.0.0.0,{go}" in table
+    drop_ip = f"cookie={ovs_portsec.cookie(n, 'ip'):#x},actions=drop"
+    assert f"table=0,priority=250,in_port={n},dl_src={H1_MAC},ip,{drop_ip}" in table
+    assert f"table=0,priority=250,in_port={n},dl_src={H1_MAC},arp,{drop_ip}" in table
+    assert f"table=0,priority=200,in_port={n},dl_src={H1_MAC},{go}" in table       # e.g. IPv6
+    assert f"table=0,priority=100,in_port={n},cookie={ovs_portsec.cookie(n, 'mac'):#x},actions=drop" in table
+    assert "table=0,priority=0,actions=resubmit(,1)" in table                     # unbound ports
+    assert len(set(table)) == len(table)
+
+
+def test_one_mac_per_port_learns_the_first_and_drops_the_others():
+    plan, node, settings = _plan()
+    table = ovs_portsec.flows(node, settings)
+    limited = sorted(_ofport(node, p.port) for p in settings if p.max_macs)
+    assert limited == sorted(i.ofport for i in openflow.ports(node))     # every host port: switch default
+    for n in limited:
+        learn = [f for f in table if f.startswith(f"table=3,priority=100,in_port={n},reg3=0,")]
+        assert len(learn) == 1 and learn[0].count("learn(table=2") == 2 and learn[0].endswith(",NORMAL")
+        assert f"table=3,priority=100,in_port={n},reg3=1,actions=NORMAL" in table
+        assert f"table=3,priority=100,in_port={n},reg3=2,cookie={ovs_portsec.cookie(n, 'macs'):#x},actions=drop" \
+            in table
+    assert "table=1,priority=0,actions=NORMAL" in table
+    # relaxed: no limit anywhere, so only the binding's flows and straight on to NORMAL
+    plan, node, settings = _plan(relax=True)
+    table = ovs_portsec.flows(node, settings)
+    assert not any(f.startswith("table=3,priority=100") for f in table)
+    assert any("dl_src=" + H1_MAC in f for f in table)
+
+
+def test_counters_read_back_from_a_flow_dump_per_port():
+    plan, node, settings = _plan()
+    h1 = next(p for p in settings if p.mac)
+    n = _ofport(node, h1.port)
+    dump = "\n".join([
+        "NXST_FLOW reply (xid=0x4):",
+        f" cookie={ovs_portsec.cookie(n, 'ip'):#x}, duration=1.0s, table=0, n_packets=2, n_bytes=84, priority=250,ip",
+        f" cookie={ovs_portsec.cookie(n, 'ip'):#x}, duration=1.0s, table=0, n_packets=3, n_bytes=84, priority=250,arp",
+        f" cookie={ovs_portsec.cookie(n, 'mac'):#x}, duration=1.0s, table=0, n_packets=7, n_bytes=1, priority=100",
+        " cookie=0x0, duration=1.0s, table=0, n_packets=99, n_bytes=1, priority=0 actions=resubmit(,1)",
+    ])
+    counters = ovs_portsec.read_counters(dump, node, settings)
+    assert counters[h1.port] == {"mac": 7, "ip": 5, "macs": 0}
+    assert set(counters) == {p.port for p in settings}
+    assert all(v == {"mac": 0, "ip": 0, "macs": 0} for port, v in counters.items() if port != h1.port)
+    assert ovs_portsec.counters_by_port(dump, {n: h1.port}) == {h1.port: {"mac": 7, "ip": 5, "macs": 0}}
