@@ -128,3 +128,11 @@ def counters_by_port(dump: str, ofports: Mapping[int, str]) -> dict[str, dict[st
         counts = result.setdefault(port, {what: 0 for what in COUNTERS})
         counts[COUNTERS[c & 0xf]] += int(m.group(2))
     return result
+
+
+_PORT = re.compile(r"^\s*(\d+)\(([^)]+)\):", re.MULTILINE)
+
+
+def port_names(show: str) -> dict[int, str]:
+    """OpenFlow port number -> interface name, from ``ovs-ofctl show`` output."""
+    return {int(n): name for n, name in _PORT.findall(show)}

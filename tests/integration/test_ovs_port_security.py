@@ -1,10 +1,13 @@
 """Port security on an Open vSwitch switch (OpenFlow flows): binding and one MAC per port."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from l2util import build_shipped, needs_root, nothing_left, pings
 
 from testbed import Network
+from testbed.cli.main import main
 from testbed.kernel import nft, ovs
 
 pytestmark = [needs_root, pytest.mark.skipif(bool(ovs.missing_tools()), reason="needs openvswitch-switch"),
@@ -41,7 +44,7 @@ def test_ovs_binding_allows_the_bound_host_and_drops_spoofed_ip_and_mac():
             assert pings(h2, net["phys"].ip) == 3                          # unbound ports unaffected
 
 
-def test_ovs_one_mac_per_port_blocks_macvlan_children_until_relaxed():
+def test_ovs_one_mac_per_port_blocks_macvlan_children_until_relaxed(capsys):
     for relax in (False, True):
         net = build(relax=relax)
         with nothing_left(net):
@@ -59,3 +62,7 @@ def test_ovs_one_mac_per_port_blocks_macvlan_children_until_relaxed():
                     ofport = net.plan.node("s1").interface(port).ofport
                     learned = f"priority=100,in_port={ofport},dl_src={phys.plan.interfaces[0].mac}"
                     assert learned in net.dpctl("s1")                   # the learned (port, MAC) flow
+                    assert main(["counters", net.run_id, "s1"]) == 0    # from another terminal
+                    out = capsys.readouterr().out
+                    shown = re.search(rf"s1 {port}: dropped mac 0, ip 0, macs (\d+)", out)
+                    assert shown and int(shown.group(1)) >= counters[port]["macs"]   # c1/c2 may retry ARP

@@ -68,3 +68,10 @@ def test_counters_read_back_from_a_flow_dump_per_port():
     assert set(counters) == {p.port for p in settings}
     assert all(v == {"mac": 0, "ip": 0, "macs": 0} for port, v in counters.items() if port != h1.port)
     assert ovs_portsec.counters_by_port(dump, {n: h1.port}) == {h1.port: {"mac": 7, "ip": 5, "macs": 0}}
+
+
+def test_port_names_from_ofctl_show():
+    show = ("OFPT_FEATURES_REPLY (xid=0x2): dpid:0000020000000001\n"
+            " 1(s1-eth1): addr:aa:bb:cc:dd:ee:01\n     config:     0\n"
+            " 3(s1-eth3): addr:aa:bb:cc:dd:ee:03\n LOCAL(s1): addr:02:00:00:00:00:ff\n")
+    assert ovs_portsec.port_names(show) == {1: "s1-eth1", 3: "s1-eth3"}
