@@ -8,15 +8,19 @@ names the port and the reason, so its ``n_packets`` is the counter
   table 0  binding: on a bound port only frames from the bound MAC go on, and IPv4/ARP
            only from the bound address (or 0.0.0.0, as DHCP and ARP probes use); the
            rest is dropped ("mac", "ip"). Ports without a binding go straight on.
-  table 1  MAC limit (max_macs=1): reg3 = what is known of the frame's source, looked
-           up in table 2 (learned flows): 1 = the MAC learned on this port, 2 = the port
-           already has another MAC, 0 = nothing learned yet.
-  table 2  learned: (port, MAC) -> reg3=1 and port -> reg3=2, written by table 3.
-  table 3  reg3=0: learn this (port, MAC), then NORMAL; reg3=1: NORMAL; reg3=2: drop
-           ("macs"). Learned flows never expire, as the Linux bridge's learned set.
+  table 1  MAC limit: a limited port's frame looks its source up in table 2, then goes
+           to table 3 with reg3 = 1 (MAC known on this port) or 0 (not yet).
+  table 2  learned (port, MAC) -> reg3=1 (written by table 6).
+  table 3  reg3=1: NORMAL; reg3=0: look for a free slot, reg4 = 1, 2, ... max_macs.
+  table 4  probe slot reg4: reg5 = 1 if taken (table 5), then table 6.
+  table 5  learned (port, slot) -> reg5=1 (written by table 6).
+  table 6  free slot: learn (port, MAC) into table 2 and (port, slot) into table 5,
+           NORMAL; taken and slots left: next slot (reg4 + 1, back to table 4); the
+           last slot taken: drop ("macs"). Learned flows never expire, as the Linux
+           bridge's learned set.
 
-Only max_macs=1 is made with flows (OpenFlow's learn cannot count MACs); a larger limit
-on an OVS port is refused at validation (testbed/vlan_checks.py).
+OpenFlow cannot count, so the slots are tried one by one, two resubmits each: the
+limit on an OVS port is at most MAX_MACS (validation says so, testbed/vlan_checks.py).
 """
 from __future__ import annotations
 
@@ -29,7 +33,8 @@ from testbed.plan import Node
 COUNTERS = ("mac", "ip", "macs")
 COOKIE_BASE = 0x7e570000            # cookie = base | ofport << 4 | counter index
 COOKIE_MASK = 0xffff0000
-T_BINDING, T_MACS, T_LEARNED, T_VERDICT = 0, 1, 2, 3
+T_BINDING, T_MACS, T_LEARNED, T_VERDICT, T_PROBE, T_SLOTS, T_STEP = 0, 1, 2, 3, 4, 5, 6
+MAX_MACS = 16                       # slots tried one by one: keeps within OVS's resubmit depth
 ANY_IP = "0.0.0.0"
 
 
@@ -50,29 +55,35 @@ def flows(node: Node, settings: Iterable[PortSettings]) -> list[str]:
     """The flow table (ovs-ofctl syntax) of a learning switch with these port settings."""
     ofport = _ofports(node)
     out: list[str] = []
-    limited: list[int] = []
+    limited: list[tuple[int, int]] = []
     for p in settings:
         if not (p.mac or p.ip or p.max_macs):
             continue
         n = ofport[p.port]
         if p.max_macs:
-            limited.append(n)
+            limited.append((n, p.max_macs))
         out += _binding_flows(n, p.mac, p.ip)
     out.append(f"table={T_BINDING},priority=0,actions=resubmit(,{T_MACS})")
-    for n in limited:
+    for n, _ in limited:
         out.append(f"table={T_MACS},priority=100,in_port={n},"
                    f"actions=load:0->NXM_NX_REG3[],resubmit(,{T_LEARNED}),resubmit(,{T_VERDICT})")
     out.append(f"table={T_MACS},priority=0,actions=NORMAL")
     out.append(f"table={T_LEARNED},priority=0,actions=load:0->NXM_NX_REG3[]")
-    for n in limited:
-        out.append(f"table={T_VERDICT},priority=100,in_port={n},reg3=0,actions="
-                   f"learn(table={T_LEARNED},priority=100,NXM_OF_IN_PORT[],NXM_OF_ETH_SRC[],"
-                   "load:1->NXM_NX_REG3[]),"
-                   f"learn(table={T_LEARNED},priority=50,NXM_OF_IN_PORT[],load:2->NXM_NX_REG3[]),NORMAL")
-        out.append(f"table={T_VERDICT},priority=100,in_port={n},reg3=1,actions=NORMAL")
-        out.append(f"table={T_VERDICT},priority=100,in_port={n},reg3=2,"
-                   f"cookie={cookie(n, 'macs'):#x},actions=drop")
+    out.append(f"table={T_VERDICT},priority=100,reg3=1,actions=NORMAL")
+    out.append(f"table={T_VERDICT},priority=50,reg3=0,actions=load:1->NXM_NX_REG4[],resubmit(,{T_PROBE})")
     out.append(f"table={T_VERDICT},priority=0,actions=drop")
+    out.append(f"table={T_PROBE},priority=0,actions=load:0->NXM_NX_REG5[],resubmit(,{T_SLOTS}),resubmit(,{T_STEP})")
+    out.append(f"table={T_SLOTS},priority=0,actions=load:0->NXM_NX_REG5[]")
+    out.append(f"table={T_STEP},priority=100,reg5=0,actions="
+               f"learn(table={T_LEARNED},priority=100,NXM_OF_IN_PORT[],NXM_OF_ETH_SRC[],load:1->NXM_NX_REG3[]),"
+               f"learn(table={T_SLOTS},priority=100,NXM_OF_IN_PORT[],NXM_NX_REG4[],load:1->NXM_NX_REG5[]),NORMAL")
+    for n, limit in limited:
+        for slot in range(1, limit):
+            out.append(f"table={T_STEP},priority=100,in_port={n},reg5=1,reg4={slot},"
+                       f"actions=load:{slot + 1}->NXM_NX_REG4[],resubmit(,{T_PROBE})")
+        out.append(f"table={T_STEP},priority=100,in_port={n},reg5=1,reg4={limit},"
+                   f"cookie={cookie(n, 'macs'):#x},actions=drop")
+    out.append(f"table={T_STEP},priority=0,actions=drop")
     return out
 
 

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 import networkx as nx
 
-from testbed import graphs, kinds
+from testbed import graphs, kinds, ovs_portsec
 from testbed.errors import Problem
 from testbed.kinds.switching import backend
 
@@ -57,7 +57,7 @@ def check(graph: nx.Graph) -> list[Problem]:
 def _check_linux_only(graph: nx.Graph, node: Any, attrs: Mapping[str, Any]) -> list[Problem]:
     """What an OVS switch's port security (flows, testbed/ovs_portsec.py) cannot do.
 
-    Bindings and max_macs=1 are flows on a plain learning switch; a larger MAC limit,
+    Bindings and max_macs (up to ovs_portsec.MAX_MACS) are flows on a plain learning switch;
     hairpin ports and DHCP snooping are nftables/bridge-port features of a Linux bridge.
     """
     found: list[Problem] = []
@@ -81,10 +81,10 @@ def _check_linux_only(graph: nx.Graph, node: Any, attrs: Mapping[str, Any]) -> l
         if spec.get("binding") or spec.get("max_macs"):
             secured.append(f"{node}--{nbr}")
     for what, limit in limits:
-        if isinstance(limit, int) and not isinstance(limit, bool) and limit > 1:
-            found.append(Problem(where, f"max_macs={limit} on {what}: an Open vSwitch bridge enforces "
-                                        "max_macs=1 only (the first MAC heard is learned into a flow)",
-                                 f"use max_macs=1, no limit, or {fix}"))
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit > ovs_portsec.MAX_MACS:
+            found.append(Problem(where, f"max_macs={limit} on {what}: an Open vSwitch bridge learns at most "
+                                        f"{ovs_portsec.MAX_MACS} MACs per port (one flow lookup per slot)",
+                                 f"use max_macs <= {ovs_portsec.MAX_MACS}, no limit, or {fix}"))
     if attrs.get("max_macs"):
         secured.append("max_macs")
     other = [k for k in ("hub", "mac_vlans", "controller") if attrs.get(k) or (k == "hub" and attrs.get("kind") == "hub")]

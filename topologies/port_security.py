@@ -7,8 +7,7 @@ its NIC, so its port shows several MACs: with one MAC per port only the first on
 gets through, unless ``relax`` raises that port's limit.
 
 ``backend="ovs"`` makes s1 an Open vSwitch bridge, whose port security is OpenFlow flows
-(testbed/ovs_portsec.py); it enforces one MAC per port only, so there ``relax`` lifts
-phys's limit altogether instead of raising it.
+(testbed/ovs_portsec.py) with the same behaviour and counters.
 """
 import networkx as nx
 
@@ -19,16 +18,13 @@ H1_IP = "10.0.0.11"
 def topology(max_macs: int = 1, containers: int = 2, relax: bool = False, backend: str = "linux") -> nx.Graph:
     g = nx.Graph()
     switch = {"backend": backend} if backend != "linux" else {}
-    if backend == "ovs" and relax:
-        g.add_node("s1", kind="switch", **switch)      # phys unlimited (h2 then unlimited too)
-    else:
-        g.add_node("s1", kind="switch", max_macs=max_macs, **switch)
+    g.add_node("s1", kind="switch", max_macs=max_macs, **switch)
     g.add_node("h1", kind="host", ip=f"{H1_IP}/24", mac=H1_MAC)
     g.add_node("h2", kind="host", ip="10.0.0.12/24")
     g.add_node("phys", kind="host", ip="10.0.0.20/24")
     g.add_edge("h1", "s1", port={"s1": {"binding": {"ip": H1_IP, "mac": H1_MAC}}})
     g.add_edge("h2", "s1")
-    phys_port = {"max_macs": containers + 1} if relax and backend != "ovs" else {}
+    phys_port = {"max_macs": containers + 1} if relax else {}
     g.add_edge("phys", "s1", port={"s1": phys_port})
     for i in range(1, containers + 1):
         g.add_node(f"c{i}", kind="host", interfaces={"eth0": {

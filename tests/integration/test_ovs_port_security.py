@@ -1,4 +1,4 @@
-"""Port security on an Open vSwitch switch (OpenFlow flows): binding and one MAC per port."""
+"""Port security on an Open vSwitch switch (OpenFlow flows): binding and MAC limits, counted drops."""
 from __future__ import annotations
 
 import re
@@ -54,12 +54,15 @@ def test_ovs_one_mac_per_port_blocks_macvlan_children_until_relaxed(capsys):
                 assert pings(phys, h2.ip) == 3                   # the first MAC on the port is learned
                 got = pings(c1, h2.ip) + pings(c2, h2.ip)
                 counters = net.port_security_counters("s1")
-                if relax:                                        # no limit left: no rules on the port
-                    assert got == 6 and port not in counters
+                ofport = net.plan.node("s1").interface(port).ofport
+                slots = re.findall(rf"table=5,.*reg4=0x(\d+),in_port={ofport} ", net.dpctl("s1"))
+                if relax:                                        # three MACs allowed: all learned
+                    assert got == 6 and counters[port]["macs"] == 0
+                    assert sorted(slots) == ["1", "2", "3"]
                 else:
                     assert got == 0 and counters[port]["macs"] >= 2     # c1's and c2's MACs: over the limit
+                    assert slots == ["1"]
                     assert pings(phys, h2.ip) == 3                      # the learned MAC keeps working
-                    ofport = net.plan.node("s1").interface(port).ofport
                     learned = f"priority=100,in_port={ofport},dl_src={phys.plan.interfaces[0].mac}"
                     assert learned in net.dpctl("s1")                   # the learned (port, MAC) flow
                     assert main(["counters", net.run_id, "s1"]) == 0    # from another terminal

@@ -185,9 +185,9 @@ def test_ovs_port_security_refuses_what_flows_cannot_do():
     g = _two_hosts()
     g.nodes["s1"]["max_macs"] = 1
     assert _problems(g) == []                               # one MAC per port: learned flows
-    g = _two_hosts(port={"s1": {"max_macs": 2}})
-    problems = _problems(g)
-    assert len(problems) == 1 and "max_macs=2 on port s1--h1" in problems[0] and "max_macs=1" in problems[0]
+    assert _problems(_two_hosts(port={"s1": {"max_macs": 16}})) == []
+    problems = _problems(_two_hosts(port={"s1": {"max_macs": 17}}))
+    assert len(problems) == 1 and "max_macs=17 on port s1--h1" in problems[0] and "max_macs <= 16" in problems[0]
     g = _two_hosts(port={"s1": {"hairpin": True}})
     assert any("hairpin on s1--h1" in p and "backend='linux'" in p for p in _problems(g))
     g = _two_hosts()

@@ -33,22 +33,32 @@ def test_binding_passes_only_the_bound_mac_and_ip_and_counts_the_rest():
     assert len(set(table)) == len(table)
 
 
-def test_one_mac_per_port_learns_the_first_and_drops_the_others():
-    plan, node, settings = _plan()
+def test_mac_limit_tries_each_slot_and_drops_past_the_last():
+    plan, node, settings = _plan(relax=True)                # phys: 3 MACs, h1 and h2: 1
     table = ovs_portsec.flows(node, settings)
-    limited = sorted(_ofport(node, p.port) for p in settings if p.max_macs)
-    assert limited == sorted(i.ofport for i in openflow.ports(node))     # every host port: switch default
-    for n in limited:
-        learn = [f for f in table if f.startswith(f"table=3,priority=100,in_port={n},reg3=0,")]
-        assert len(learn) == 1 and learn[0].count("learn(table=2") == 2 and learn[0].endswith(",NORMAL")
-        assert f"table=3,priority=100,in_port={n},reg3=1,actions=NORMAL" in table
-        assert f"table=3,priority=100,in_port={n},reg3=2,cookie={ovs_portsec.cookie(n, 'macs'):#x},actions=drop" \
-            in table
-    assert "table=1,priority=0,actions=NORMAL" in table
-    # relaxed: no limit anywhere, so only the binding's flows and straight on to NORMAL
-    plan, node, settings = _plan(relax=True)
-    table = ovs_portsec.flows(node, settings)
-    assert not any(f.startswith("table=3,priority=100") for f in table)
+    limits = {_ofport(node, p.port): p.max_macs for p in settings if p.max_macs}
+    assert sorted(limits.values()) == [1, 1, 3]
+    for n, limit in limits.items():
+        steps = [f for f in table if f.startswith(f"table=6,priority=100,in_port={n},reg5=1,")]
+        assert len(steps) == limit                          # next slot (limit - 1 times), then drop
+        for slot in range(1, limit):
+            assert (f"table=6,priority=100,in_port={n},reg5=1,reg4={slot},"
+                    f"actions=load:{slot + 1}->NXM_NX_REG4[],resubmit(,4)") in table
+        assert (f"table=6,priority=100,in_port={n},reg5=1,reg4={limit},"
+                f"cookie={ovs_portsec.cookie(n, 'macs'):#x},actions=drop") in table
+        assert f"table=1,priority=100,in_port={n},actions=load:0->NXM_NX_REG3[],resubmit(,2),resubmit(,3)" in table
+    free = next(f for f in table if f.startswith("table=6,priority=100,reg5=0,"))
+    assert "learn(table=2,priority=100,NXM_OF_IN_PORT[],NXM_OF_ETH_SRC[]" in free
+    assert "learn(table=5,priority=100,NXM_OF_IN_PORT[],NXM_NX_REG4[]" in free and free.endswith(",NORMAL")
+    assert "table=1,priority=0,actions=NORMAL" in table      # unlimited ports: the learning switch
+
+
+def test_a_binding_alone_skips_the_mac_limit_tables():
+    g, _ = load("topologies/port_security.py", {"backend": "ovs"})
+    del g.nodes["s1"]["max_macs"]
+    plan = planner.plan(g)
+    table = ovs_portsec.flows(plan.node("s1"), plan.features.ports_of("s1"))
+    assert not any(f.startswith("table=1,priority=100") or "reg5=1" in f for f in table)
     assert any("dl_src=" + H1_MAC in f for f in table)
 
 
