@@ -87,7 +87,8 @@ def _check_linux_only(graph: nx.Graph, node: Any, attrs: Mapping[str, Any]) -> l
                                  f"use max_macs <= {ovs_portsec.MAX_MACS}, no limit, or {fix}"))
     if attrs.get("max_macs"):
         secured.append("max_macs")
-    other = [k for k in ("hub", "mac_vlans", "controller") if attrs.get(k) or (k == "hub" and attrs.get("kind") == "hub")]
+    hub = attrs.get("kind") == "hub" or attrs.get("hub")
+    other = [k for k in ("hub", "mac_vlans", "controller") if attrs.get(k) or (k == "hub" and hub)]
     if secured and other:
         found.append(Problem(where, f"port security ({', '.join(secured)}) is made with flows on a learning "
                                     f"switch, which {', '.join(other)} replaces",

@@ -2,7 +2,8 @@
 
 Shows, for a switch, each port's port-security and DHCP-snooping drops; for a NAT, the
 packets it masqueraded, forwarded in and blocked inbound. Read from the node's namespace
-with nft (an Open vSwitch switch: from its drop flows), so it works from another terminal while ``testbed run`` holds the network.
+with nft (an Open vSwitch switch: from its drop flows), so it works from another terminal
+while ``testbed run`` holds the network.
 """
 from __future__ import annotations
 
