@@ -9,7 +9,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from testbed import openflow
+from testbed import openflow, ovs_portsec
 from testbed.errors import DeployError, EnvironmentProblem, UsageError
 from testbed.journal import Journal, run_dir
 from testbed.kernel import ethtool, ovs
@@ -62,6 +62,9 @@ def start(plan: Plan, journal: Journal, worker, ns) -> None:
         own = openflow.bridge(node).ovs.controller == openflow.TESTCONTROLLER
         inst.start(record, openflow.bridge_commands(node, types[node.name], inst.controller_target), own)
         table = openflow.flows(node)
+        secured = plan.features.ports_of(node.name)
+        if table is None and ovs_portsec.needs_flows(secured):
+            table = ovs_portsec.flows(node, secured)      # port security: see ovs_portsec.py
         if table is not None:
             path = os.path.join(inst.dir, "flows.txt")
             with open(path, "w") as f:

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 import networkx as nx
 
-from testbed import graphs, kinds
+from testbed import graphs, kinds, ovs_portsec
 from testbed.errors import Problem
 from testbed.kinds.switching import backend
 
@@ -55,18 +55,45 @@ def check(graph: nx.Graph) -> list[Problem]:
 
 
 def _check_linux_only(graph: nx.Graph, node: Any, attrs: Mapping[str, Any]) -> list[Problem]:
-    """Port security and DHCP snooping are nftables rules on Linux bridge ports."""
-    used = [k for k in ("max_macs", "dhcp_snooping") if attrs.get(k)]
+    """What an OVS switch's port security (flows, testbed/ovs_portsec.py) cannot do.
+
+    Bindings and max_macs (up to ovs_portsec.MAX_MACS) are flows on a plain learning switch;
+    hairpin ports and DHCP snooping are nftables/bridge-port features of a Linux bridge.
+    """
+    found: list[Problem] = []
+    where = f"node {node!r}"
+    fix = f"use backend='linux' for {node!r}"
+    if attrs.get("dhcp_snooping"):
+        found.append(Problem(where, "dhcp_snooping is made with nftables on a Linux bridge, "
+                                    "not on an Open vSwitch bridge", fix))
+    limits = [(f"{node}", attrs.get("max_macs"))]
+    secured = []
     for nbr, key in graphs.incident(graph, node):
         data = graph.edges[node, nbr, key] if graph.is_multigraph() else graph.edges[node, nbr]
         port = data.get("port")
-        if isinstance(port, Mapping) and node in port:
-            used.append(f"port settings on {node}--{nbr}")
-    if not used:
-        return []
-    return [Problem(f"node {node!r}", f"{', '.join(used)}: port security and DHCP snooping are made with "
-                    "nftables on Linux bridge ports, not on an Open vSwitch bridge",
-                    f"use backend='linux' for {node!r}")]
+        spec = port.get(node) if isinstance(port, Mapping) else None
+        if not isinstance(spec, Mapping):
+            continue
+        limits.append((f"port {node}--{nbr}", spec.get("max_macs")))
+        if spec.get("hairpin"):
+            found.append(Problem(where, f"hairpin on {node}--{nbr}: a Linux bridge port setting, "
+                                        "not available on an Open vSwitch bridge", fix))
+        if spec.get("binding") or spec.get("max_macs"):
+            secured.append(f"{node}--{nbr}")
+    for what, limit in limits:
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit > ovs_portsec.MAX_MACS:
+            found.append(Problem(where, f"max_macs={limit} on {what}: an Open vSwitch bridge learns at most "
+                                        f"{ovs_portsec.MAX_MACS} MACs per port (one flow lookup per slot)",
+                                 f"use max_macs <= {ovs_portsec.MAX_MACS}, no limit, or {fix}"))
+    if attrs.get("max_macs"):
+        secured.append("max_macs")
+    hub = attrs.get("kind") == "hub" or attrs.get("hub")
+    other = [k for k in ("hub", "mac_vlans", "controller") if attrs.get(k) or (k == "hub" and hub)]
+    if secured and other:
+        found.append(Problem(where, f"port security ({', '.join(secured)}) is made with flows on a learning "
+                                    f"switch, which {', '.join(other)} replaces",
+                             f"drop {', '.join(other)} or the port settings"))
+    return found
 
 
 def _check_hub(graph: nx.Graph, node: Any, attrs: Mapping[str, Any]) -> list[Problem]:

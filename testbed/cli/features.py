@@ -2,7 +2,8 @@
 
 Shows, for a switch, each port's port-security and DHCP-snooping drops; for a NAT, the
 packets it masqueraded, forwarded in and blocked inbound. Read from the node's namespace
-with nft, so it works from another terminal while ``testbed run`` holds the network.
+with nft (an Open vSwitch switch: from its drop flows), so it works from another terminal
+while ``testbed run`` holds the network.
 """
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import argparse
 import json
 import os
 
+from testbed import ovs_deploy, ovs_portsec
 from testbed.deploy import netns_name
 from testbed.errors import RunNotFound, UsageError
 from testbed.features import portsec, status
-from testbed.journal import run_dir
+from testbed.journal import Journal, run_dir
 from testbed.kernel import nsfs
 
 
@@ -24,6 +26,12 @@ def cmd_counters(args: argparse.Namespace) -> int:
     if not nsfs.exists(netns):
         raise UsageError(f"run {args.run_id} has no node {args.node!r} (no namespace {netns})")
     found = status.node_counters(netns)
+    switch = ovs_deploy.instances_of(Journal.open(args.run_id)).get(args.node)
+    if switch is not None:                    # an Open vSwitch switch: drop flows, by cookie
+        ports = ovs_portsec.counters_by_port(ovs_deploy.dump_flows(switch),
+                                             ovs_portsec.port_names(switch.ofctl("show", args.node)))
+        if ports:
+            found["ports"] = ports
     if args.json:
         print(json.dumps(found, indent=2))
         return 0

@@ -46,12 +46,16 @@ def configure(dep: "Deployment") -> None:
     for switch in sorted({p.node for p in features.ports} | set(features.snooping)):
         settings = features.ports_of(switch)
         snooping = switch in features.snooping
-        if portsec.needs_rules(settings, snooping):
+        if portsec.needs_rules(settings, snooping) and not _ovs(dep, switch):   # OVS: flows (ovs_portsec)
             dep.journal.record([{"type": "nft", "netns": dep.ns(switch), "table": portsec.TABLE}])
             _load(dep, switch, portsec.ruleset(switch, settings, snooping))
     for gateway in features.nats:
         dep.journal.record([{"type": "nft", "netns": dep.ns(gateway.node), "table": nat.TABLE}])
         _load(dep, gateway.node, nat.ruleset(gateway))
+
+
+def _ovs(dep: "Deployment", node: str) -> bool:
+    return any(i.kind == "ovs" for i in dep.plan.node(node).interfaces)
 
 
 def _load(dep: "Deployment", node: str, script: str) -> None:

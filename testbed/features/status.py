@@ -21,6 +21,10 @@ def port_security_counters(net: "Network", switch: str) -> dict[str, dict[str, i
         raise UsageError(f"{switch!r} is a {net[switch].kind}, not a switch")
     if not portsec.needs_rules(settings, snooping):
         return {}
+    node = net.plan.node(switch)
+    if any(i.kind == "ovs" for i in node.interfaces):           # flows with counting cookies
+        from testbed import ovs_portsec
+        return ovs_portsec.read_counters(net.dpctl(switch), node, settings)
     raw = nft.counters(net[switch].netns, portsec.FAMILY, portsec.TABLE, net.worker)
     return portsec.read_counters(raw, settings)
 

@@ -181,9 +181,18 @@ def test_testcontroller_is_reached_on_the_runs_own_socket():
     assert ["set-controller", "s1", "tcp:10.0.0.9:6653"] in commands
 
 
-def test_port_security_needs_a_linux_bridge():
+def test_ovs_port_security_refuses_what_flows_cannot_do():
     g = _two_hosts()
     g.nodes["s1"]["max_macs"] = 1
-    assert any("port security" in p and "backend='linux'" in p for p in _problems(g))
-    g = _two_hosts(port={"s1": {"max_macs": 2}})
-    assert any("port settings on s1--h1" in p for p in _problems(g))
+    assert _problems(g) == []                               # one MAC per port: learned flows
+    assert _problems(_two_hosts(port={"s1": {"max_macs": 16}})) == []
+    problems = _problems(_two_hosts(port={"s1": {"max_macs": 17}}))
+    assert len(problems) == 1 and "max_macs=17 on port s1--h1" in problems[0] and "max_macs <= 16" in problems[0]
+    g = _two_hosts(port={"s1": {"hairpin": True}})
+    assert any("hairpin on s1--h1" in p and "backend='linux'" in p for p in _problems(g))
+    g = _two_hosts()
+    g.nodes["s1"]["dhcp_snooping"] = True
+    assert any("dhcp_snooping" in p and "backend='linux'" in p for p in _problems(g))
+    g = _two_hosts(port={"s1": {"binding": {"mac": "02:00:00:00:00:01"}}})
+    g.nodes["s1"]["hub"] = True
+    assert any("port security (s1--h1)" in p and "hub" in p for p in _problems(g))
