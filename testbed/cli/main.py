@@ -17,12 +17,13 @@ from typing import Callable, Sequence
 from testbed import __version__, loader, planner
 from testbed.cli import experiments as experiment_commands
 from testbed.cli import features as features_cli
+from testbed.cli import vmrun
 from testbed.errors import RunNotFound, TestbedError, UsageError
 from testbed.journal import RUNS_DIR, Journal, all_runs, run_dir
 
 EXIT_OK, EXIT_CHECK, EXIT_INPUT, EXIT_ENV = 0, 1, 2, 3
 TESTS: dict[str, Callable] = {}
-KNOWN_TESTS = (None, "none", "pingall", "pingallfull")
+KNOWN_TESTS = (None, "none", "pingall", "pingallfull", "ping", "iperf")
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
@@ -90,7 +91,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from testbed.network import Network
     if args.test not in KNOWN_TESTS:            # refuse before building anything
         raise UsageError(f"--test {args.test!r}: unknown test; known: {', '.join(t for t in KNOWN_TESTS if t)}")
-    if args.count < 1:
+    if args.count is not None and args.count < 1:
         raise UsageError(f"--count {args.count}: give at least 1 ping per pair")
     plan = load_plan(args)
     started = time.perf_counter()
@@ -219,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time", type=float, default=3.0, help="seconds of iperf3 traffic for iperf (default 3)")
     p.add_argument("-c", dest="commands", metavar="COMMANDS",
                    help="shell commands separated by ';' to run instead of the interactive shell")
+    vmrun.add_argument(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("draw", help="draw a topology to a PNG, SVG or PDF file (no root needed)")
@@ -260,6 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT if exc.code not in (0, None) else EXIT_OK
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        if getattr(args, "vm", False):
+            return vmrun.rerun(args, sys.argv[1:] if argv is None else argv)
         return args.func(args)
     except TestbedError as exc:
         print(f"testbed: {exc}", file=sys.stderr)
