@@ -5,21 +5,8 @@
 set -euo pipefail
 VENV=${1:?usage: install-vm-lane.sh VENV_DIR}
 VIRTME_NG_VERSION=1.42
-packages=(qemu-system-x86 linux-image-amd64 busybox-static)
-missing=()
-for pkg in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "missing Debian packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}" >&2
-        exit 3
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    # busybox-static replaces (removes) the dynamic busybox package; virtme-ng needs a static one.
-    apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# busybox-static replaces (removes) the dynamic busybox package; virtme-ng needs a static one.
+bash "$(dirname "$0")/install-system.sh" qemu-system-x86 linux-image-amd64 busybox-static
 test -x "$VENV/bin/python" || python3 -m venv "$VENV"
 if ! "$VENV/bin/python" -m pip show virtme-ng 2>/dev/null | grep -qx "Version: $VIRTME_NG_VERSION"; then
     "$VENV/bin/python" -m pip install --quiet "virtme-ng==$VIRTME_NG_VERSION"

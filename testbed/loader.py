@@ -52,23 +52,32 @@ def convert(value: str, default: Any, name: str) -> Any:
     return value
 
 
-def load_module(path: str):
-    """Import a topology file by path under a private module name (no side effects expected)."""
+def import_file(path: str, label: str, module_prefix: str):
+    """Import a Python file by path under a private module name (no side effects expected).
+
+    ``label`` starts every error message ("topology file", "--custom"); the module is named
+    ``module_prefix`` plus a digest of the absolute path, so one file is one module.
+    """
     if not os.path.isfile(path):
-        raise UsageError(f"topology file {path!r} does not exist")
+        raise UsageError(f"{label} {path!r} does not exist: check the path")
     digest = hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:10]
-    name = f"testbed_topology_{digest}"
+    name = f"{module_prefix}_{digest}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise UsageError(f"{path!r} is not a Python file")
+        raise UsageError(f"{label} {path!r} is not a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # the user's file failed to import
-        del sys.modules[name]
-        raise UsageError(f"{path}: importing it failed: {type(exc).__name__}: {exc}") from exc
+        sys.modules.pop(name, None)
+        raise UsageError(f"{label} {path}: importing it failed: {type(exc).__name__}: {exc}") from exc
     return module
+
+
+def load_module(path: str):
+    """Import a topology file by path under a private module name."""
+    return import_file(path, "topology file", "testbed_topology")
 
 
 def topology_function(module, path: str) -> Callable[..., nx.Graph]:

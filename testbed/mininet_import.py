@@ -17,10 +17,6 @@ here (``cls``, ``dpid``, ``use_htb``...) are reported in ``Conversion.ignored``.
 from __future__ import annotations
 
 import ast
-import hashlib
-import importlib.util
-import os
-import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -28,6 +24,7 @@ import networkx as nx
 
 from testbed import graphs
 from testbed.errors import UsageError
+from testbed.loader import import_file
 
 MININET_PREFIX = 8                      # Mininet's default ipBase is 10.0.0.0/8
 LINK_RENAMES = {"bw": "bw", "delay": "delay", "jitter": "jitter", "loss": "loss",
@@ -83,20 +80,7 @@ def _number(text: str) -> Any:
 def load_custom_file(path: str) -> dict[str, Callable]:
     """Execute a Mininet custom file and return its ``topos`` dict."""
     _mininet()
-    if not os.path.isfile(path):
-        raise UsageError(f"--custom {path!r}: no such file")
-    digest = hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:10]
-    name = f"testbed_mininet_custom_{digest}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise UsageError(f"--custom {path!r} is not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # the user's file failed
-        sys.modules.pop(name, None)
-        raise UsageError(f"--custom {path}: importing it failed: {type(exc).__name__}: {exc}") from exc
+    module = import_file(path, "--custom", "testbed_mininet_custom")
     topos = getattr(module, "topos", None)
     if not isinstance(topos, Mapping) or not topos:
         raise UsageError(f"--custom {path}: no 'topos' dict; Mininet custom files define "

@@ -12,11 +12,18 @@
 
 Parsers (parse_ping, parse_iperf3) read the output of iputils ping and of ``iperf3 -J``
 and need no network. Anything a node handle offers (``run``, ``popen``, ``counters``,
-``ip``, ``name``) is all these helpers use.
+``ip``, ``name``) is all these helpers use; with testbed's own node handles the target
+address is the one on a subnet shared with the sender, when there is one.
+
+This module is the one place that runs ping and iperf3: experiments, the ``testbed>``
+shell (iperf, iperfudp) and ``testbed run --test ping|iperf`` all go through it.
+iperf3 servers are started with popen (one test, ``-s -1``), waited for until their port
+listens, and stopped by PID whatever happens; nothing outside the run is signalled.
 """
 from __future__ import annotations
 
 import json
+import math
 import re
 import signal
 import subprocess
@@ -29,6 +36,8 @@ from testbed import pcap
 from testbed.errors import CommandFailed, UsageError
 
 IPERF3_PORT = 5201
+SERVER_READY_TIMEOUT = 5.0
+FRAME_HEADERS = 14 + 20 + 20 + 12      # Ethernet, IPv4, TCP and its timestamp option, per segment
 
 
 class TrafficNode(Protocol):
@@ -48,13 +57,51 @@ class TrafficError(CommandFailed):
     """A traffic tool failed or printed something that cannot be read."""
 
 
-def address_of(target: "TrafficNode | str") -> str:
-    """An IP address for a node handle or a literal address."""
+def address_of(target: "TrafficNode | str", source: "TrafficNode | None" = None) -> str:
+    """An IP address for a node handle or a literal address.
+
+    With a ``source`` and testbed node handles (which know their network's plan), the
+    target's address on a subnet shared with the source, else its first address.
+    """
     if isinstance(target, str):
         return target
+    plan = getattr(getattr(target, "net", None), "plan", None)
+    if source is not None and plan is not None:
+        from testbed.reach import target_address
+        address = target_address(plan, source.name, target.name)
+        if address:
+            return address
     if not target.ip:
         raise UsageError(f"node {target.name!r} has no IP address to send traffic to")
     return target.ip
+
+
+def _release(node: TrafficNode, proc: subprocess.Popen) -> None:
+    """Tell the node's network that a process it journaled is gone (testbed node handles)."""
+    forget = getattr(getattr(node, "net", None), "_forget", None)
+    if forget is not None:
+        forget(proc.pid)
+
+
+def _stop(node: TrafficNode, proc: subprocess.Popen, grace: float = 2.0) -> str:
+    """Wait ``grace`` s for the process to end, then SIGTERM (SIGKILL) it by PID; its stderr."""
+    try:
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        err = proc.stderr.read() if proc.stderr is not None else ""
+        return err.decode(errors="replace") if isinstance(err, bytes) else (err or "")
+    finally:
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        _release(node, proc)
 
 
 # ------------------------------------------------------------------ ping
@@ -86,6 +133,22 @@ class PingStats:
     def as_dict(self, prefix: str = "") -> dict[str, Any]:
         return {prefix + k: v for k, v in asdict(self).items()}
 
+    @property
+    def loss_fraction(self) -> float:
+        """Lost probes over sent ones, exact (iputils rounds its percentage); 1.0 if none sent."""
+        return 1.0 if not self.transmitted else (self.transmitted - self.received) / self.transmitted
+
+    def summary(self, src: str, dst: str) -> str:
+        """'ping h1 -> h2: 20 sent, 20 received, 0.00% loss; rtt min/avg/max/mdev a/b/c/d ms'."""
+        text = (f"ping {src} -> {dst}: {self.transmitted} sent, {self.received} received, "
+                f"{100 * self.loss_fraction:.2f}% loss")
+        if self.rtt_avg is not None:
+            text += (f"; rtt min/avg/max/mdev {self.rtt_min:.3f}/{self.rtt_avg:.3f}/"
+                     f"{self.rtt_max:.3f}/{self.rtt_mdev:.3f} ms")
+        if self.error:
+            text += f" ({self.error})"
+        return text
+
 
 def parse_ping(text: str) -> PingStats:
     """Read the statistics lines of iputils ping output."""
@@ -108,14 +171,36 @@ def parse_ping(text: str) -> PingStats:
 
 
 def ping(node: TrafficNode, target: "TrafficNode | str", *, count: int = 5, interval: float = 0.2,
-         wait: float = 1.0, size: int | None = None) -> PingStats:
-    """Ping from ``node`` to a node or address, ``count`` probes ``interval`` s apart."""
+         wait: float = 1.0, size: int | None = None, warmup: float = 0.0) -> PingStats:
+    """Ping from ``node`` to a node or address, ``count`` probes ``interval`` s apart.
+
+    With ``warmup`` > 0, uncounted single pings go first until one comes back (for at most
+    ``warmup`` s), so that ARP has resolved the neighbour: on a lossy link ARP itself loses
+    frames, and the probes queued behind a failed resolution would be counted as link loss.
+    """
+    address = address_of(target, node)
+    if warmup > 0:
+        warm_up(node, address, warmup)
     argv = ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", str(wait)]
     if size is not None:
         argv += ["-s", str(size)]
-    argv.append(address_of(target))
+    argv.append(address)
     result = node.run(argv, timeout=count * interval + wait + 10)
     return parse_ping(result.stdout + result.stderr)
+
+
+def warm_up(node: TrafficNode, address: str, limit: float, wait: float = 0.2) -> bool:
+    """Single pings from ``node`` until one is answered or ``limit`` s pass; answered?"""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if node.run(["ping", "-n", "-c", "1", "-W", str(wait), address], timeout=wait + 10).returncode == 0:
+            return True
+    return False
+
+
+def loss_bound(p: float, n: int, sigmas: float = 4.0) -> float:
+    """Half-width of a ``sigmas``-sigma binomial interval of a loss fraction ``p`` over n trials."""
+    return sigmas * math.sqrt(p * (1 - p) / n)
 
 
 # ------------------------------------------------------------------ iperf3
@@ -144,10 +229,31 @@ class IperfResult:
     packets: int | None = None
     lost_percent: float | None = None
     intervals: list[Interval] = field(default_factory=list)
+    mss: int | None = None                 # TCP only: the sender's maximum segment size
 
     @property
     def mbps(self) -> float:
         return self.bits_per_second / 1e6
+
+    @property
+    def efficiency(self) -> float:
+        """TCP goodput per bit of frames on the wire: mss / (mss + headers)."""
+        mss = self.mss or 1448
+        return mss / (mss + FRAME_HEADERS)
+
+    def expected_mbps(self, bw_mbps: float) -> float:
+        """The TCP goodput a link of ``bw_mbps`` (counted in whole frames, as tc does) should give."""
+        return bw_mbps * self.efficiency
+
+    def summary(self, src: str, dst: str) -> str:
+        """One line for people: rate received, sent, and TCP retransmits or UDP loss and jitter."""
+        if self.protocol == "UDP":
+            return (f"iperf3 UDP {src} -> {dst}: {self.mbps:.3f} Mbit/s received over {self.seconds:.3g} s "
+                    f"(sent {self.sent_bits_per_second / 1e6:.3f}, {self.lost_percent or 0:.2f}% lost, "
+                    f"jitter {self.jitter_ms or 0:.3f} ms)")
+        return (f"iperf3 TCP {src} -> {dst}: {self.mbps:.3f} Mbit/s received over {self.seconds:.3g} s "
+                f"(sent {self.sent_bits_per_second / 1e6:.3f}, {self.retransmits or 0} retransmits, "
+                f"MSS {self.mss or 1448}; frames on the wire {self.mbps / self.efficiency:.3f} Mbit/s)")
 
     def as_dict(self, prefix: str = "", series: bool = False) -> dict[str, Any]:
         """Scalar fields (and the per-interval series, if asked) with an optional key prefix."""
@@ -156,6 +262,14 @@ class IperfResult:
         if series:
             data["intervals"] = [asdict(i) for i in self.intervals]
         return {prefix + k: v for k, v in data.items()}
+
+
+def format_bps(bps: float) -> str:
+    """10_000_000 -> '10 Mbits/sec' (iperf's units, three significant digits)."""
+    for unit, scale in (("Gbits/sec", 1e9), ("Mbits/sec", 1e6), ("Kbits/sec", 1e3)):
+        if bps >= scale:
+            return f"{bps / scale:.3g} {unit}"
+    return f"{bps:.0f} bits/sec"
 
 
 def parse_iperf3(text: str) -> IperfResult:
@@ -183,17 +297,25 @@ def parse_iperf3(text: str) -> IperfResult:
         sent, received = end["sum_sent"], end["sum_received"]
     except KeyError as exc:
         raise TrafficError(f"iperf3 JSON has no end.{exc.args[0]}: the test did not finish") from None
+    mss = start.get("tcp_mss_default") or start.get("tcp_mss")
     return IperfResult("TCP", received["seconds"], received["bytes"], received["bits_per_second"],
-                       sent["bits_per_second"], retransmits=sent.get("retransmits"), intervals=intervals)
+                       sent["bits_per_second"], retransmits=sent.get("retransmits"), intervals=intervals,
+                       mss=int(mss) if mss else None)
 
 
-def wait_listening(node: TrafficNode, port: int, timeout: float = 5.0) -> None:
-    """Wait until something in ``node`` listens on TCP ``port``."""
+def wait_listening(node: TrafficNode, port: int, timeout: float = SERVER_READY_TIMEOUT,
+                   proc: subprocess.Popen | None = None) -> None:
+    """Wait until something in ``node`` listens on TCP ``port`` (or ``proc``, its server, exits)."""
     deadline = time.monotonic() + timeout
     while True:
         out = node.run(["ss", "-Hltn", f"sport = :{port}"], timeout=5).stdout
         if out.strip():
             return
+        if proc is not None and proc.poll() is not None:
+            err = proc.stderr.read() if proc.stderr is not None else ""
+            err = err.decode(errors="replace") if isinstance(err, bytes) else (err or "")
+            raise TrafficError(f"{node.name}: the iperf3 server on port {port} exited {proc.returncode} "
+                               f"before listening: {' '.join(err.split())[:200] or 'no output'}")
         if time.monotonic() > deadline:
             raise TrafficError(f"{node.name}: nothing listens on TCP port {port} after {timeout} s "
                                "(did the iperf3 server start?)")
@@ -213,57 +335,79 @@ class Flow:
     interval: float = 0.5
     streams: int = 1
     extra: Sequence[str] = ()
+    reverse: bool = False                  # the server sends (iperf3 -R)
+    omit: float = 0.0                      # seconds of slow start left out of the result (-O)
     _server: subprocess.Popen | None = field(default=None, init=False, repr=False)
     _client: subprocess.Popen | None = field(default=None, init=False, repr=False)
 
     def client_argv(self) -> list[str]:
-        argv = ["iperf3", "-c", address_of(self.server), "-p", str(self.port), "-J",
-                "-t", str(self.duration), "-i", str(self.interval), "-P", str(self.streams)]
+        if self.duration < 1:           # iperf3 reads whole seconds, and -t 0 means "forever"
+            raise UsageError(f"iperf3 duration {self.duration:g} s: give at least 1 second")
+        argv = ["iperf3", "-c", address_of(self.server, self.client), "-p", str(self.port), "-J",
+                "-t", f"{self.duration:g}", "-i", f"{self.interval:g}", "-P", str(self.streams)]
         if self.udp:
             argv.append("-u")
         if self.bitrate:
             argv += ["-b", self.bitrate]
+        if self.omit:
+            argv += ["-O", f"{self.omit:g}"]
+        if self.reverse:
+            argv.append("-R")
         return argv + list(self.extra)
 
     def start_server(self) -> None:
-        self._server = self.server.popen(["iperf3", "-s", "-1", "-p", str(self.port)],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_listening(self.server, self.port)
+        """Start ``iperf3 -s -1`` in the server node and wait until its port listens."""
+        self._server = self.server.popen(["iperf3", "-s", "-1", "-p", str(self.port)], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_listening(self.server, self.port, proc=self._server)
+        except BaseException:
+            self._stop_server()
+            raise
 
     def start_client(self) -> None:
-        self._client = self.client.popen(self.client_argv(), stdout=subprocess.PIPE,
+        self._client = self.client.popen(self.client_argv(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True)
 
     def start(self) -> "Flow":
         self.start_server()
-        self.start_client()
+        try:
+            self.start_client()
+        except BaseException:
+            self._stop_server()
+            raise
         return self
 
     def result(self) -> IperfResult:
-        if self._client is None:
+        """Wait for the client (stopped by PID if interrupted) and read its report."""
+        client, self._client = self._client, None
+        if client is None:
             raise UsageError("Flow.result() before Flow.start()")
         try:
-            out, err = self._client.communicate(timeout=self.duration + 30)
+            out, err = client.communicate(timeout=self.duration + self.omit + 30)
+        except BaseException:
+            client.kill()
+            client.communicate()
+            raise
         finally:
+            _release(self.client, client)
             self._stop_server()
         if not out.strip():
             raise TrafficError(f"iperf3 {self.client.name} -> {self.server.name} exited "
-                               f"{self._client.returncode} without output: {err.strip()[:200]}")
+                               f"{client.returncode} without output: {err.strip()[:200]}")
         return parse_iperf3(out)
+
+    def stop(self) -> None:
+        """Stop whatever of this flow still runs (client, server), by PID."""
+        client, self._client = self._client, None
+        if client is not None:
+            _stop(self.client, client, grace=0)
+        self._stop_server()
 
     def _stop_server(self) -> None:
         server, self._server = self._server, None
-        if server is None:
-            return
-        try:
-            server.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            server.terminate()
-            try:
-                server.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+        if server is not None:
+            _stop(self.server, server)
 
 
 def iperf3(client: TrafficNode, server: TrafficNode, **options: Any) -> IperfResult:
@@ -284,7 +428,7 @@ def concurrent(flows: Sequence[Flow]) -> list[IperfResult]:
         return [flow.result() for flow in flows]
     finally:
         for flow in flows:
-            flow._stop_server()
+            flow.stop()
 
 
 # ------------------------------------------------------------------ counters

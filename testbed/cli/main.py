@@ -92,7 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.test not in KNOWN_TESTS:            # refuse before building anything
         raise UsageError(f"--test {args.test!r}: unknown test; known: {', '.join(t for t in KNOWN_TESTS if t)}")
     if args.count is not None and args.count < 1:
-        raise UsageError(f"--count {args.count}: give at least 1 ping per pair")
+        raise UsageError(f"--count {args.count}: give at least 1 ping")
     plan = load_plan(args)
     started = time.perf_counter()
     net = Network(plan, arp=args.arp, progress=progress_for(len(plan.nodes)))
@@ -127,17 +127,17 @@ def run_test(net, args: argparse.Namespace) -> int:
 
 def link_test(net, test: str, args: argparse.Namespace) -> int:
     """iperf (TCP throughput) or ping (RTT and loss) from the first host to the second."""
-    from testbed import measure
+    from testbed import traffic
     hosts = [n.name for n in net.hosts]
     if len(hosts) < 2:
         raise UsageError(f"--test {test} needs two hosts; this network has {', '.join(hosts) or 'none'}")
     src, dst = hosts[0], hosts[1]
     if test == "iperf":
-        result = measure.iperf(net, src, dst, seconds=args.time)
-        print(result.summary())
-        return EXIT_OK if result.received_bps > 0 else EXIT_CHECK
-    stats = measure.ping(net, src, dst, count=args.count or 20)
-    print(stats.summary())
+        result = traffic.iperf3(net[src], net[dst], duration=args.time, omit=0.5)
+        print(result.summary(src, dst))
+        return EXIT_OK if result.bits_per_second > 0 else EXIT_CHECK
+    stats = traffic.ping(net[src], net[dst], count=args.count or 20, interval=0.01, warmup=5.0)
+    print(stats.summary(src, dst))
     return EXIT_OK if stats.received > 0 else EXIT_CHECK
 
 

@@ -48,7 +48,15 @@ def configure(dep: "Deployment") -> None:
         snooping = switch in features.snooping
         if portsec.needs_rules(settings, snooping):
             dep.journal.record([{"type": "nft", "netns": dep.ns(switch), "table": portsec.TABLE}])
-            nft.load(dep.ns(switch), portsec.ruleset(switch, settings, snooping))
+            _load(dep, switch, portsec.ruleset(switch, settings, snooping))
     for gateway in features.nats:
         dep.journal.record([{"type": "nft", "netns": dep.ns(gateway.node), "table": nat.TABLE}])
-        nft.load(dep.ns(gateway.node), nat.ruleset(gateway))
+        _load(dep, gateway.node, nat.ruleset(gateway))
+
+
+def _load(dep: "Deployment", node: str, script: str) -> None:
+    """Load an nft script into a node's namespace from the deploy's worker thread (libnftables)."""
+    try:
+        dep.worker.run_inside(dep.ns(node), nft.run, script)
+    except nft.NftError as exc:
+        raise nft.NftError(f"node {node}: {exc}") from None

@@ -152,8 +152,7 @@ def is_exists(error: OSError) -> bool:
 
 
 IFF_LOWER_UP = 0x10000
-RTM_GETLINK = 18
-RTM_NEWLINK = 16
+RTM_GETLINK, RTM_NEWLINK = 18, 16
 NLM_F_DUMP = 0x300
 NLMSG_DONE = 3
 

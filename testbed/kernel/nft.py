@@ -1,10 +1,14 @@
 """nftables in a node's namespace, two ways.
 
 * In-process: libnftables (ctypes) opens its netlink socket in the namespace of the thread
-  that uses it, so the deploy's worker thread, inside a node's namespace
-  (nsfs.NetnsWorker.inside), loads rulesets without a fork (``run``).
-* From any process (also `testbed counters` against another process's run): the ``nft``
-  tool through ``ip netns exec`` (``load``, ``counters``, ``tables``, ``set_elements``...).
+  that uses it, so the worker thread of the process that built the network, inside a
+  node's namespace (``worker.run_inside(netns, nft.run, script)``), loads rulesets and
+  reads them without a fork. The deploy and a running Network use this.
+* From any other process (`testbed counters RUN NODE` against another process's run,
+  which has no worker in that run's namespaces): the ``nft`` tool through ``ip netns exec``.
+
+The readers (``counters``, ``tables``, ``set_elements``, ``jumps``) take the namespace and,
+when the caller has one, the worker: with it they run in-thread, without it through the tool.
 
 Tables vanish with their namespace, so nothing needs deleting at teardown.
 """
@@ -15,9 +19,13 @@ import ctypes.util
 import json
 import subprocess
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from testbed.errors import DeployError, EnvironmentProblem
 from testbed.shaping import LOSS_SCALE
+
+if TYPE_CHECKING:
+    from testbed.kernel.nsfs import NetnsWorker
 
 TABLE = "testbed"
 
@@ -43,16 +51,23 @@ def _lib() -> ctypes.CDLL:
     lib.nft_ctx_get_output_buffer.argtypes = [ctypes.c_void_p]
     lib.nft_ctx_get_output_buffer.restype = ctypes.c_char_p
     lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    lib.nft_ctx_output_set_flags.argtypes = [ctypes.c_void_p, ctypes.c_uint]
     return lib
 
 
-def run(text: str) -> str:
-    """Run an nft script (like ``nft -f``) in this thread's namespace; return its output."""
+NFT_CTX_OUTPUT_JSON = 1 << 4        # libnftables.h: output as `nft -j` prints it
+
+
+def run(text: str, json_output: bool = False) -> str:
+    """Run an nft script (like ``nft -f``, or ``nft -j`` with ``json_output``) in this
+    thread's namespace; return its output."""
     lib = _lib()
     ctx = lib.nft_ctx_new(0)
     if not ctx:
         raise NftError("nft_ctx_new failed")
     try:
+        if json_output:
+            lib.nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON)
         lib.nft_ctx_buffer_output(ctx)
         lib.nft_ctx_buffer_error(ctx)
         rc = lib.nft_run_cmd_from_buffer(ctx, text.encode())
@@ -85,15 +100,16 @@ def apply_ingress_loss(drops: list[tuple[str, float]]) -> None:
         run("".join(ingress_drop_rules(ifname, percent) for ifname, percent in drops))
 
 
-# ---------------------------------------------------------------- through the nft tool
+# ---------------------------------------------------------------- reading a namespace's tables
 
 NFT_TIMEOUT = 15.0
 
 
-def _nft(netns: str, args: list[str], script: str | None = None) -> str:
+def _nft(netns: str, args: list[str]) -> str:
+    """``nft ARGS`` in ``netns`` through ``ip netns exec`` (for a process without a worker there)."""
     argv = ["ip", "netns", "exec", netns, "nft", *args]
     try:
-        proc = subprocess.run(argv, input=script, capture_output=True, text=True, timeout=NFT_TIMEOUT)
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=NFT_TIMEOUT)
     except FileNotFoundError:
         raise DeployError("nft is not installed: apt-get install nftables") from None
     if proc.returncode != 0:
@@ -101,14 +117,21 @@ def _nft(netns: str, args: list[str], script: str | None = None) -> str:
     return proc.stdout
 
 
-def load(netns: str, script: str) -> None:
-    """Load an nft script (tables, chains, sets, counters) into ``netns``."""
-    _nft(netns, ["-f", "-"], script)
+def query(netns: str, command: str, worker: "NetnsWorker | None" = None) -> dict:
+    """``nft -j COMMAND`` in ``netns``, parsed: in the worker's thread when given, else via the tool."""
+    if worker is None:
+        text = _nft(netns, ["-j", *command.split()])
+    else:
+        try:
+            text = worker.run_inside(netns, run, command, True)
+        except NftError as exc:
+            raise DeployError(f"nft {command} in {netns} failed: {exc}") from None
+    return json.loads(text or "{}")
 
 
-def counters(netns: str, family: str, table: str) -> dict[str, dict[str, int]]:
+def counters(netns: str, family: str, table: str, worker: "NetnsWorker | None" = None) -> dict[str, dict[str, int]]:
     """name -> {"packets", "bytes"} for every named counter of a table."""
-    data = json.loads(_nft(netns, ["-j", "list", "counters", "table", family, table]) or "{}")
+    data = query(netns, f"list counters table {family} {table}", worker)
     result = {}
     for item in data.get("nftables", []):
         counter = item.get("counter")
@@ -117,24 +140,24 @@ def counters(netns: str, family: str, table: str) -> dict[str, dict[str, int]]:
     return result
 
 
-def tables(netns: str) -> list[tuple[str, str]]:
+def tables(netns: str, worker: "NetnsWorker | None" = None) -> list[tuple[str, str]]:
     """(family, name) of every table in ``netns``."""
-    data = json.loads(_nft(netns, ["-j", "list", "tables"]) or "{}")
+    data = query(netns, "list tables", worker)
     return [(t["table"]["family"], t["table"]["name"]) for t in data.get("nftables", []) if "table" in t]
 
 
-def set_elements(netns: str, family: str, table: str, name: str) -> list:
+def set_elements(netns: str, family: str, table: str, name: str, worker: "NetnsWorker | None" = None) -> list:
     """The elements of a named set (as nft's JSON gives them)."""
-    data = json.loads(_nft(netns, ["-j", "list", "set", family, table, name]) or "{}")
+    data = query(netns, f"list set {family} {table} {name}", worker)
     for item in data.get("nftables", []):
         if "set" in item:
             return list(item["set"].get("elem", []))
     return []
 
 
-def jumps(netns: str, family: str, table: str, chain: str) -> dict[str, str]:
+def jumps(netns: str, family: str, table: str, chain: str, worker: "NetnsWorker | None" = None) -> dict[str, str]:
     """iifname -> target chain of the ``iifname "X" jump Y`` rules of a chain."""
-    data = json.loads(_nft(netns, ["-j", "list", "chain", family, table, chain]) or "{}")
+    data = query(netns, f"list chain {family} {table} {chain}", worker)
     found = {}
     for item in data.get("nftables", []):
         rule = item.get("rule")

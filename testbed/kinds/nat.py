@@ -8,9 +8,11 @@ namespace of the same run, never the machine's real uplink.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from testbed import checks
-from testbed.kinds import Kind, register
-from testbed.kinds.host import L3_ATTRS
+from testbed.kinds import register
+from testbed.kinds.host import HOST, L3_ATTRS
 
 NAT_ATTRS: dict[str, checks.Checker] = dict(
     L3_ATTRS,
@@ -18,11 +20,11 @@ NAT_ATTRS: dict[str, checks.Checker] = dict(
     forwards=checks.anything,       # [{"proto": "tcp"|"udp", "port": N, "to": "node:port"}]
 )
 
-NAT = register(Kind(
+# A router (a forwarding host) with the outside link and the port forwards on top.
+NAT = register(replace(
+    HOST,
     name="nat",
-    role="l3",
     description="masquerades its LANs towards the outside link; inbound only through declared forwards",
     attrs=NAT_ATTRS,
-    port_base=0,
     forwards=True,
 ))

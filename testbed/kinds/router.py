@@ -1,14 +1,15 @@
 """kind: router — an end system that forwards IPv4 and gets static routes from the graph."""
 from __future__ import annotations
 
-from testbed.kinds import Kind, register
-from testbed.kinds.host import L3_ATTRS
+from dataclasses import replace
 
-ROUTER = register(Kind(
+from testbed.kinds import register
+from testbed.kinds.host import HOST
+
+# A host (same attributes, same interface names) that forwards between its interfaces.
+ROUTER = register(replace(
+    HOST,
     name="router",
-    role="l3",
     description="IP forwarding on; static routes to every subnet computed from the graph",
-    attrs=L3_ATTRS,
-    port_base=0,
     forwards=True,
 ))

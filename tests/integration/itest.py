@@ -77,12 +77,13 @@ def run_cli(owned: Owned, *args: str, timeout: float = 90, env: dict | None = No
 
 
 class BackgroundRun:
-    """`testbed run FILE` (no --test: it waits) in the background, until it says it is up."""
+    """`testbed run FILE` (no --test) in the background: it reads shell commands from a pipe
+    that stays open, so it keeps the network up until it is signalled."""
 
     def __init__(self, owned: Owned, *args: str, env: dict | None = None):
         self.env = env
         self.runs_dir = (env or {}).get("TESTBED_RUNS_DIR", RUNS_DIR)
-        self.proc = subprocess.Popen(cli_argv("run", *args), cwd=ROOT, stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(cli_argv("run", *args), cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
         self.owned = owned
         self.run_id: str | None = None
@@ -107,7 +108,7 @@ class BackgroundRun:
         raise AssertionError("the run's folder never appeared")
 
     def wait_until_up(self, timeout: float = 60) -> str:
-        """Read stderr until the 'is up' line; returns the run id."""
+        """Read stderr until the "built in" line; returns the run id."""
         deadline = time.monotonic() + timeout
         lines = []
         while time.monotonic() < deadline:
@@ -117,7 +118,7 @@ class BackgroundRun:
             lines.append(line)
             for run_id in RUN_ID_RE.findall(line):
                 self.run_id = self.owned.add(run_id)
-            if "is up" in line:
+            if " built in " in line:
                 assert self.run_id, lines
                 return self.run_id
         raise AssertionError(f"not up after {timeout} s: {''.join(lines)}")

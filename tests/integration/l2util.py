@@ -1,4 +1,4 @@
-"""Helpers for the L2-feature integration tests: root skip, leftover checks, TCP probes."""
+"""Helpers for the integration tests: root skip, leftover checks, shipped topologies, probes."""
 from __future__ import annotations
 
 import os
@@ -9,6 +9,8 @@ from typing import Iterator
 
 import pytest
 
+from testbed import Network, load
+
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
 
 CONNECT = ("import socket,sys\n"
@@ -16,6 +18,18 @@ CONNECT = ("import socket,sys\n"
            "    s=socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3]))\n"
            "    s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n'); print(s.recv(12).decode(errors='replace'))\n"
            "except OSError as e: print('FAILED', type(e).__name__)\n")
+
+
+def build_shipped(name: str, **params) -> Network:
+    """A Network (not started) of topologies/<name>.py with the given parameters."""
+    graph, used = load(f"topologies/{name}.py", {k: str(v) for k, v in params.items()})
+    return Network(graph, source=name, params=used)
+
+
+def pings(node, ip: str, count: int = 3) -> int:
+    """How many of ``count`` quick pings from ``node`` to ``ip`` were answered."""
+    out = node.cmd(["ping", "-c", str(count), "-i", "0.05", "-W", "1", ip])
+    return int(next(l for l in out.splitlines() if "received" in l).split(",")[1].split()[0])
 
 
 def namespaces() -> set[str]:

@@ -6,21 +6,15 @@ import json
 import os
 import sys
 
-from l2util import alive, needs_root, nothing_left
+from l2util import alive, build_shipped, needs_root, nothing_left, pings
 
-from testbed import Network, load
+from testbed import Network
 
 pytestmark = needs_root
 
 
 def build(**params) -> Network:
-    graph, used = load("topologies/dhcp.py", {k: str(v) for k, v in params.items()})
-    return Network(graph, source="dhcp", params=used)
-
-
-def pings(node, ip: str, count: int = 3) -> int:
-    out = node.cmd(["ping", "-c", str(count), "-i", "0.05", "-W", "1", ip])
-    return int(next(l for l in out.splitlines() if "received" in l).split(",")[1].split()[0])
+    return build_shipped("dhcp", **params)
 
 
 def offers(node, ifname: str) -> set[str]:

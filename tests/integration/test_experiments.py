@@ -3,9 +3,10 @@ import csv
 import json
 import os
 import shutil
-import subprocess
 
 import pytest
+
+from l2util import namespaces, root_links
 
 from testbed.cli.main import main
 
@@ -17,16 +18,6 @@ pytestmark = [
     pytest.mark.skipif(any(shutil.which(t) is None for t in ("iperf3", "ping", "tcpdump", "ss")),
                        reason="needs iperf3, ping, tcpdump and ss"),
 ]
-
-
-def namespaces() -> set[str]:
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    return {line.split()[0] for line in out.splitlines() if line.strip()}
-
-
-def root_links() -> set[str]:
-    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
 
 
 def run_folder(out: str, name: str) -> str:

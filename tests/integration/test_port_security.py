@@ -1,9 +1,9 @@
 """Port security on a Linux bridge: IP-MAC binding and MAC limits, with counted drops."""
 from __future__ import annotations
 
-from l2util import needs_root, nothing_left
+from l2util import build_shipped, needs_root, nothing_left, pings
 
-from testbed import Network, load
+from testbed import Network
 from testbed.cli.main import main
 from testbed.features.status import node_counters
 from testbed.kernel import nft
@@ -12,13 +12,7 @@ pytestmark = needs_root
 
 
 def build(**params) -> Network:
-    graph, used = load("topologies/port_security.py", {k: str(v) for k, v in params.items()})
-    return Network(graph, source="port_security", params=used)
-
-
-def pings(node, ip: str, count: int = 3) -> int:
-    out = node.cmd(["ping", "-c", str(count), "-i", "0.05", "-W", "1", ip])
-    return int(next(l for l in out.splitlines() if "received" in l).split(",")[1].split()[0])
+    return build_shipped("port_security", **params)
 
 
 def port_of(net: Network, host: str) -> str:
@@ -66,3 +60,5 @@ def test_one_mac_per_port_blocks_macvlan_children_until_relaxed():
                     # `testbed counters RUN NODE` reads the same counters from nft alone
                     assert main(["counters", net.run_id, "s1"]) == 0
                     assert node_counters(net["s1"].netns)["ports"][port]["macs"] == dropped
+                    # in-thread (libnftables in the worker) and through the nft tool: the same
+                    assert node_counters(net["s1"].netns, net.worker) == node_counters(net["s1"].netns)

@@ -21,7 +21,7 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from testbed import Network, load, measure
+from testbed import Network, load, traffic
 
 ROOT = Path(__file__).resolve().parents[2]
 PAIR = str(ROOT / "topologies" / "pair.py")
@@ -60,10 +60,11 @@ def build(nets, graph_or_params) -> Network:
 def measured_rate(net, bw: float, src="h1", dst="h2", reverse=False) -> tuple[float, float]:
     """(goodput Mbit/s, its error against bw's expected goodput), measured up to twice."""
     for attempt in range(2):
-        result = measure.iperf(net, src, dst, seconds=3, reverse=reverse)
+        result = traffic.iperf3(net[src], net[dst], duration=3, omit=0.5, reverse=reverse)
         expected = result.expected_mbps(bw)
         error = result.mbps / expected - 1
-        print(f"bw {bw} Mbit/s: {result.summary()}; error {error:+.2%}")
+        sender, receiver = (dst, src) if reverse else (src, dst)
+        print(f"bw {bw} Mbit/s: {result.summary(sender, receiver)}; error {error:+.2%}")
         assert error <= 0.05, f"{result.mbps:.3f} Mbit/s is faster than a {bw} Mbit/s link allows"
         if error >= -0.05:
             break
@@ -93,10 +94,10 @@ def test_asymmetric_rates(nets):
 
 
 def ping_loss(net, count: int = 2000) -> float:
-    stats = measure.ping(net, "h1", "h2", count=count, interval=0.002)
-    print(stats.summary())
-    assert stats.sent == count
-    return 1 - stats.received / stats.sent
+    stats = traffic.ping(net["h1"], net["h2"], count=count, interval=0.002, warmup=5)
+    print(stats.summary("h1", "h2"))
+    assert stats.transmitted == count
+    return stats.loss_fraction
 
 
 def pair_graph(**settings) -> nx.Graph:
@@ -117,7 +118,7 @@ def test_loss(nets, loss, round_trip):
     assert "numgen random mod 1000000 < 100000" in rules
     n = 2000
     measured = ping_loss(net, n)
-    bound = measure.loss_bound(round_trip, n)
+    bound = traffic.loss_bound(round_trip, n)
     print(f"loss {loss}: measured {measured:.4f}, expected {round_trip:.4f} +- {bound:.4f} (4 sigma)")
     assert abs(measured - round_trip) <= bound
 
@@ -162,19 +163,19 @@ def test_queue_limit_bounds_the_wait(nets):
     server = net["h2"].popen(["iperf3", "-s", "-1", "-p", "5202"], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
     try:
-        measure.ping(net, "h1", "h2", count=1)                  # the server is up and ARP resolved
+        traffic.ping(net["h1"], net["h2"], count=1, warmup=5)   # the server is up and ARP resolved
         flood = net["h1"].popen(["iperf3", "-c", net["h2"].ip, "-p", "5202", "-u", "-b", "5M", "-t", "4"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.0)
-        stats = measure.ping(net, "h1", "h2", count=100, interval=0.02, warmup=0)
+        stats = traffic.ping(net["h1"], net["h2"], count=100, interval=0.02)
         flood.wait(timeout=20)
     finally:
         server.terminate()
         server.wait(timeout=5)
-    print(stats.summary())
+    print(stats.summary("h1", "h2"))
     # 5 Mbit/s into 1: about 4 of 5 arrivals find the queue full, pings too; those that get in
     # wait behind at most 10 frames of 1500 bytes, 120 ms at 1 Mbit/s (1000 packets: 12 s)
-    assert stats.received >= 5 and max(stats.rtts) < 200, stats.summary()
+    assert stats.received >= 5 and stats.rtt_max < 200, stats.summary("h1", "h2")
     shown = net["h1"].cmd(["tc", "-s", "qdisc", "show", "dev", "h1-eth0"])
     dropped = int(shown.split("pfifo 10:")[1].split("dropped ")[1].split(",")[0])
     assert dropped > 100, shown                                 # the flood overflowed the queue

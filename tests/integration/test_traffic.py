@@ -62,3 +62,23 @@ def test_udp_flow_captured(net, tmp_path):
 def test_capture_on_a_missing_interface_fails_cleanly(net, tmp_path):
     with pytest.raises(traffic.TrafficError, match="did not start"):
         traffic.Capture(net["h1"], "nope0", str(tmp_path / "x.pcap")).start()
+
+
+@pytest.mark.timeout(60)
+def test_iperf3_processes_are_stopped_and_forgotten(net):
+    before = set(net._procs)
+    flow = traffic.Flow(net["h1"], net["h2"], duration=1, port=5203, omit=0.5, reverse=True).start()
+    server_pid, client_pid = flow._server.pid, flow._client.pid
+    result = flow.result()
+    assert result.protocol == "TCP" and result.mbps > 10 and result.mss
+    assert "TCP h2 -> h1" in result.summary("h2", "h1")
+    assert set(net._procs) == before
+    for pid in (server_pid, client_pid):
+        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+@pytest.mark.timeout(30)
+def test_ping_with_warm_up_counts_only_the_measured_probes(net):
+    stats = traffic.ping(net["h1"], net["h2"], count=50, interval=0.002, warmup=5)
+    assert (stats.transmitted, stats.received) == (50, 50)
+    assert stats.summary("h1", "h2").startswith("ping h1 -> h2: 50 sent, 50 received, 0.00% loss; rtt")

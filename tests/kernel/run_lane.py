@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -50,7 +49,7 @@ def process_start_uptime() -> float:
 
 
 READY_AT = process_start_uptime()
-from testbed import Network, load, measure, planner          # noqa: E402  (timed)
+from testbed import Network, load, planner, traffic          # noqa: E402  (timed)
 from testbed.kernel import caps                               # noqa: E402
 IMPORTED = time.monotonic()
 
@@ -109,13 +108,15 @@ def qdisc_text(net: Network, node: str) -> str:
     return net[node].cmd(["tc", "-s", "qdisc", "show", "dev", f"{node}-eth0"])
 
 
-def rtt_numbers(stats: measure.PingStats) -> dict[str, Any]:
-    rtts = stats.rtts
-    return {"sent": stats.sent, "received": stats.received, "loss_percent": round(stats.loss, 3),
-            "min_ms": round(min(rtts), 3) if rtts else None,
-            "avg_ms": round(statistics.fmean(rtts), 3) if rtts else None,
-            "max_ms": round(max(rtts), 3) if rtts else None,
-            "mdev_ms": round(statistics.pstdev(rtts), 3) if rtts else None}
+def ping(net: Network, count: int, interval: float) -> traffic.PingStats:
+    """iputils ping h1 -> h2 (after uncounted pings until one is answered: ARP resolved)."""
+    return traffic.ping(net["h1"], net["h2"], count=count, interval=interval, warmup=10.0)
+
+
+def rtt_numbers(stats: traffic.PingStats) -> dict[str, Any]:
+    return {"sent": stats.transmitted, "received": stats.received, "loss_percent": stats.loss_percent,
+            "min_ms": stats.rtt_min, "avg_ms": stats.rtt_avg, "max_ms": stats.rtt_max,
+            "mdev_ms": stats.rtt_mdev}
 
 
 # ---------------------------------------------------------------- checks
@@ -125,29 +126,29 @@ def check_delay(features: frozenset[str], found: dict) -> Result:
     graph, params = load(PAIR, {"delay": f"{DELAY_MS:g}ms"})
     with build(graph, params, features) as net:
         shown = qdisc_text(net, "h1") + qdisc_text(net, "h2")
-        stats = measure.ping(net, "h1", "h2", count=50, interval=0.05)
+        stats = ping(net, count=50, interval=0.05)
     numbers = rtt_numbers(stats)
     found["delay_mdev_ms"] = numbers["mdev_ms"]
     low, high = RTT_RANGE
     ok = (shown.count("netem") == 2 and stats.received >= 45
           and numbers["min_ms"] is not None and low <= numbers["min_ms"] <= high)
     return {"ok": ok, **numbers, "expected_min_ms": [low, high], "qdiscs": shown,
-            "detail": f"{stats.summary()}; min RTT must be within {low}-{high} ms (2 x {DELAY_MS:g} ms)"}
+            "detail": f"{stats.summary('h1', 'h2')}; min RTT must be within {low}-{high} ms (2 x {DELAY_MS:g} ms)"}
 
 
 def check_jitter(features: frozenset[str], found: dict) -> Result:
     """pair.py with delay=10ms jitter=5ms: RTTs spread over 10-30 ms (sd ~4.1 ms)."""
     graph, params = load(PAIR, {"delay": f"{DELAY_MS:g}ms", "jitter": f"{JITTER_MS:g}ms"})
     with build(graph, params, features) as net:
-        stats = measure.ping(net, "h1", "h2", count=200, interval=0.02)
+        stats = ping(net, count=200, interval=0.02)
     numbers = rtt_numbers(stats)
     base = found.get("delay_mdev_ms")
     floor = max(2.0, 2 * base) if base is not None else 2.0
-    spread = numbers["max_ms"] - numbers["min_ms"] if stats.rtts else 0.0
+    spread = numbers["max_ms"] - numbers["min_ms"] if stats.rtt_min is not None else 0.0
     ok = (stats.received >= 180 and numbers["mdev_ms"] > floor and spread > 10.0
           and numbers["min_ms"] >= 2 * (DELAY_MS - JITTER_MS) - 0.5)
     return {"ok": ok, **numbers, "mdev_floor_ms": floor, "spread_ms": round(spread, 3),
-            "detail": f"{stats.summary()}; mdev must exceed {floor:.2f} ms (2 ms, and twice the "
+            "detail": f"{stats.summary('h1', 'h2')}; mdev must exceed {floor:.2f} ms (2 ms, and twice the "
                       f"unjittered link's {base} ms), max-min must exceed 10 ms, min must be >= "
                       f"{2 * (DELAY_MS - JITTER_MS) - 0.5:g} ms"}
 
@@ -158,18 +159,18 @@ def check_loss(features: frozenset[str], found: dict) -> Result:
     with build(graph, None, features) as net:
         h1 = next(i for i in net.plan.node("h1").interfaces if i.name == "h1-eth0")
         h2 = next(i for i in net.plan.node("h2").interfaces if i.name == "h2-eth0")
-        stats = measure.ping(net, "h1", "h2", count=LOSS_PINGS, interval=0.01)
+        stats = ping(net, count=LOSS_PINGS, interval=0.01)
         shown = qdisc_text(net, "h1")
     p = LOSS_PERCENT / 100
-    measured = (stats.sent - stats.received) / stats.sent if stats.sent else 1.0
-    bound = measure.loss_bound(p, max(stats.sent, 1))
+    measured = stats.loss_fraction
+    bound = traffic.loss_bound(p, max(stats.transmitted, 1))
     by_netem = any(q.kind == "netem" and q.option("loss") == LOSS_PERCENT for q in h1.qdiscs)
-    ok = (by_netem and not h2.ingress_loss and not h2.qdiscs and stats.sent == LOSS_PINGS
+    ok = (by_netem and not h2.ingress_loss and not h2.qdiscs and stats.transmitted == LOSS_PINGS
           and abs(measured - p) <= bound)
-    return {"ok": ok, "sent": stats.sent, "received": stats.received, "measured": round(measured, 4),
+    return {"ok": ok, "sent": stats.transmitted, "received": stats.received, "measured": round(measured, 4),
             "expected": p, "bound": round(bound, 4), "netem": by_netem, "qdiscs": shown,
-            "detail": f"{stats.summary()}; lost fraction {measured:.4f} must be within {p} +- {bound:.4f} "
-                      f"(4 binomial sigmas over {stats.sent} pings), dropped by netem on h1's egress"}
+            "detail": f"{stats.summary('h1', 'h2')}; lost fraction {measured:.4f} must be within {p} +- {bound:.4f} "
+                      f"(4 binomial sigmas over {stats.transmitted} pings), dropped by netem on h1's egress"}
 
 
 def _udp_receiver(port: int) -> socket.socket:
@@ -186,7 +187,7 @@ def _udp_sender() -> socket.socket:
 
 def _burst(net: Network, src: str, dst: str, port: int = 9999) -> tuple[int, int]:
     """Send BURST datagrams at once from src to dst; (received, dropped by src's qdiscs)."""
-    measure.ping(net, src, dst, count=3, interval=0.05)      # ARP resolved before the burst
+    traffic.ping(net[src], net[dst], count=3, interval=0.05, warmup=10.0)   # ARP resolved before the burst
     rx = net.worker.run_inside(net[dst].netns, _udp_receiver, port)
     tx = net.worker.run_inside(net[src].netns, _udp_sender)
     try:

@@ -12,17 +12,7 @@ from testbed.cli.main import main
 from testbed.errors import UsageError
 from testbed.results import Plot, Results, summary_table
 
-TOPOLOGY = '''
-import networkx as nx
-
-def topology(n: int = 2, kind: str = "switch"):
-    g = nx.Graph()
-    g.add_node("s1", kind=kind)
-    for i in range(1, n + 1):
-        g.add_node(f"h{i}", kind="host")
-        g.add_edge(f"h{i}", "s1")
-    return g
-'''
+SINGLE = os.path.join(os.path.dirname(__file__), "..", "..", "topologies", "single.py")   # h1..hn on s1
 
 EXPERIMENT = '''
 """A made-up experiment over a fake network."""
@@ -78,12 +68,10 @@ class FakeNetwork:
 @pytest.fixture
 def files(tmp_path):
     FakeNetwork.built = []
-    topo = tmp_path / "topo.py"
-    topo.write_text(TOPOLOGY)
 
     def write(second_ok=True, second_check="second", body=None, name="demo.py"):
         path = tmp_path / name
-        path.write_text(body or EXPERIMENT.format(topology=str(topo), second_ok=second_ok, second_check=second_check))
+        path.write_text(body or EXPERIMENT.format(topology=SINGLE, second_ok=second_ok, second_check=second_check))
         return str(path)
     return write
 
@@ -223,7 +211,7 @@ def test_a_raising_check_fails_with_its_reason(files, tmp_path):
 
 
 def test_run_raising_keeps_partial_results_and_stops_the_network(files, tmp_path):
-    body = EXPERIMENT.format(topology=str(tmp_path / "topo.py"), second_ok=True, second_check="second")
+    body = EXPERIMENT.format(topology=SINGLE, second_ok=True, second_check="second")
     body = body.replace("    net.calls.append", "    if params.point == 1: raise RuntimeError('boom')\n    net.calls.append")
     with pytest.raises(experiment.ExperimentFailed, match="boom"):
         run(files(body=body), tmp_path)
@@ -235,7 +223,7 @@ def test_run_raising_keeps_partial_results_and_stops_the_network(files, tmp_path
 
 
 def test_failure_before_any_measurement_leaves_no_folder(files, tmp_path):
-    body = EXPERIMENT.format(topology=str(tmp_path / "topo.py"), second_ok=True, second_check="second")
+    body = EXPERIMENT.format(topology=SINGLE, second_ok=True, second_check="second")
     body = body.replace("    net.calls.append", "    raise RuntimeError('early')\n    net.calls.append")
     with pytest.raises(experiment.ExperimentFailed, match="no results written"):
         run(files(body=body), tmp_path)
@@ -244,7 +232,7 @@ def test_failure_before_any_measurement_leaves_no_folder(files, tmp_path):
 
 
 def test_run_must_return_measurements(files, tmp_path):
-    body = EXPERIMENT.format(topology=str(tmp_path / "topo.py"), second_ok=True, second_check="second")
+    body = EXPERIMENT.format(topology=SINGLE, second_ok=True, second_check="second")
     body = body.replace("    net.calls.append", "    return 42\n    net.calls.append")
     with pytest.raises(UsageError, match="dict or a list of dicts"):
         run(files(body=body), tmp_path)

@@ -293,3 +293,25 @@ def test_dhcp_client_needs_a_server_on_its_lan():
     g.add_node("srv", kind="host", dhcp_server={})
     g.add_edge("srv", "s1")
     assert problems_of(g) == []
+
+
+def test_nft_readers_run_in_the_worker_when_given_one():
+    from testbed.errors import DeployError
+    from testbed.kernel import nft
+
+    class Worker:
+        def __init__(self, reply):
+            self.reply, self.calls = reply, []
+
+        def run_inside(self, netns, fn, *args):
+            self.calls.append((netns, fn, args))
+            if isinstance(self.reply, Exception):
+                raise self.reply
+            return self.reply
+
+    worker = Worker('{"nftables": [{"metainfo": {}}, {"counter": {"name": "p1_macs", "packets": 3, "bytes": 180}}]}')
+    assert nft.counters("ns1", "bridge", "testbed_l2", worker) == {"p1_macs": {"packets": 3, "bytes": 180}}
+    assert worker.calls == [("ns1", nft.run, ("list counters table bridge testbed_l2", True))]
+    refused = Worker(nft.NftError("nft refused the ruleset: No such file or directory"))
+    with pytest.raises(DeployError, match="nft list tables in ns1 failed: nft refused"):
+        nft.tables("ns1", refused)

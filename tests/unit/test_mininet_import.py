@@ -156,7 +156,7 @@ def test_parallel_links_make_a_multigraph():
     ("tree,x=1", None, "building it failed"),
     (",3", None, "expected NAME"),
     (None, None, "--topo NAME"),
-    ("single", "/nonexistent/topo.py", "no such file"),
+    ("single", "/nonexistent/topo.py", "does not exist"),
 ])
 def test_bad_specs_are_usage_errors(spec, custom, message):
     with pytest.raises(UsageError, match=message):

@@ -20,20 +20,20 @@ def test_unknown_kind_suggests_the_closest():
 def test_unknown_kind_without_close_match_lists_known_kinds():
     g = pair()
     g.nodes["h2"]["kind"] = "zzzzzz"
-    assert one_message(g) == "node 'h2': unknown kind 'zzzzzz' (known: bridge, host, hub, router, switch)"
+    assert one_message(g) == "node 'h2': unknown kind 'zzzzzz' (known: bridge, host, hub, nat, router, switch)"
 
 
 def test_missing_kind():
     g = pair()
     del g.nodes["h2"]["kind"]
     g.nodes["h2"]["ip"] = "10.0.0.2/24"
-    assert one_message(g) == "node 'h2': has no 'kind' (set kind to one of bridge, host, hub, router, switch)"
+    assert one_message(g) == "node 'h2': has no 'kind' (set kind to one of bridge, host, hub, nat, router, switch)"
 
 
 def test_node_without_any_attribute_and_no_link_has_no_kind():
     g = nx.Graph()
     g.add_node("h1")
-    assert one_message(g) == "node 'h1': has no 'kind' (set kind to one of bridge, host, hub, router, switch)"
+    assert one_message(g) == "node 'h1': has no 'kind' (set kind to one of bridge, host, hub, nat, router, switch)"
 
 
 # ---------------------------------------------------------------- addresses
@@ -219,11 +219,11 @@ def test_unknown_link_attribute_lists_known():
     g = pair()
     g.edges["h1", "h2"]["zzz"] = 1
     assert one_message(g) == ("link h1--h2: unknown link attribute 'zzz' "
-                              "(known: bw, delay, intf, ip, jitter, label, loss, mac, meta, queue)")
+                              "(known: bw, delay, intf, ip, jitter, label, loss, mac, meta, port, queue)")
 
 
 @pytest.mark.parametrize("key, value, text", [
-    ("bw", "fast", "bw: expected a number, got 'fast'"),
+    ("bw", "fast", "bw: 'fast' is not a rate; write e.g. 10 (Mbit/s), '100kbit', '20Mbit' or '2Gbit'"),
     ("loss", 200, "loss: 200 is above the maximum 100"),
     ("queue", 1.5, "queue: expected an integer, got 1.5"),
 ])
@@ -255,7 +255,7 @@ def test_unknown_node_attribute_suggests():
 def test_unknown_node_attribute_lists_known():
     assert one_message(pair(colour="red")) == (
         "node 'h1': unknown attribute 'colour' for kind 'host' "
-        "(known: default_route, interfaces, ip, ipv6, mac, routes, sysctls)")
+        "(known: default_route, dhcp_server, interfaces, ip, ipv6, mac, routes, sysctls)")
 
 
 def test_free_attributes_are_allowed():
@@ -264,7 +264,7 @@ def test_free_attributes_are_allowed():
 
 def test_hub_cannot_run_stp():
     g = hosts_on("hub", n=2, stp=True)
-    assert one_message(g) == "node 's1': unknown attribute 'stp' for kind 'hub' (known: backend, mac)"
+    assert one_message(g) == "node 's1': unknown attribute 'stp' for kind 'hub' (known: backend, dhcp_snooping, mac, max_macs)"
 
 
 def test_stp_must_be_a_boolean():
@@ -361,8 +361,8 @@ def test_every_problem_is_reported_at_once():
         "node 'h1': unknown kind 'hots' (did you mean 'host'?)",
         "node 'h2': attribute 'ip': 'bad' is not an address with a prefix length (like '10.0.0.1/24')",
         "node 's1': attribute 'stp': expected true or false, got 'yes'",
-        "node 's1': unknown attribute 'colour' for kind 'switch' (known: ageing, backend, forward_delay, mac, "
-        "priority, stp)",
+        "node 's1': unknown attribute 'colour' for kind 'switch' (known: ageing, backend, dhcp_snooping, "
+        "forward_delay, mac, max_macs, priority, stp)",
         "node 'h9': is used by a link (to h2) but was never declared "
         "(add it with G.add_node('h9', kind=...) or fix the link's node name)",
         "link h2--s1: unknown link attribute 'dealy' (did you mean 'delay'?)",
