@@ -33,7 +33,7 @@ LOSS_PERCENT = 20.0                   # one way
 LOSS_PINGS = 1000
 QUEUE = 10                            # packets netem may hold
 BURST = 100                           # datagrams sent at once into it
-QUEUE_DELAY = "100ms"                 # long enough that none leaves during the burst
+QUEUE_DELAY = "200ms"                 # long enough that none leaves during the burst
 
 
 def uptime() -> float:
@@ -137,20 +137,24 @@ def check_delay(features: frozenset[str], found: dict) -> Result:
 
 
 def check_jitter(features: frozenset[str], found: dict) -> Result:
-    """pair.py with delay=10ms jitter=5ms: RTTs spread over 10-30 ms (sd ~4.1 ms)."""
+    """pair.py with delay=10ms jitter=5ms: RTTs spread over 10-30 ms (sd ~4.1 ms).
+
+    Load on the machine only ever adds delay, so the robust signs of jitter are a minimum
+    RTT well below the unjittered 20 ms (a quarter of the probes are under 17 ms) but not
+    below 2 x (10 - 5) ms, and a spread and mdev no steady link shows.
+    """
     graph, params = load(PAIR, {"delay": f"{DELAY_MS:g}ms", "jitter": f"{JITTER_MS:g}ms"})
     with build(graph, params, features) as net:
         stats = ping(net, count=200, interval=0.02)
     numbers = rtt_numbers(stats)
-    base = found.get("delay_mdev_ms")
-    floor = max(2.0, 2 * base) if base is not None else 2.0
+    low = 2 * (DELAY_MS - JITTER_MS) - 0.5
+    high = 2 * DELAY_MS - 3.0
     spread = numbers["max_ms"] - numbers["min_ms"] if stats.rtt_min is not None else 0.0
-    ok = (stats.received >= 180 and numbers["mdev_ms"] > floor and spread > 10.0
-          and numbers["min_ms"] >= 2 * (DELAY_MS - JITTER_MS) - 0.5)
-    return {"ok": ok, **numbers, "mdev_floor_ms": floor, "spread_ms": round(spread, 3),
-            "detail": f"{stats.summary('h1', 'h2')}; mdev must exceed {floor:.2f} ms (2 ms, and twice the "
-                      f"unjittered link's {base} ms), max-min must exceed 10 ms, min must be >= "
-                      f"{2 * (DELAY_MS - JITTER_MS) - 0.5:g} ms"}
+    ok = (stats.received >= 180 and numbers["mdev_ms"] > 2.0 and spread > 10.0
+          and low <= numbers["min_ms"] < high)
+    return {"ok": ok, **numbers, "spread_ms": round(spread, 3), "unjittered_mdev_ms": found.get("delay_mdev_ms"),
+            "detail": f"{stats.summary('h1', 'h2')}; mdev must exceed 2 ms (without jitter: "
+                      f"{found.get('delay_mdev_ms')} ms), max-min 10 ms, and min must lie in {low:g}-{high:g} ms"}
 
 
 def check_loss(features: frozenset[str], found: dict) -> Result:
@@ -193,7 +197,7 @@ def _burst(net: Network, src: str, dst: str, port: int = 9999) -> tuple[int, int
     try:
         for i in range(BURST):
             tx.sendto(i.to_bytes(4, "big") + bytes(96), (net[dst].ip, port))
-        time.sleep(1.5)                                   # 100 ms delay, with room for emulation
+        time.sleep(1.5)                                   # 200 ms delay, with room for emulation
         received = 0
         while True:
             try:
