@@ -48,12 +48,11 @@ def lane(tmp_path_factory, request) -> dict:
                     pytrace=False)
     document = json.loads(result_file.read_text())
     document.update(host_wall_s=round(wall, 1), runner_exit_code=rc)
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(
-            f"kernel lane: {wall:.0f} s in all; guest kernel {document['kernel']} ready "
-            f"{document['ready_after_boot_s']} s after boot, imports {document['imports_s']} s, "
-            f"checks {document['checks_s']} s")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():       # the timings show in every run's log
+        print(f"\nkernel lane: {wall:.0f} s in all; guest kernel {document['kernel']} ready "
+              f"{document['ready_after_boot_s']} s after boot, imports {document['imports_s']} s, "
+              f"checks {document['checks_s']} s", flush=True)
     return document
 
 
