@@ -115,3 +115,53 @@ def one_of(*choices: Any) -> Checker:
 
 def anything(_value: Any) -> str | None:
     return None
+
+
+VLAN_MIN, VLAN_MAX = 1, 4094
+_OPENFLOW_TARGET_RE = re.compile(r"^(tcp|ssl):[^:\s]+(:\d+)?$|^unix:\S+$|^(ptcp|pssl):\d*(:\S+)?$|^punix:\S+$")
+
+
+def vlan(value: Any) -> str | None:
+    """An 802.1Q VLAN id, 1..4094."""
+    if isinstance(value, bool) or not isinstance(value, int) or not VLAN_MIN <= value <= VLAN_MAX:
+        return f"{value!r} is not a VLAN id ({VLAN_MIN}..{VLAN_MAX})"
+    return None
+
+
+def vlan_list(value: Any) -> str | None:
+    """A non-empty list of distinct VLAN ids, like [10, 20]."""
+    if not isinstance(value, (list, tuple)) or not value:
+        return f"{value!r} is not a non-empty list of VLAN ids like [10, 20]"
+    for item in value:
+        error = vlan(item)
+        if error:
+            return error
+    if len(set(value)) != len(value):
+        return f"{value!r} lists a VLAN twice"
+    return None
+
+
+def mac_vlans(value: Any) -> str | None:
+    """A MAC -> VLAN mapping, like {"02:00:00:00:00:01": 10}."""
+    if not isinstance(value, dict) or not value:
+        return f"{value!r} is not a non-empty dict of MAC -> VLAN id"
+    seen: set[str] = set()
+    for key, item in value.items():
+        error = mac(key) or vlan(item)
+        if error:
+            return error
+        if key.lower() in seen:
+            return f"MAC {key} is listed twice"
+        seen.add(key.lower())
+    return None
+
+
+def openflow_target(value: Any) -> str | None:
+    """An OpenFlow controller target as Open vSwitch writes it (tcp:IP:PORT, unix:PATH...),
+    or "testcontroller" (the run starts an ovs-testcontroller for the switch)."""
+    if value == "testcontroller":
+        return None
+    if not isinstance(value, str) or not _OPENFLOW_TARGET_RE.match(value):
+        return (f"{value!r} is not an OpenFlow target like 'testcontroller', 'unix:/path', "
+                "'tcp:10.0.0.9:6653', 'ptcp:6653' or 'punix:/path'")
+    return None

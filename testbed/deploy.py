@@ -8,6 +8,7 @@ Phases, in order (each object is journaled before it is made):
   4b. link shaping: qdiscs on egress, nftables loss on ingress (they go with the namespace)
   5. /etc/netns/<namespace>/hosts for name resolution
   6. wait for every veth to have carrier, then for STP bridges to converge
+  7. Open vSwitch switches: a private OVS per switch, bridges, ports, flows (ovs_deploy.py)
 A failure (or Ctrl-C/SIGTERM) in any phase removes everything made so far, in reverse.
 """
 from __future__ import annotations
@@ -25,9 +26,11 @@ from typing import Callable, Iterable, Iterator
 
 from testbed.errors import DeployError, EnvironmentProblem
 from testbed.features import apply
-from testbed.journal import Journal, process_alive
-from testbed.kernel import netlink, nsfs
+from testbed import ovs_deploy
+from testbed.journal import Journal
+from testbed.kernel import netlink, nsfs, ovs
 from testbed.plan import Node, Plan
+from testbed.procs import process_alive, stop_process
 
 ETC_NETNS = "/etc/netns"
 CHUNK = 128
@@ -78,6 +81,7 @@ class Deployment:
             self._hosts_files()
             self._wait_carrier()
             self._wait_stp()
+            ovs_deploy.start(self.plan, self.journal, self.worker, self.ns)
         except BaseException as exc:
             with signals_blocked():
                 teardown(self.journal)
@@ -133,7 +137,7 @@ class Deployment:
                     primary, peer = self._ends(link)
                     p_intf = self.plan.node(primary[0]).interface(primary[1])
                     q_intf = self.plan.node(peer[0]).interface(peer[1])
-                    master = index[(primary[0], p_intf.master)] if p_intf.master else None
+                    master = _bridge_index(self.plan.node(primary[0]), p_intf, index)
                     batch.veth(p_intf.name, index[primary], p_intf.mac, fds[self.ns(primary[0])], master,
                                q_intf.name, index[peer], q_intf.mac, fds[self.ns(peer[0])])
                 batch.commit()
@@ -185,7 +189,7 @@ class Deployment:
                 batch.set_link(1, "lo", up=True)
                 for ifname in peers.get(node.name, ()):
                     intf = node.interface(ifname)
-                    master = index[(node.name, intf.master)] if intf.master else None
+                    master = _bridge_index(node, intf, index)
                     batch.set_link(index[(node.name, ifname)], ifname, up=True, master=master)
                 for intf in node.interfaces:
                     for cidr in intf.addresses:
@@ -279,6 +283,13 @@ class Deployment:
                           f"{', '.join(sorted(n.name for n, _ in stp))}")
 
 
+def _bridge_index(node: Node, intf, index) -> int | None:
+    """The ifindex of the Linux bridge ``intf`` is a port of (None: none, or an OVS bridge)."""
+    if not intf.master or node.interface(intf.master).kind != "bridge":
+        return None
+    return index[(node.name, intf.master)]
+
+
 def hosts_text(plan: Plan, nets: frozenset) -> str:
     """A hosts file for a node on ``nets``: every name with its address on a shared subnet,
     else its first address."""
@@ -337,75 +348,14 @@ def require_root() -> None:
                                  "run it with sudo, or as root")
 
 
-def stop_process(pid: int, start: int | None, grace: float = 1.0) -> bool:
-    """SIGTERM, then SIGKILL after ``grace`` seconds, a process we started (PID + start time).
-
-    A process that leads its own process group (node.popen() starts a new session) is
-    stopped with its whole group, so a shell's children do not outlive the run.
-    """
-    if not process_alive(pid, start):
-        return False
-    group = _leads_group(pid)
-    _send(pid, signal.SIGTERM, group)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not _running(pid, start, group):
-            return True
-        time.sleep(0.02)
-    _send(pid, signal.SIGKILL, group)
-    return True
-
-
-def stop_signal(pid: int) -> None:
-    """Send SIGTERM to a process, or to its whole group when it leads one."""
-    _send(pid, signal.SIGTERM, _leads_group(pid))
-
-
-def _leads_group(pid: int) -> bool:
-    try:
-        return os.getpgid(pid) == pid
-    except ProcessLookupError:
-        return False
-
-
-def _send(pid: int, sig: int, group: bool) -> None:
-    try:
-        if group:
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _running(pid: int, start: int | None, group: bool) -> bool:
-    """Is the process (or, for a group leader, any process of its group) still running?"""
-    if not group:
-        return process_alive(pid, start) and not _zombie(pid)
-    for name in os.listdir("/proc"):
-        if name.isdigit() and _group_of(int(name)) == pid:
-            return True
-    return False
-
-
-def _group_of(pid: int) -> int | None:
-    """The process group of a live (not zombie) process, else None."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(b")") + 2:].split()
-    return None if fields[0] == b"Z" else int(fields[2])
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-        return stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] == b"Z"
-    except OSError:
-        return True
+def _terminate_all(entries: Iterable[dict]) -> None:
+    """SIGTERM every journaled process still alive, without waiting (stop_process waits)."""
+    for entry in entries:
+        if process_alive(entry["pid"], entry.get("start")):
+            try:
+                os.kill(entry["pid"], signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
 
 def _remove_dir(path: str) -> None:
@@ -422,11 +372,15 @@ def teardown(journal: Journal, entries: Iterable[dict] | None = None,
     """Delete exactly what the journal lists, newest first; safe to call again."""
     entries = list(journal.entries() if entries is None else entries)
     counts = {"process": 0, "netns": 0, "dir": 0, "link": 0}
+    _terminate_all(e for e in entries if e.get("type") == "process")   # let them exit together
     if progress is not None:
         progress("teardown", 0, sum(1 for e in entries if e.get("type") == "netns"))
     for entry in reversed(entries):
         if entry.get("type") == "process" and stop_process(entry["pid"], entry.get("start")):
             counts["process"] += 1
+    for entry in reversed(entries):
+        if entry.get("type") == "ovs":             # daemons the journal missed, then the folder
+            counts["process"] += ovs.remove(entry, stop_process)
     netns_owned = {e["name"] for e in entries if e.get("type") == "netns"}
     seen = 0
     for entry in reversed(entries):

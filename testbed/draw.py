@@ -204,6 +204,29 @@ def _fan_out_leaves(graph: nx.Graph, pos: dict, leaves: set, direction: float | 
 
 # ---------------------------------------------------------------- labels
 
+LINK_COLOUR, TRUNK_COLOUR = "#777777", "#333333"
+VLAN_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+
+
+def vlan_colours(graph: nx.Graph) -> dict[int, str]:
+    """VLAN id -> colour, for every VLAN an access link or a switch's MAC-VLAN map names."""
+    ids: set[int] = set()
+    for link in graphs.links(graph):
+        if isinstance(link.data.get("vlan"), int):
+            ids.add(link.data["vlan"])
+    for _, mac_vlans in graph.nodes(data="mac_vlans"):
+        if isinstance(mac_vlans, Mapping):
+            ids.update(v for v in mac_vlans.values() if isinstance(v, int))
+    return {vid: VLAN_PALETTE[i % len(VLAN_PALETTE)] for i, vid in enumerate(sorted(ids))}
+
+
+def link_style(data: Mapping[str, Any], vlans: Mapping[int, str]) -> tuple[str, str]:
+    """(colour, line style) of a link: its access VLAN's colour, dashed for a trunk."""
+    if data.get("trunk"):
+        return TRUNK_COLOUR, "--"
+    return vlans.get(data.get("vlan"), LINK_COLOUR), "-"
+
+
 def link_label(data: Mapping[str, Any]) -> str:
     """'10M 5ms 1% q100' from a link's settings (empty when it has none)."""
     parts = []
@@ -213,9 +236,13 @@ def link_label(data: Mapping[str, Any]) -> str:
         if data.get(key):
             parts.append(("±" if key == "jitter" else "") + str(data[key]))
     if data.get("loss"):
-        parts.append(f"{data['loss']:g}%")
+        loss = data["loss"]                 # a number, or per direction {node: percent}
+        parts.append(" ".join(f"{n}:{v:g}%" for n, v in loss.items()) if isinstance(loss, Mapping)
+                     else f"{loss:g}%")
     if data.get("queue"):
         parts.append(f"q{data['queue']}")
+    if data.get("trunk"):
+        parts.append("trunk " + ",".join(str(v) for v in data["trunk"]))
     return " ".join(parts)
 
 
@@ -277,17 +304,22 @@ def draw(graph: nx.Graph, path: str, *, intfs: bool = False, addresses: bool = F
     node_size = max(60.0, 900.0 * scale * min(1.0, 30.0 / n) ** 0.5)
     font = max(4.5, 10.0 * scale ** 0.6 * (1.0 if n <= 30 else 0.8))
 
-    segments, edge_text = [], []
+    segments, colours, styles, edge_text = [], [], [], []
     counts: dict[tuple, int] = {}
+    vlans = vlan_colours(graph)
     for link in graphs.links(graph):
         key = (link.u, link.v) if str(link.u) <= str(link.v) else (link.v, link.u)
         counts[key] = counts.get(key, 0) + 1
         if counts[key] == 1:
             segments.append([pos[link.u], pos[link.v]])
+            colour, style = link_style(link.data, vlans)
+            colours.append(colour)
+            styles.append(style)
         text = link_label(link.data)
         if text:
             edge_text.append((link, text))
-    ax.add_collection(LineCollection(segments, colors="#777777", linewidths=max(0.5, 1.4 * scale), zorder=1))
+    width = max(0.5, 1.4 * scale) * (1.6 if vlans else 1.0)
+    ax.add_collection(LineCollection(segments, colors=colours, linestyles=styles, linewidths=width, zorder=1))
     for (u, v), count in counts.items():
         if count > 1:
             _text(ax, _along(pos[u], pos[v], 0.5), f"×{count}", font * 0.85, "#444444")
@@ -320,6 +352,10 @@ def draw(graph: nx.Graph, path: str, *, intfs: bool = False, addresses: bool = F
             ax.annotate(text, (x, y), xytext=(0, -1.2 * math.sqrt(node_size)), textcoords="offset points",
                         fontsize=font * 0.7, color="#225", ha="center", va="top", zorder=4,
                         bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
+    for vid, colour in vlans.items():
+        handles.append(Line2D([], [], color=colour, linewidth=2.5, label=f"VLAN {vid}"))
+    if any(link.data.get("trunk") for link in graphs.links(graph)):
+        handles.append(Line2D([], [], color=TRUNK_COLOUR, linestyle="--", linewidth=2.0, label="trunk"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, 1.0), fontsize=8, frameon=False)
     if title:
         ax.set_title(f"{title}: {len(graph)} nodes, {graph.number_of_edges()} links", fontsize=10)

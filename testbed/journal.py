@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from testbed.procs import process_alive, process_start_time
+
 RUNS_DIR = os.environ.get("TESTBED_RUNS_DIR", "/run/testbed")
 RUN_ID_PREFIX = "tb"
 
@@ -24,22 +26,6 @@ def new_run_id() -> str:
 
 def run_dir(run_id: str) -> str:
     return os.path.join(RUNS_DIR, run_id)
-
-
-def process_start_time(pid: int) -> int | None:
-    """The start time of a process in clock ticks (to tell a PID from a reused one)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(b")") + 2:].split()
-    return int(fields[19])
-
-
-def process_alive(pid: int, start: int | None) -> bool:
-    now = process_start_time(pid)
-    return now is not None and (start is None or now == start)
 
 
 @dataclass

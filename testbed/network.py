@@ -12,6 +12,7 @@ and stopped at teardown.
 from __future__ import annotations
 
 import errno
+import os
 import subprocess
 import threading
 import time
@@ -20,15 +21,15 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import networkx as nx
 
-from testbed import planner, shaping
+from testbed import ovs_deploy, planner, shaping
 from testbed.deploy import (Deployment, Progress, if_indexes, netns_name, require_root, signals_blocked,
-                            stop_signal,
                             static_neighbours, teardown)
 from testbed.errors import CommandFailed, UsageError
-from testbed.journal import Journal, new_run_id, process_start_time
 from testbed.features import services, status
+from testbed.journal import Journal, new_run_id
 from testbed.kernel import caps, icmp, linkstate, netlink, nsfs
 from testbed.plan import Node as NodePlan, Plan
+from testbed.procs import process_start_time, stop_signal
 from testbed.reach import Reachability, target_address
 
 
@@ -38,6 +39,7 @@ ARP_POLICIES = ("auto", "static", "dynamic")
 # between more pairs than that at once fails with ENOBUFS. With arp="auto", an all-pairs
 # test of more pairs installs permanent entries (exempt from that limit) first.
 ARP_DYNAMIC_MAX_PAIRS = 400
+OVS_WINDOW = 64                 # probes in flight through Open vSwitch userspace datapaths
 
 LINK_UP_TIMEOUT = 5.0     # seconds for a link brought up to get its carrier
 
@@ -51,6 +53,9 @@ class Node:
         self.name = plan.name
         self.kind = plan.kind
         self.netns = netns_name(net.run_id, plan.name)
+        # An OVS switch's own OVS: ovs-vsctl/ovs-ofctl/ovs-appctl run here reach it, not the system's.
+        self.ovs_dir = (ovs_deploy.instance_dir(net.run_id, plan.name)
+                        if any(i.kind == "ovs" for i in plan.interfaces) else None)
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.name} in netns {self.netns}>"
@@ -94,6 +99,11 @@ class Node:
     def popen(self, command: str | Sequence[str], **kwargs: Any) -> subprocess.Popen:
         """Start a command inside the node; it is journaled and stopped at teardown."""
         kwargs.setdefault("start_new_session", True)
+        if self.ovs_dir is not None:
+            env = dict(kwargs.get("env") or os.environ)
+            for var in ("OVS_RUNDIR", "OVS_DBDIR", "OVS_LOGDIR", "OVS_SYSCONFDIR"):
+                env.setdefault(var, self.ovs_dir)
+            kwargs["env"] = env
         return self.net._spawn(self._argv(command), **kwargs)
 
     def counters(self) -> dict[str, dict[str, int]]:
@@ -183,13 +193,14 @@ class Network:
 
     def __init__(self, topology: nx.Graph | Plan, *, source: str = "topology",
                  params: Mapping[str, Any] | None = None, run_id: str | None = None,
-                 progress: Progress | None = None, arp: str = "auto"):
+                 progress: Progress | None = None, arp: str = "auto", switch: str | None = None):
         if arp not in ARP_POLICIES:
             raise UsageError(f"arp {arp!r}: use one of {', '.join(ARP_POLICIES)}")
         self.arp = arp
         mode = "static" if arp == "static" else "dynamic"
         self.plan = topology if isinstance(topology, Plan) else planner.plan(
-            topology, source, params, mode, features=caps.features() if shaping.used(topology) else None)
+            topology, source, params, mode, features=caps.features() if shaping.used(topology) else None,
+            switch=switch)
         self._static_arp = self.plan.arp == "static"
         self.run_id = run_id or new_run_id()
         self.progress = progress
@@ -371,6 +382,8 @@ class Network:
         if self.arp == "auto" and not self._static_arp and len(probes) > ARP_DYNAMIC_MAX_PAIRS:
             self.install_static_arp()
         window = 1024 if self._static_arp else 16
+        if ovs_deploy.ovs_nodes(self.plan):        # a userspace datapath reads its ports through
+            window = min(window, OVS_WINDOW)       # AF_PACKET sockets: their buffers overflow
         icmp.mesh(lambda ns: self.worker.run_inside(ns, icmp.open_socket), probes, count=count,
                   timeout=timeout, window=window)
         for pair, probe in zip(probed, probes):
@@ -400,6 +413,22 @@ class Network:
     def counters(self) -> dict[str, dict[str, dict[str, int]]]:
         """node -> interface -> counters, for every node."""
         return {name: node.counters() for name, node in self.nodes.items()}
+
+    # ------------------------------------------------------------ Open vSwitch
+
+    def ovs(self, switch: str):
+        """The private Open vSwitch instance (testbed.kernel.ovs.Instance) of an OVS switch."""
+        if self.journal is None:
+            raise UsageError("the network is not running")
+        return ovs_deploy.find(self.journal, switch)
+
+    def dpctl(self, switch: str, datapath: bool = False) -> str:
+        """An OVS switch's OpenFlow flows (``ovs-ofctl dump-flows``); datapath=True: the datapath's."""
+        return ovs_deploy.dump_flows(self.ovs(switch), datapath)
+
+    def ofctl(self, switch: str, *args: str) -> str:
+        """Run ``ovs-ofctl ARGS`` on an OVS switch, e.g. ofctl("s1", "add-flow", "s1", "actions=NORMAL")."""
+        return self.ovs(switch).ofctl(*args)
 
     # ------------------------------------------------------------ features (testbed.features)
 

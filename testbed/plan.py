@@ -25,9 +25,21 @@ class BridgeOptions:
 
 
 @dataclass(frozen=True)
+class OvsOptions:
+    """An Open vSwitch bridge's settings (see testbed/kernel/ovs.py and testbed/openflow.py)."""
+    fail_mode: str = "standalone"          # "standalone" (learning switch) or "secure"
+    controller: str | None = None          # an OpenFlow controller target, e.g. "tcp:10.0.0.9:6653"
+    datapath: str = "auto"                 # "auto", "netdev" (userspace) or "system" (kernel)
+    hub: bool = False                      # flood every frame (one FLOOD flow)
+    mac_vlans: tuple[tuple[str, int], ...] = ()   # MAC -> VLAN, as OpenFlow rules
+    stp: bool = False
+    ageing: float | None = None            # seconds a learned MAC is kept
+
+
+@dataclass(frozen=True)
 class Interface:
     name: str
-    kind: str                              # "veth", "bridge", "dummy" or "macvlan"
+    kind: str                              # "veth", "bridge", "ovs", "dummy" or "macvlan"
     mac: str
     addresses: tuple[str, ...] = ()        # CIDRs
     master: str | None = None              # the bridge (in the same node) this is a port of
@@ -38,6 +50,13 @@ class Interface:
     ingress_loss: float | None = None      # percent dropped on arrival by nftables (no netem)
     parent: tuple[str, str] | None = None  # for kind "macvlan": (node, ifname) of its lower device
     mode: str | None = None                # for kind "macvlan": bridge, vepa, private or passthru
+    ovs: OvsOptions | None = None          # for kind "ovs"
+    vlan: int | None = None                # an OVS access port's VLAN
+    trunk: tuple[int, ...] | None = None   # an OVS trunk port's VLANs
+    ofport: int | None = None              # an OVS port's OpenFlow port number
+
+
+_OPTIONAL_INTERFACE_FIELDS = ("ovs", "vlan", "trunk", "ofport")
 
 
 @dataclass(frozen=True)
@@ -117,6 +136,11 @@ class Plan:
             for intf in node["interfaces"]:
                 if not intf["qdiscs"] and intf["ingress_loss"] is None:
                     del intf["qdiscs"], intf["ingress_loss"]
+        for node in data["nodes"]:            # OVS fields only where used: plans without OVS keep their JSON
+            for intf in node["interfaces"]:
+                for key in _OPTIONAL_INTERFACE_FIELDS:
+                    if intf.get(key) is None:
+                        intf.pop(key, None)
         return data
 
     def to_json(self, indent: int | None = 2) -> str:

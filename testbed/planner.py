@@ -15,6 +15,7 @@ from testbed import addressing, graphs, kinds, shaping
 from testbed import features as node_features
 from testbed.errors import EnvironmentProblem, Problem, TopologyError, UsageError
 from testbed.features import dhcp, macvlan, nat
+from testbed.kinds import switching
 from testbed.kinds.switching import STP_FORWARD_DELAY_MIN
 from testbed.plan import BridgeOptions, Interface, Link, Node, Plan, Route, Segment
 from testbed.segments import node_devices, segments
@@ -28,25 +29,28 @@ ARP_MODES = ("dynamic", "static")
 
 
 def plan(graph: nx.Graph, source: str = "topology", params: Mapping[str, Any] | None = None,
-         arp: str = "dynamic", features: Collection[str] | None = None) -> Plan:
+         arp: str = "dynamic", features: Collection[str] | None = None, switch: str | None = None) -> Plan:
     """Validate ``graph`` and turn it into a Plan (raises TopologyError with every problem).
 
     ``arp``: "dynamic" (real ARP) or "static" (permanent neighbour entries between every
     pair of addresses on a LAN, as Mininet's --arp).
     ``features`` names what the kernel can do (``testbed.kernel.caps.features()``); None
     plans for a kernel with everything. Link settings it cannot do raise EnvironmentProblem.
+    ``switch`` is the run's default backend ("linux" or "ovs") for switches that name none.
     """
     if arp not in ARP_MODES:
         raise UsageError(f"arp mode {arp!r}: use one of {', '.join(ARP_MODES)}")
+    if switch is not None and isinstance(graph, nx.Graph):
+        graph = with_switch_backend(graph, switch)
     require_valid(graph, source)
     ports = graphs.port_names(graph)
-    segs = segments(graph, ports)
+    macs = _assign_macs(graph, ports)
+    segs = segments(graph, ports, macs)
     try:
         addresses = _assign_addresses(graph, ports, segs)
     except ValueError as exc:             # the address pool or a subnet ran out
         raise TopologyError([Problem("addresses", str(exc), "declare smaller subnets or fewer interfaces")],
                             source) from None
-    macs = _assign_macs(graph, ports)
     links = _links(graph, ports)
     by_end = {end: link for link in links for end in (link.a, link.b)}
     nodes = tuple(_node(graph, n, ports, by_end, addresses, macs) for n in graph.nodes)
@@ -60,6 +64,17 @@ def plan(graph: nx.Graph, source: str = "topology", params: Mapping[str, Any] | 
     return Plan(source=source, params=tuple(sorted((params or {}).items())), nodes=nodes,
                 links=links, segments=seg_plans, hosts=hosts, arp=arp,
                 features=node_features.plan(graph, ports, addresses, segs))
+
+
+def with_switch_backend(graph: nx.Graph, backend: str) -> nx.Graph:
+    """A copy of ``graph`` whose switches without a 'backend' get ``backend``."""
+    if backend not in switching.BACKENDS:
+        raise UsageError(f"switch backend {backend!r}: known: {', '.join(switching.BACKENDS)}")
+    graph = graph.copy()
+    for node, attrs in graph.nodes(data=True):
+        if attrs.get("kind") == "switch" and "backend" not in attrs:
+            attrs["backend"] = backend
+    return graph
 
 
 # ---------------------------------------------------------------- addresses
@@ -137,7 +152,11 @@ def _node(graph, node, ports, by_end, addresses, macs) -> Node:
     masters = {str(p): dname for dname, spec in devices.items() if spec.get("kind") == "bridge"
                for p in spec.get("ports", ())}
     interfaces: list[Interface] = []
-    if kind.switching:
+    ovs = kind.switching and switching.backend(attrs) == "ovs"
+    if ovs:
+        interfaces.append(Interface(name=name, kind="ovs", mac=macs[(name, name)],
+                                    ovs=switching.ovs_options(kind.name, attrs)))
+    elif kind.switching:
         options = kind.bridge_options(attrs)
         interfaces.append(Interface(name=name, kind="bridge", mac=macs[(name, name)],
                                     bridge=BridgeOptions(**options)))
@@ -151,14 +170,23 @@ def _node(graph, node, ports, by_end, addresses, macs) -> Node:
         ifname = ports[graphs.link_id(node, nbr, key)][node]
         link = by_end[(name, ifname)]
         master = name if kind.switching else masters.get(ifname)
+        port = _ovs_port(graph, node, nbr, key, len(interfaces)) if ovs else {}
         interfaces.append(Interface(name=ifname, kind="veth", mac=macs[(name, ifname)],
                                     addresses=() if master else _addr(addresses, name, ifname),
-                                    master=master, peer=link.other(name), link=link.index))
+                                    master=master, peer=link.other(name), link=link.index, **port))
     sysctls = () if attrs.get("ipv6", False) else NO_IPV6
     if kind.forwards:
         sysctls += FORWARDING
     sysctls += tuple((str(k), str(v)) for k, v in (attrs.get("sysctls") or {}).items())
     return Node(name=name, kind=kind.name, role=kind.role, interfaces=tuple(interfaces), sysctls=sysctls)
+
+
+def _ovs_port(graph, node, nbr, key, position: int) -> dict:
+    """An OVS port's VLAN settings and OpenFlow port number (1, 2, ... in link order)."""
+    data = graph.edges[node, nbr, key] if graph.is_multigraph() else graph.edges[node, nbr]
+    trunk = data.get("trunk")
+    return {"ofport": position, "vlan": data.get("vlan"),
+            "trunk": tuple(trunk) if trunk is not None else None}
 
 
 def _shape(nodes: tuple[Node, ...], links: tuple[Link, ...], features) -> tuple[Node, ...]:

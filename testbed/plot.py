@@ -71,16 +71,27 @@ def draw(spec: Plot, results: Results, path: str) -> None:
             ax.set_xticks(range(len(xs)), [str(x) for x in xs])
         if spec.logy:
             ax.set_yscale("log")
+        if spec.logx and spec.kind == "line" and all(is_number(x) and x > 0 for x in xs):
+            ax.set_xscale("log")
         ax.set_xlabel(spec.xlabel or spec.x)
         ax.set_ylabel(spec.ylabel or ", ".join(spec.ys))
         ax.set_title(spec.title or spec.name)
+        labels = [t.get_text() for t in ax.get_xticklabels()]
+        if sum(len(t) for t in labels) > 60:           # long category names: slant them
+            ax.tick_params(axis="x", labelrotation=25)
+            for t in ax.get_xticklabels():
+                t.set_horizontalalignment("right")
         if len(data) > 1:
-            ax.legend()
+            ax.legend(title=spec.group if spec.group and len(spec.ys) == 1 else None)
         ax.grid(True, axis="y", alpha=0.3)
         fig.tight_layout()
         fig.savefig(path)
     finally:
         plt.close(fig)
+
+
+def where_text(where) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in dict(where).items())
 
 
 def render(specs: Sequence[Plot], results: Results, folder: str, log: TextIO | None = None) -> list[str]:
@@ -92,6 +103,9 @@ def render(specs: Sequence[Plot], results: Results, folder: str, log: TextIO | N
         missing = missing_columns(spec, results)
         if missing:
             print(f"*** plot {spec.name}: no column {', '.join(missing)} in the results; skipped", file=log)
+            continue
+        if spec.where and not results.where(**dict(spec.where)).rows:
+            print(f"*** plot {spec.name}: no results with {where_text(spec.where)}; skipped", file=log)
             continue
         if spec.kind not in ("bar", "line"):
             print(f"*** plot {spec.name}: kind {spec.kind!r} is not bar or line; skipped", file=log)

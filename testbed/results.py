@@ -183,6 +183,7 @@ class Plot:
     xlabel: str = ""
     ylabel: str = ""
     logy: bool = False
+    logx: bool = False                     # line plots with numeric x only
     where: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -62,13 +62,61 @@ class _UnionFind:
             self.parent[rb] = ra
 
 
-def segments(graph: nx.Graph, ports: dict[tuple, dict[Any, str]]) -> list[Segment]:
-    """Every segment with at least one L3 interface or switch, in first-seen order."""
+def vlans_in_use(graph: nx.Graph) -> list[int]:
+    """Every VLAN id the topology names (links' vlan/trunk, switches' mac_vlans), sorted."""
+    found: set[int] = set()
+    for link in graphs.links(graph):
+        if isinstance(link.data.get("vlan"), int):
+            found.add(link.data["vlan"])
+        trunk = link.data.get("trunk")
+        if isinstance(trunk, (list, tuple)):
+            found.update(v for v in trunk if isinstance(v, int))
+    for _, attrs in graph.nodes(data=True):
+        mapping = attrs.get("mac_vlans")
+        if isinstance(mapping, Mapping):
+            found.update(v for v in mapping.values() if isinstance(v, int))
+    return sorted(found)
+
+
+def _edge_vlan(graph: nx.Graph, link: graphs.LinkRef, switch: Any, host_end: tuple[str, str],
+               macs: Mapping[tuple[str, str], str]) -> int | None:
+    """The VLAN a host interface is in on ``switch``'s port (0: untagged; None: in none)."""
+    if isinstance(link.data.get("vlan"), int):
+        return link.data["vlan"]
+    mapping = graph.nodes[switch].get("mac_vlans")
+    if isinstance(mapping, Mapping) and mapping:
+        mac = str(macs.get(host_end, "")).lower()
+        table = {str(k).lower(): v for k, v in mapping.items()}
+        return table.get(mac)               # a MAC the switch does not list is in no VLAN
+    return 0
+
+
+def _link_vlans(link: graphs.LinkRef, every: list[int]) -> list[int]:
+    """The VLANs a link between two switching nodes carries."""
+    trunk = link.data.get("trunk")
+    if isinstance(trunk, (list, tuple)):
+        return [v for v in trunk if isinstance(v, int)]
+    if isinstance(link.data.get("vlan"), int):
+        return [link.data["vlan"]]
+    return every                            # untagged: every VLAN passes, tags and all
+
+
+def segments(graph: nx.Graph, ports: dict[tuple, dict[Any, str]],
+             macs: Mapping[tuple[str, str], str] | None = None) -> list[Segment]:
+    """Every segment with at least one L3 interface or switch, in first-seen order.
+
+    VLANs split a switch: it is one broadcast domain per VLAN (0 = untagged), joined to
+    the others' domains by the links that carry that VLAN. ``macs`` ((node, ifname) ->
+    MAC) places hosts on switches with ``mac_vlans``.
+    """
+    macs = macs or {}
+    every = [0] + vlans_in_use(graph)
     uf = _UnionFind()
     bridge_ports: set[tuple[str, str]] = set()
     for node in graph.nodes:
         if is_switching(graph, node):
-            uf.add(("sw", str(node)))
+            for vid in every:
+                uf.add(("sw", str(node), vid))
             continue
         for nbr, key in graphs.incident(graph, node):
             uf.add(("if", str(node), ports[graphs.link_id(node, nbr, key)][node]))
@@ -86,9 +134,18 @@ def segments(graph: nx.Graph, ports: dict[tuple, dict[Any, str]]) -> list[Segmen
         if link.u == link.v:
             continue
         names = ports[graphs.link_id(link.u, link.v, link.key)]
-        ends = [("sw", str(n)) if is_switching(graph, n) else ("if", str(n), names[n])
-                for n in (link.u, link.v)]
-        uf.union(*ends)
+        u_sw, v_sw = is_switching(graph, link.u), is_switching(graph, link.v)
+        if u_sw and v_sw:
+            for vid in _link_vlans(link, every):
+                uf.union(("sw", str(link.u), vid), ("sw", str(link.v), vid))
+        elif u_sw or v_sw:
+            switch, host = (link.u, link.v) if u_sw else (link.v, link.u)
+            end = (str(host), names[host])
+            vid = _edge_vlan(graph, link, switch, end, macs)
+            if vid is not None:
+                uf.union(("sw", str(switch), vid), ("if", *end))
+        else:
+            uf.union(("if", str(link.u), names[link.u]), ("if", str(link.v), names[link.v]))
     groups: dict = {}
     for item in sorted(uf.parent, key=uf.order.__getitem__):
         groups.setdefault(uf.find(item), []).append(item)
@@ -96,6 +153,8 @@ def segments(graph: nx.Graph, ports: dict[tuple, dict[Any, str]]) -> list[Segmen
     for members in sorted(groups.values(), key=lambda m: uf.order[m[0]]):
         l3 = tuple((m[1], m[2]) for m in members
                    if m[0] == "if" and (m[1], m[2]) not in bridge_ports)
-        switches = tuple(m[1] for m in members if m[0] == "sw")
+        switches = tuple(dict.fromkeys(m[1] for m in members if m[0] == "sw"))
+        if not l3 and all(m[0] == "sw" and m[2] != 0 for m in members):
+            continue                        # a VLAN nobody uses on these switches
         result.append(Segment(len(result), l3, switches))
     return result

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Mapping
 
 import networkx as nx
 
-from testbed import checks, features, graphs, kinds, shaping
+from testbed import checks, features, graphs, kinds, shaping, vlan_checks
 from testbed.errors import Problem, TopologyError
 from testbed.segments import node_devices, segments
 
@@ -22,6 +22,7 @@ LINK_ATTRS: dict[str, checks.Checker] = dict(
     intf=checks.anything, ip=checks.anything, mac=checks.anything,
     label=checks.anything, meta=checks.anything,
     port=checks.anything,      # switch port settings keyed by the switch end (features.portsec)
+    vlan=checks.vlan, trunk=checks.vlan_list,      # VLANs: see testbed/vlan_checks.py
 )
 DEVICE_KINDS = ("bridge", "dummy", "macvlan")
 DEVICE_ATTRS = ("kind", "ports", "ip", "mac", "stp", "parent", "mode")
@@ -58,6 +59,7 @@ def validate(graph: Any) -> list[Problem]:
         problems += _check_segments(graph, ports)
         problems += _check_loops(graph, ports)
         problems += features.problems(graph, ports)
+        problems += vlan_checks.check(graph)
     return problems
 
 
@@ -316,7 +318,7 @@ def _check_duplicates(graph: nx.Graph, ports) -> list[Problem]:
 def _check_segments(graph: nx.Graph, ports) -> list[Problem]:
     declared = declared_addresses(graph, ports)
     problems = []
-    for seg in segments(graph, ports):
+    for seg in segments(graph, ports, declared_macs(graph, ports)):
         nets: dict[str, list[str]] = {}
         for member in seg.interfaces:
             cidr = declared.get(member)

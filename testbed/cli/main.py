@@ -1,4 +1,4 @@
-"""testbed's command line: run, plan, draw, doctor, list, clean, experiment, report.
+"""testbed's command line: run, plan, draw, doctor, list, clean, dpctl, experiment, report.
 
 Exit codes, for every subcommand: 0 success; 1 a check failed; 2 invalid input;
 3 the environment cannot do it (not root, a missing tool or kernel feature).
@@ -39,6 +39,8 @@ def add_topology_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", nargs="?", help="topology file: a .py defining topology(**params)")
     parser.add_argument("--param", "-p", action="append", metavar="KEY=VALUE", default=[],
                         help="a topology parameter (repeatable), converted by the default's type")
+    parser.add_argument("--switch", choices=("linux", "ovs"), default=None,
+                        help="backend of switches that name none: linux (bridge, default) or ovs")
     parser.add_argument("--arp", choices=("auto", "static", "dynamic"), default="auto",
                         help="dynamic: real ARP; static: permanent neighbour entries from the start; "
                              "auto (default): real ARP, but an all-pairs test of more pairs than the "
@@ -76,7 +78,8 @@ def load_plan(args: argparse.Namespace):
     graph, params, source = load_graph(args)
     arp = "static" if getattr(args, "arp", "auto") == "static" else "dynamic"
     features = caps.features() if shaping.used(graph) else None
-    return planner.plan(graph, source=source, params=params, arp=arp, features=features)
+    return planner.plan(graph, source=source, params=params, arp=arp, features=features,
+                        switch=getattr(args, "switch", None))
 
 
 # ---------------------------------------------------------------- subcommands
@@ -194,6 +197,23 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_dpctl(args: argparse.Namespace) -> int:
+    from testbed import ovs_deploy
+    if args.run:
+        if not os.path.isdir(run_dir(args.run)):
+            raise RunNotFound(f"no run {args.run!r}; see `testbed list`")
+        runs = [Journal.open(args.run)]
+    else:
+        runs = [r for r in all_runs() if args.switch in ovs_deploy.instances_of(r)]
+        if not runs:
+            raise UsageError(f"no run has an Open vSwitch switch {args.switch!r}; see `testbed list`")
+        if len(runs) > 1:
+            raise UsageError(f"several runs have a switch {args.switch!r} "
+                             f"({', '.join(r.run_id for r in runs)}): pick one with --run")
+    print(ovs_deploy.dump_flows(ovs_deploy.find(runs[0], args.switch), args.datapath), end="")
+    return EXIT_OK
+
+
 def cmd_draw(args: argparse.Namespace) -> int:
     from testbed import draw
     graph, params, source = load_graph(args)
@@ -242,6 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list testbed runs on this machine")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("dpctl", help="dump an Open vSwitch switch's flows in a running network")
+    p.add_argument("switch", metavar="SWITCH")
+    p.add_argument("--run", metavar="RUN_ID", help="the run (default: the only one with that switch)")
+    p.add_argument("--datapath", action="store_true", help="the datapath's flows, not the OpenFlow table")
+    p.set_defaults(func=cmd_dpctl)
 
     p = sub.add_parser("clean", help="remove what a crashed run left, from its journal")
     p.add_argument("run_id", nargs="?", metavar="RUN_ID")

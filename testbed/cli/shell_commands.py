@@ -61,6 +61,19 @@ class NetworkCommands:
             self.say(" ".join([node.name, *(f"{i.name}:{_port_number(i.name, n)}"
                                              for n, i in enumerate(ports, start=1))]))
 
+    def do_dpctl(self, arg: str) -> None:
+        """dpctl [SWITCH...] [--datapath]: the flow table of each Open vSwitch switch."""
+        words = arg.split()
+        datapath = "--datapath" in words
+        names = [w for w in words if w != "--datapath"]
+        switches = [n for n in self._nodes_arg(" ".join(names))
+                    if any(i.kind == "ovs" for i in n.interfaces)]
+        if not switches:
+            self.say("no Open vSwitch switches here (build with --switch ovs, or backend='ovs')")
+        for node in switches:
+            self.say(f"*** {node.name} " + "-" * 60)
+            self.say(self.net.dpctl(node.name, datapath=datapath).rstrip())
+
     def _nodes_arg(self, arg: str) -> list:
         names = arg.split()
         for name in names:

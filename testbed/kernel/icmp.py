@@ -96,13 +96,13 @@ def mesh(open_in: Callable[[str], socket.socket], probes: Sequence[Probe], count
             round_end = time.monotonic() + (interval if number + 1 < count else 0)
             for sock, packet, dst, key, _ in sends:
                 i = int.from_bytes(packet[8 + len(MAGIC):12 + len(MAGIC)], "big")
+                while len(slots) >= window:        # wait for room first: a reply read while
+                    _receive(selector, slots, probes, 0.001)   # waiting must find its slot
+                    _expire(slots, timeout)
                 try:
                     sock.sendto(packet, (dst, 0))
                 except OSError:
                     pass          # no route or a full queue: counted as lost
-                while len(slots) >= window:
-                    _receive(selector, slots, probes, 0.001)
-                    _expire(slots, timeout)
                 probes[i].sent += 1
                 slots[key] = (i, time.monotonic())
                 _receive(selector, slots, probes, 0)

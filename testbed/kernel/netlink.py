@@ -9,7 +9,6 @@ that failed. Links can be created straight into other namespaces
 from __future__ import annotations
 
 import errno
-import ipaddress
 import os
 import socket
 import struct

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import threading
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -83,7 +82,7 @@ class NetnsWorker:
         self._pool.submit(self._remember_root).result()
 
     def _remember_root(self) -> None:
-        self._root_fd = os.open(f"/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        self._root_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
 
     def _back_to_root(self) -> None:
         _check(_libc.setns(self._root_fd, CLONE_NEWNET), "setns back to the root namespace")
@@ -115,7 +114,7 @@ class NetnsWorker:
         try:
             _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
             try:
-                src = f"/proc/thread-self/ns/net".encode()
+                src = b"/proc/thread-self/ns/net"
                 _check(_libc.mount(src, path.encode(), b"none", MS_BIND, None), f"mount --bind {path}")
                 if setup is not None:
                     setup()

@@ -93,3 +93,18 @@ def test_link_and_end_labels():
 def test_device_labels_show_in_node_addresses():
     graph, _ = loader.load("topologies/three_hosts.py")
     assert draw.device_labels(graph) == {"A": "eth0 192.168.100.2/24\nbr0 10.0.0.1/24"}
+
+
+def test_vlans_are_coloured_and_trunks_dashed():
+    import networkx as nx
+    from testbed.draw import TRUNK_COLOUR, link_style, vlan_colours
+    g = nx.Graph()
+    g.add_node("s1", kind="switch", backend="ovs", mac_vlans={"02:00:00:00:00:01": 30})
+    g.add_node("s2", kind="switch", backend="ovs")
+    g.add_node("h1", kind="host")
+    g.add_edge("h1", "s1", vlan=10)
+    g.add_edge("s1", "s2", trunk=[10, 20])
+    colours = vlan_colours(g)
+    assert sorted(colours) == [10, 30] and len(set(colours.values())) == 2
+    assert link_style(g.edges["h1", "s1"], colours) == (colours[10], "-")
+    assert link_style(g.edges["s1", "s2"], colours) == (TRUNK_COLOUR, "--")

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from testbed import deploy, journal
-from testbed.journal import Journal, process_start_time
+from testbed.journal import Journal
+from testbed.procs import process_start_time
 
 
 @pytest.fixture

@@ -219,7 +219,7 @@ def test_unknown_link_attribute_lists_known():
     g = pair()
     g.edges["h1", "h2"]["zzz"] = 1
     assert one_message(g) == ("link h1--h2: unknown link attribute 'zzz' "
-                              "(known: bw, delay, intf, ip, jitter, label, loss, mac, meta, port, queue)")
+                              "(known: bw, delay, intf, ip, jitter, label, loss, mac, meta, port, queue, trunk, vlan)")
 
 
 @pytest.mark.parametrize("key, value, text", [
@@ -264,7 +264,8 @@ def test_free_attributes_are_allowed():
 
 def test_hub_cannot_run_stp():
     g = hosts_on("hub", n=2, stp=True)
-    assert one_message(g) == "node 's1': unknown attribute 'stp' for kind 'hub' (known: backend, dhcp_snooping, mac, max_macs)"
+    assert one_message(g) == ("node 's1': unknown attribute 'stp' for kind 'hub' (known: backend, controller, "
+                                "datapath, dhcp_snooping, fail_mode, mac, max_macs)")
 
 
 def test_stp_must_be_a_boolean():
@@ -361,8 +362,8 @@ def test_every_problem_is_reported_at_once():
         "node 'h1': unknown kind 'hots' (did you mean 'host'?)",
         "node 'h2': attribute 'ip': 'bad' is not an address with a prefix length (like '10.0.0.1/24')",
         "node 's1': attribute 'stp': expected true or false, got 'yes'",
-        "node 's1': unknown attribute 'colour' for kind 'switch' (known: ageing, backend, dhcp_snooping, "
-        "forward_delay, mac, max_macs, priority, stp)",
+        "node 's1': unknown attribute 'colour' for kind 'switch' (known: ageing, backend, controller, "
+        "datapath, dhcp_snooping, fail_mode, forward_delay, hub, mac, mac_vlans, max_macs, priority, stp)",
         "node 'h9': is used by a link (to h2) but was never declared "
         "(add it with G.add_node('h9', kind=...) or fix the link's node name)",
         "link h2--s1: unknown link attribute 'dealy' (did you mean 'delay'?)",

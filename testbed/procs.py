@@ -1,0 +1,94 @@
+"""Processes a run started: identified by PID and start time, stopped by PID only.
+
+A PID alone can be reused by another process after ours ends, so every check compares
+the start time recorded in the run's journal. Nothing here ever looks processes up by
+name.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+
+def _stat(pid: int) -> list[bytes] | None:
+    """The fields of /proc/PID/stat after the command name (state first), None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rindex(b")") + 2:].split()
+
+
+def process_start_time(pid: int) -> int | None:
+    """The start time of a process in clock ticks (to tell a PID from a reused one)."""
+    fields = _stat(pid)
+    return None if fields is None else int(fields[19])
+
+
+def process_alive(pid: int, start: int | None) -> bool:
+    now = process_start_time(pid)
+    return now is not None and (start is None or now == start)
+
+
+def stop_process(pid: int, start: int | None, grace: float = 1.0) -> bool:
+    """SIGTERM, then SIGKILL after ``grace`` seconds, a process we started (PID + start time).
+
+    A process that leads its own process group (node.popen() starts a new session) is
+    stopped with its whole group, so a shell's children do not outlive the run.
+    """
+    if not process_alive(pid, start):
+        return False
+    group = _leads_group(pid)
+    _send(pid, signal.SIGTERM, group)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not _running(pid, start, group):
+            return True
+        time.sleep(0.02)
+    _send(pid, signal.SIGKILL, group)
+    return True
+
+
+def stop_signal(pid: int) -> None:
+    """Send SIGTERM to a process, or to its whole group when it leads one."""
+    _send(pid, signal.SIGTERM, _leads_group(pid))
+
+
+def _leads_group(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == pid
+    except ProcessLookupError:
+        return False
+
+
+def _send(pid: int, sig: int, group: bool) -> None:
+    try:
+        if group:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _running(pid: int, start: int | None, group: bool) -> bool:
+    """Is the process (or, for a group leader, any process of its group) still running?"""
+    if not group:
+        return process_alive(pid, start) and not _zombie(pid)
+    for name in os.listdir("/proc"):
+        if name.isdigit() and _group_of(int(name)) == pid:
+            return True
+    return False
+
+
+def _group_of(pid: int) -> int | None:
+    """The process group of a live (not zombie) process, else None."""
+    fields = _stat(pid)
+    return None if fields is None or fields[0] == b"Z" else int(fields[2])
+
+
+def _zombie(pid: int) -> bool:
+    fields = _stat(pid)
+    return fields is None or fields[0] == b"Z"

@@ -1,0 +1,113 @@
+"""Validation of VLANs and Open vSwitch settings: every problem, each naming its link or node.
+
+VLANs are made by Open vSwitch bridges (``backend="ovs"``). A Linux bridge needs 802.1Q
+``vlan_filtering`` for them, which this project does not set up (and this kernel lacks),
+so a VLAN touching a Linux bridge is refused here, before anything is built.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import networkx as nx
+
+from testbed import graphs, kinds
+from testbed.errors import Problem
+from testbed.kinds.switching import backend
+
+LINUX_VLAN_FIX = ("set backend='ovs' on {node}{cli}: testbed makes VLANs with Open vSwitch; "
+                  "a Linux bridge would need 802.1Q vlan_filtering, which this kernel lacks")
+
+
+def _linux_fix(graph: nx.Graph, node: Any) -> str:
+    explicit = "backend" in graph.nodes[node]
+    return LINUX_VLAN_FIX.format(node=repr(node), cli="" if explicit else " (or build with --switch ovs)")
+
+
+def _switching(graph: nx.Graph, node: Any) -> bool:
+    kind = kinds.get(graph.nodes[node].get("kind"))
+    return bool(kind and kind.switching)
+
+
+def _ovs(graph: nx.Graph, node: Any) -> bool:
+    return _switching(graph, node) and backend(graph.nodes[node]) == "ovs"
+
+
+def check(graph: nx.Graph) -> list[Problem]:
+    """Problems with VLAN link attributes and OVS-only node attributes."""
+    problems: list[Problem] = []
+    for node, attrs in graph.nodes(data=True):
+        if not _switching(graph, node) or backend(attrs) == "ovs":
+            continue
+        for key in kinds.switching.OVS_ATTRS:
+            if key in attrs:
+                problems.append(Problem(f"node {node!r}", f"attribute {key!r} needs an Open vSwitch bridge",
+                                        f"set backend='ovs' on {node!r} (or build with --switch ovs)"))
+    for link in graphs.links(graph):
+        problems += _check_link(graph, link)
+    for node, attrs in graph.nodes(data=True):
+        if _ovs(graph, node) and isinstance(attrs.get("mac_vlans"), Mapping) and attrs["mac_vlans"]:
+            problems += _check_mac_vlan_switch(graph, node)
+        if _ovs(graph, node) and (attrs.get("kind") == "hub" or attrs.get("hub") is True):
+            problems += _check_hub(graph, node, attrs)
+        if _ovs(graph, node):
+            problems += _check_linux_only(graph, node, attrs)
+    return problems
+
+
+def _check_linux_only(graph: nx.Graph, node: Any, attrs: Mapping[str, Any]) -> list[Problem]:
+    """Port security and DHCP snooping are nftables rules on Linux bridge ports."""
+    used = [k for k in ("max_macs", "dhcp_snooping") if attrs.get(k)]
+    for nbr, key in graphs.incident(graph, node):
+        data = graph.edges[node, nbr, key] if graph.is_multigraph() else graph.edges[node, nbr]
+        port = data.get("port")
+        if isinstance(port, Mapping) and node in port:
+            used.append(f"port settings on {node}--{nbr}")
+    if not used:
+        return []
+    return [Problem(f"node {node!r}", f"{', '.join(used)}: port security and DHCP snooping are made with "
+                    "nftables on Linux bridge ports, not on an Open vSwitch bridge",
+                    f"use backend='linux' for {node!r}")]
+
+
+def _check_hub(graph: nx.Graph, node: Any, attrs: Mapping[str, Any]) -> list[Problem]:
+    """A hub floods every frame as it is: it has no VLANs to keep apart."""
+    vlan_links = [f"{node}--{nbr}" for nbr, key in graphs.incident(graph, node)
+                  if any(k in (graph.edges[node, nbr, key] if graph.is_multigraph() else graph.edges[node, nbr])
+                         for k in ("vlan", "trunk"))]
+    if vlan_links or attrs.get("mac_vlans"):
+        what = f"links {', '.join(vlan_links)} have VLANs" if vlan_links else "it has mac_vlans"
+        return [Problem(f"node {node!r}", f"is a hub (floods every frame unchanged), but {what}",
+                        "make it a switch without hub=True, or drop the VLANs")]
+    return []
+
+
+def _check_link(graph: nx.Graph, link: graphs.LinkRef) -> list[Problem]:
+    vlan, trunk = link.data.get("vlan"), link.data.get("trunk")
+    if vlan is None and trunk is None:
+        return []
+    where = link.label
+    if vlan is not None and trunk is not None:
+        return [Problem(where, "has both 'vlan' (an access port) and 'trunk'", "keep one of them")]
+    ends = [n for n in (link.u, link.v) if n in graph.nodes and graph.nodes[n]]
+    switching = [n for n in ends if _switching(graph, n)]
+    if trunk is not None and len(switching) < 2:
+        return [Problem(where, "'trunk' is for links between two switches",
+                        "use 'vlan' to put a host's port in one VLAN")]
+    if not switching:
+        return [Problem(where, "'vlan' needs a switch at one end: it makes the switch's port an access port",
+                        "connect the host to a switch with backend='ovs'")]
+    return [Problem(where, f"{'trunk' if trunk is not None else 'vlan'} on {n!r}, a Linux bridge",
+                    _linux_fix(graph, n))
+            for n in switching if not _ovs(graph, n)]
+
+
+def _check_mac_vlan_switch(graph: nx.Graph, node: Any) -> list[Problem]:
+    """A switch placing hosts in VLANs by MAC talks to other switches only through VLAN links."""
+    problems = []
+    for nbr, key in graphs.incident(graph, node):
+        data = graph.edges[node, nbr, key] if graph.is_multigraph() else graph.edges[node, nbr]
+        if _switching(graph, nbr) and data.get("vlan") is None and data.get("trunk") is None:
+            problems.append(Problem(f"link {node}--{nbr}", f"{node!r} has mac_vlans: its links to other "
+                                    "switches must say which VLANs they carry",
+                                    "add trunk=[...] (or vlan=N) to the link"))
+    return problems
