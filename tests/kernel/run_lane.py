@@ -1,8 +1,8 @@
 """The kernel lane's checks, run inside the stock-kernel guest: ``python -P run_lane.py OUT``.
 
 What the host kernel lacks and a stock kernel has: netem delay, jitter, loss and queue
-limit (measured on real networks), 802.1Q, VLAN-filtering bridges and the OVS kernel
-module (seen by the capability probe). Python starts slowly in the emulated guest, so
+limit (measured on real networks), Open vSwitch's kernel datapath (VLANs across a trunk),
+802.1Q, VLAN-filtering bridges and the OVS kernel module (seen by the capability probe). Python starts slowly in the emulated guest, so
 everything runs in this one process as plain functions (no pytest); each check's
 verdict, numbers and explanation go to OUT/lane.json, read by test_kernel_lane.py on the
 host, which turns every check into its own test item. Progress goes to stdout.
@@ -249,11 +249,27 @@ def check_cli(features: frozenset[str], found: dict) -> Result:
                       f"{line or done.stderr[-500:]}"}
 
 
+def check_ovs_kernel(features: frozenset[str], found: dict) -> Result:
+    """vlans.py on Open vSwitch's kernel datapath: same-VLAN pairs reach each other, no others."""
+    graph, params = load(str(ROOT / "topologies" / "vlans.py"), {})
+    for name in ("s1", "s2"):
+        graph.nodes[name]["datapath"] = "system"
+    with build(graph, params, features) as net:
+        result = net.pingall(count=2)
+        dp_type = net.ovs("s1").vsctl("get", "bridge", "s1", "datapath_type").strip().strip('"')
+        flows = net.dpctl("s1", datapath=True)
+    ok = result.ok and dp_type == "system" and "in_port" in flows
+    return {"ok": ok, "datapath_type": dp_type, "matrix": result.matrix(),
+            "detail": f"pingall {'as predicted' if result.ok else 'NOT as predicted'} (same VLAN only), "
+                      f"datapath_type {dp_type!r}, {flows.count(chr(10))} kernel datapath flows"}
+
+
 CHECKS: dict[str, Callable[[frozenset[str], dict], Result]] = {
     "netem_delay": check_delay,
     "netem_jitter": check_jitter,
     "netem_loss": check_loss,
     "netem_queue": check_queue,
+    "ovs_kernel_datapath": check_ovs_kernel,
     "cli_run": check_cli,
 }
 
