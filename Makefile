@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := iproute2 iputils-ping iperf3 ethtool nftables tcpdump procps python3-venv dnsmasq-base isc-dhcp-client openvswitch-switch openvswitch-testcontroller
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test unit integration clean-runs
+.PHONY: install run test unit integration clean-runs vm-lane
 
 install: $(STAMP)
 
@@ -20,8 +20,12 @@ $(STAMP): setup.py scripts/install-system.sh
 run: install
 	$(VENV)/bin/testbed run topologies/three_hosts.py --test pingall
 
-test: install
-	$(PY) -m pytest -q tests/unit tests/integration
+test: install vm-lane
+	$(PY) -m pytest -q tests/unit tests/integration tests/kernel
+
+# The stock-kernel lane (`--vm`, tests/kernel): QEMU, a stock kernel, busybox-static, virtme-ng.
+vm-lane: install
+	bash scripts/install-vm-lane.sh $(VENV)
 
 unit: install
 	$(PY) -m pytest -q tests/unit

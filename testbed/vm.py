@@ -17,9 +17,15 @@ Gotchas handled here:
 - vng runs ``virtme-run`` through the shell, paths unquoted: its folder must be on PATH,
   and kernel, cwd and rwdir paths must have no spaces or shell characters.
 - The guest does not inherit the environment: chosen variables are exported by the script.
+- Every file read over the 9p root costs several round trips: importing networkx and
+  pyroute2 from it took ~50 s. ``stage`` packs chosen Python packages (with their
+  compiled bytecode) into one archive that the guest unpacks into memory and puts first
+  on PYTHONPATH: the same imports then take ~15 s.
 """
 from __future__ import annotations
 
+import compileall
+import importlib.util
 import os
 import platform
 import re
@@ -28,6 +34,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
@@ -36,7 +43,7 @@ from typing import IO
 
 VIRTME_NG_VERSION = "1.42"
 INSTALL_HINT = (
-    "install the stock-kernel lane as root: `bash scripts/install-vm-lane.sh .venv` "
+    "install the stock-kernel lane as root: `bash scripts/install-vm-lane.sh .venv` (or `make vm-lane`) "
     "(apt: qemu-system-x86 linux-image-amd64 busybox-static; "
     f"pip: virtme-ng=={VIRTME_NG_VERSION})"
 )
@@ -120,7 +127,7 @@ def _is_static_elf(path: str) -> bool:
                for i in range(0, len(table), phentsize))
 
 
-def _tools(kernel: str | None = None) -> tuple[str, str]:
+def lane_tools(kernel: str | None = None) -> tuple[str, str]:
     """Return (vng, kernel: ``kernel``, $TESTBED_VM_KERNEL or the newest stock one);
     raise VMUnavailable saying what is missing."""
     if platform.machine() != "x86_64":
@@ -155,22 +162,62 @@ def _pump(src: IO[bytes], dst: IO[str]) -> None:
             dst.flush()
 
 
+STAGE_DIR = "/run/testbed-vm-python"     # guest tmpfs
+
+
+def _package_root(name: str) -> tuple[str, str]:
+    """(path, name in the archive) of an importable top-level package or module."""
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        raise ValueError(f"cannot stage {name!r}: not importable here")
+    if spec.submodule_search_locations:
+        return list(spec.submodule_search_locations)[0], name
+    if not spec.origin or not os.path.isfile(spec.origin):
+        raise ValueError(f"cannot stage {name!r}: no file ({spec.origin})")
+    return spec.origin, os.path.basename(spec.origin)
+
+
+def stage_archive(names: Sequence[str], dest: str) -> None:
+    """Write the packages ``names`` (compiled first, where writable) to the tar ``dest``.
+
+    Test folders are left out; bytecode is kept, with the sources' modification times, so
+    the guest's Python uses it instead of compiling (slow under emulation).
+    """
+    def skip(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        return None if os.path.basename(info.name) == "tests" else info
+    with tarfile.open(dest, "w") as tar:
+        for name in names:
+            path, arcname = _package_root(name)
+            if os.path.isdir(path):
+                compileall.compile_dir(path, quiet=2, workers=1)   # no-op when up to date
+            tar.add(path, arcname=arcname, filter=skip)
+
+
 def run_in_vm(argv: Sequence[str], *, rwdirs: Sequence[str] = (), cwd: str,
               timeout: float, env: Mapping[str, str] | None = None,
-              kernel: str | None = None, memory: str = "2G", cpus: int = 2) -> int:
+              kernel: str | None = None, memory: str = "2G", cpus: int = 2,
+              stage: Sequence[str] = ()) -> int:
     """Run ``argv`` as root in a stock-kernel guest, in ``cwd``, with ``rwdirs`` writable.
 
     Guest stdout/stderr stream to ours. Returns the command's own exit code. Raises
     VMUnavailable if the lane is not installed, VMFailed on timeout or a guest crash.
-    ``env`` (default: FORWARDED_ENV from ours) is exported in the guest.
+    ``env`` (default: FORWARDED_ENV from ours) is exported in the guest. ``stage``:
+    top-level Python packages to import from guest memory instead of the 9p root (see
+    stage_archive); a command that should import them must not have them in its first
+    sys.path entry (run Python with -P, not from a folder holding them).
     """
-    vng, kernel = _tools(kernel)
+    vng, kernel = lane_tools(kernel)
     cwd = os.path.abspath(cwd)
     if env is None:
         env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
     with tempfile.TemporaryDirectory(prefix="testbed-vm-") as box:
         rc_file = os.path.join(box, "rc")
         lines = [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
+        if stage:
+            archive = os.path.join(box, "python.tar")
+            stage_archive(stage, archive)
+            lines += [f"mkdir -p {STAGE_DIR} && tar -xf {shlex.quote(archive)} -C {STAGE_DIR} || exit 1",
+                      f'export PYTHONPATH={STAGE_DIR}${{PYTHONPATH:+:$PYTHONPATH}}']
         lines += [f"cd {shlex.quote(cwd)} || exit 1", shlex.join(argv) + " </dev/null",
                   f"echo $? > {shlex.quote(rc_file)}"]
         Path(box, "run.sh").write_text("\n".join(lines) + "\n")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from testbed.cli import vmrun
+
 
 def cmd_experiment(args: argparse.Namespace) -> int:
     from testbed import experiment, loader
@@ -28,6 +30,7 @@ def add_parsers(sub) -> None:
                    help="set a parameter, or sweep a grid parameter with KEY=V1,V2 (repeatable)")
     p.add_argument("--out", "-o", default="results", metavar="DIR",
                    help="where to write DIR/<experiment>/<timestamp>/ (default: results)")
+    vmrun.add_argument(p)
     p.set_defaults(func=cmd_experiment)
 
     p = sub.add_parser("report", help="re-plot and re-check stored experiment results (no network)")

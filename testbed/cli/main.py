@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 from testbed import __version__, loader, planner
 from testbed.cli import experiments as experiment_commands
 from testbed.cli import features as features_cli
+from testbed.cli import vmrun
 from testbed.errors import RunNotFound, TestbedError, UsageError
 from testbed.journal import RUNS_DIR, Journal, all_runs, run_dir
 
@@ -239,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time", type=float, default=3.0, help="seconds of iperf3 traffic for iperf (default 3)")
     p.add_argument("-c", dest="commands", metavar="COMMANDS",
                    help="shell commands separated by ';' to run instead of the interactive shell")
+    vmrun.add_argument(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("draw", help="draw a topology to a PNG, SVG or PDF file (no root needed)")
@@ -286,6 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT if exc.code not in (0, None) else EXIT_OK
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        if getattr(args, "vm", False):
+            return vmrun.rerun(args, sys.argv[1:] if argv is None else argv)
         return args.func(args)
     except TestbedError as exc:
         print(f"testbed: {exc}", file=sys.stderr)

@@ -1,0 +1,317 @@
+"""The kernel lane's checks, run inside the stock-kernel guest: ``python -P run_lane.py OUT``.
+
+What the host kernel lacks and a stock kernel has: netem delay, jitter, loss and queue
+limit (measured on real networks), Open vSwitch's kernel datapath (VLANs across a trunk),
+802.1Q, VLAN-filtering bridges and the OVS kernel module (seen by the capability probe). Python starts slowly in the emulated guest, so
+everything runs in this one process as plain functions (no pytest); each check's
+verdict, numbers and explanation go to OUT/lane.json, read by test_kernel_lane.py on the
+host, which turns every check into its own test item. Progress goes to stdout.
+
+Exit code: 0 when every check passed, 1 otherwise (the JSON says which).
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+STARTED = time.monotonic()
+ROOT = Path(__file__).resolve().parents[2]
+PAIR = str(ROOT / "topologies" / "pair.py")
+CAPABILITIES = ("netem", "8021q", "bridge-vlan-filtering", "openvswitch-module")
+
+DELAY_MS = 10.0                       # one way, each direction: RTT = 2 x DELAY_MS
+RTT_RANGE = (19.0, 26.0)              # min RTT allowed (ms): emulation adds a little
+JITTER_MS = 5.0                       # uniform +-5 ms each way: RTT sd = sqrt(2 * 10^2 / 12) = 4.1 ms
+LOSS_PERCENT = 20.0                   # one way
+LOSS_PINGS = 1000
+QUEUE = 10                            # packets netem may hold
+BURST = 100                           # datagrams sent at once into it
+QUEUE_DELAY = "200ms"                 # long enough that none leaves during the burst
+
+
+def uptime() -> float:
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0])
+
+
+def process_start_uptime() -> float:
+    """Seconds after boot at which this process started (the guest was ready)."""
+    with open("/proc/self/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+READY_AT = process_start_uptime()
+from testbed import Network, load, planner, traffic          # noqa: E402  (timed)
+from testbed.kernel import caps                               # noqa: E402
+IMPORTED = time.monotonic()
+
+Result = dict[str, Any]
+
+
+def say(text: str) -> None:
+    print(f"[lane {time.monotonic() - STARTED:6.1f}s] {text}", flush=True)
+
+
+# ---------------------------------------------------------------- capabilities
+
+def probe_capabilities() -> dict[str, tuple[bool, str]]:
+    """testbed's own kernel probe, in a forked child in a throwaway namespace (no new Python)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                        # child: unshare, probe, report, exit
+        status = 0
+        try:
+            os.close(read)
+            caps._unshare()
+            data = {k: list(v) for k, v in caps._kernel_probes().items()}
+            os.write(write, json.dumps(data).encode())
+        except BaseException:
+            traceback.print_exc()
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(write)
+    chunks = []
+    while chunk := os.read(read, 65536):
+        chunks.append(chunk)
+    os.close(read)
+    os.waitpid(pid, 0)
+    return {k: (bool(v[0]), str(v[1])) for k, v in json.loads(b"".join(chunks) or b"{}").items()}
+
+
+# ---------------------------------------------------------------- networks
+
+def build(graph, params: dict | None, features: frozenset[str]) -> Network:
+    plan = planner.plan(graph, source="kernel-lane", params=params or {}, features=features)
+    return Network(plan)
+
+
+def pair(**settings: Any):
+    """A pair.py-like graph whose settings may be per direction (dicts)."""
+    import networkx as nx
+    g = nx.Graph()
+    g.add_node("h1", kind="host")
+    g.add_node("h2", kind="host")
+    g.add_edge("h1", "h2", **settings)
+    return g
+
+
+def qdisc_text(net: Network, node: str) -> str:
+    return net[node].cmd(["tc", "-s", "qdisc", "show", "dev", f"{node}-eth0"])
+
+
+def ping(net: Network, count: int, interval: float) -> traffic.PingStats:
+    """iputils ping h1 -> h2 (after uncounted pings until one is answered: ARP resolved)."""
+    return traffic.ping(net["h1"], net["h2"], count=count, interval=interval, warmup=10.0)
+
+
+def rtt_numbers(stats: traffic.PingStats) -> dict[str, Any]:
+    return {"sent": stats.transmitted, "received": stats.received, "loss_percent": stats.loss_percent,
+            "min_ms": stats.rtt_min, "avg_ms": stats.rtt_avg, "max_ms": stats.rtt_max,
+            "mdev_ms": stats.rtt_mdev}
+
+
+# ---------------------------------------------------------------- checks
+
+def check_delay(features: frozenset[str], found: dict) -> Result:
+    """pair.py with delay=10ms: netem on both ends, ping min RTT about 20 ms."""
+    graph, params = load(PAIR, {"delay": f"{DELAY_MS:g}ms"})
+    with build(graph, params, features) as net:
+        shown = qdisc_text(net, "h1") + qdisc_text(net, "h2")
+        stats = ping(net, count=50, interval=0.05)
+    numbers = rtt_numbers(stats)
+    found["delay_mdev_ms"] = numbers["mdev_ms"]
+    low, high = RTT_RANGE
+    ok = (shown.count("netem") == 2 and stats.received >= 45
+          and numbers["min_ms"] is not None and low <= numbers["min_ms"] <= high)
+    return {"ok": ok, **numbers, "expected_min_ms": [low, high], "qdiscs": shown,
+            "detail": f"{stats.summary('h1', 'h2')}; min RTT must be within {low}-{high} ms (2 x {DELAY_MS:g} ms)"}
+
+
+def check_jitter(features: frozenset[str], found: dict) -> Result:
+    """pair.py with delay=10ms jitter=5ms: RTTs spread over 10-30 ms (sd ~4.1 ms).
+
+    Load on the machine only ever adds delay, so the robust signs of jitter are a minimum
+    RTT well below the unjittered 20 ms (a quarter of the probes are under 17 ms) but not
+    below 2 x (10 - 5) ms, and a spread and mdev no steady link shows.
+    """
+    graph, params = load(PAIR, {"delay": f"{DELAY_MS:g}ms", "jitter": f"{JITTER_MS:g}ms"})
+    with build(graph, params, features) as net:
+        stats = ping(net, count=200, interval=0.02)
+    numbers = rtt_numbers(stats)
+    low = 2 * (DELAY_MS - JITTER_MS) - 0.5
+    high = 2 * DELAY_MS - 3.0
+    spread = numbers["max_ms"] - numbers["min_ms"] if stats.rtt_min is not None else 0.0
+    ok = (stats.received >= 180 and numbers["mdev_ms"] > 2.0 and spread > 10.0
+          and low <= numbers["min_ms"] < high)
+    return {"ok": ok, **numbers, "spread_ms": round(spread, 3), "unjittered_mdev_ms": found.get("delay_mdev_ms"),
+            "detail": f"{stats.summary('h1', 'h2')}; mdev must exceed 2 ms (without jitter: "
+                      f"{found.get('delay_mdev_ms')} ms), max-min 10 ms, and min must lie in {low:g}-{high:g} ms"}
+
+
+def check_loss(features: frozenset[str], found: dict) -> Result:
+    """20 % loss on what h1 sends only: netem drops that fraction of the pings (4-sigma bound)."""
+    graph = pair(loss={"h1": LOSS_PERCENT})
+    with build(graph, None, features) as net:
+        h1 = next(i for i in net.plan.node("h1").interfaces if i.name == "h1-eth0")
+        h2 = next(i for i in net.plan.node("h2").interfaces if i.name == "h2-eth0")
+        stats = ping(net, count=LOSS_PINGS, interval=0.01)
+        shown = qdisc_text(net, "h1")
+    p = LOSS_PERCENT / 100
+    measured = stats.loss_fraction
+    bound = traffic.loss_bound(p, max(stats.transmitted, 1))
+    by_netem = any(q.kind == "netem" and q.option("loss") == LOSS_PERCENT for q in h1.qdiscs)
+    ok = (by_netem and not h2.ingress_loss and not h2.qdiscs and stats.transmitted == LOSS_PINGS
+          and abs(measured - p) <= bound)
+    return {"ok": ok, "sent": stats.transmitted, "received": stats.received, "measured": round(measured, 4),
+            "expected": p, "bound": round(bound, 4), "netem": by_netem, "qdiscs": shown,
+            "detail": f"{stats.summary('h1', 'h2')}; lost fraction {measured:.4f} must be within {p} +- {bound:.4f} "
+                      f"(4 binomial sigmas over {stats.transmitted} pings), dropped by netem on h1's egress"}
+
+
+def _udp_receiver(port: int) -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    s.bind(("0.0.0.0", port))
+    s.setblocking(False)
+    return s
+
+
+def _udp_sender() -> socket.socket:
+    return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+
+def _burst(net: Network, src: str, dst: str, port: int = 9999) -> tuple[int, int]:
+    """Send BURST datagrams at once from src to dst; (received, dropped by src's qdiscs)."""
+    traffic.ping(net[src], net[dst], count=3, interval=0.05, warmup=10.0)   # ARP resolved before the burst
+    rx = net.worker.run_inside(net[dst].netns, _udp_receiver, port)
+    tx = net.worker.run_inside(net[src].netns, _udp_sender)
+    try:
+        for i in range(BURST):
+            tx.sendto(i.to_bytes(4, "big") + bytes(96), (net[dst].ip, port))
+        time.sleep(1.5)                                   # 200 ms delay, with room for emulation
+        received = 0
+        while True:
+            try:
+                rx.recv(2048)
+                received += 1
+            except BlockingIOError:
+                break
+    finally:
+        rx.close()
+        tx.close()
+    shown = qdisc_text(net, src)
+    dropped = int(shown.split("dropped ")[1].split(",")[0])
+    return received, dropped
+
+
+def check_queue(features: frozenset[str], found: dict) -> Result:
+    """netem with a 10-packet limit drops most of a 100-datagram burst; the default limit none."""
+    small = pair(delay={"h1": QUEUE_DELAY}, queue={"h1": QUEUE})
+    with build(small, None, features) as net:
+        h1 = next(i for i in net.plan.node("h1").interfaces if i.name == "h1-eth0")
+        limit = next(q for q in h1.qdiscs if q.kind == "netem").option("limit")
+        received, dropped = _burst(net, "h1", "h2")
+    big = pair(delay={"h1": QUEUE_DELAY})
+    with build(big, None, features) as net:
+        control_received, control_dropped = _burst(net, "h1", "h2")
+    ok = (limit == QUEUE and QUEUE - 2 <= received <= QUEUE + 5 and received + dropped == BURST
+          and control_received == BURST and control_dropped == 0)
+    return {"ok": ok, "burst": BURST, "netem_limit": limit, "received": received, "dropped": dropped,
+            "control_received": control_received, "control_dropped": control_dropped,
+            "detail": f"burst of {BURST} into netem limit {limit}: {received} received, {dropped} dropped "
+                      f"(expected about {QUEUE} received, the rest dropped); default limit: "
+                      f"{control_received} received, {control_dropped} dropped (expected all, none)"}
+
+
+def check_cli(features: frozenset[str], found: dict) -> Result:
+    """What `testbed run --vm` runs in the guest: the CLI probes this kernel and shapes with netem."""
+    argv = [sys.executable, "-P", "-m", "testbed.cli.main", "run", PAIR, "--param", f"delay={DELAY_MS:g}ms",
+            "--test", "ping", "--count", "10"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=ROOT, stdin=subprocess.DEVNULL)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("ping h1 -> h2")), "")
+    try:
+        min_rtt = float(line.split("rtt min/avg/max/mdev ")[1].split("/")[0])
+    except (IndexError, ValueError):
+        min_rtt = None
+    low, high = RTT_RANGE
+    ok = done.returncode == 0 and min_rtt is not None and low <= min_rtt <= high
+    return {"ok": ok, "exit_code": done.returncode, "min_ms": min_rtt,
+            "detail": f"`testbed run pair.py --param delay={DELAY_MS:g}ms --test ping`: exit {done.returncode}, "
+                      f"{line or done.stderr[-500:]}"}
+
+
+def check_ovs_kernel(features: frozenset[str], found: dict) -> Result:
+    """vlans.py on Open vSwitch's kernel datapath: same-VLAN pairs reach each other, no others."""
+    graph, params = load(str(ROOT / "topologies" / "vlans.py"), {})
+    for name in ("s1", "s2"):
+        graph.nodes[name]["datapath"] = "system"
+    with build(graph, params, features) as net:
+        result = net.pingall(count=2)
+        dp_type = net.ovs("s1").vsctl("get", "bridge", "s1", "datapath_type").strip().strip('"')
+        flows = net.dpctl("s1", datapath=True)
+    ok = result.ok and dp_type == "system" and "in_port" in flows
+    return {"ok": ok, "datapath_type": dp_type, "matrix": result.matrix(),
+            "detail": f"pingall {'as predicted' if result.ok else 'NOT as predicted'} (same VLAN only), "
+                      f"datapath_type {dp_type!r}, {flows.count(chr(10))} kernel datapath flows"}
+
+
+CHECKS: dict[str, Callable[[frozenset[str], dict], Result]] = {
+    "netem_delay": check_delay,
+    "netem_jitter": check_jitter,
+    "netem_loss": check_loss,
+    "netem_queue": check_queue,
+    "ovs_kernel_datapath": check_ovs_kernel,
+    "cli_run": check_cli,
+}
+
+
+def main(out: str) -> int:
+    say(f"kernel {os.uname().release}; python ready {READY_AT:.1f} s after boot, "
+        f"imports took {IMPORTED - STARTED:.1f} s")
+    results: dict[str, Result] = {}
+    t0 = time.monotonic()
+    try:
+        found_caps = probe_capabilities()
+    except Exception as exc:                       # every capability check then fails, saying why
+        found_caps = {}
+        say(f"capability probe failed: {exc}")
+    for name in CAPABILITIES:
+        ok, detail = found_caps.get(name, (False, "not probed"))
+        results[f"caps_{name}"] = {"ok": ok, "detail": detail or f"{name}: present", "seconds": 0.0}
+    say(f"capabilities in {time.monotonic() - t0:.1f} s: "
+        + ", ".join(f"{k}={'yes' if v[0] else 'NO'}" for k, v in sorted(found_caps.items())))
+    features = frozenset(k for k, (ok, _) in found_caps.items() if ok)
+    found: dict[str, Any] = {}
+    for name, check in CHECKS.items():
+        t0 = time.monotonic()
+        try:
+            result = check(features, found)
+        except Exception as exc:
+            result = {"ok": False, "detail": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        result["seconds"] = round(time.monotonic() - t0, 1)
+        results[name] = result
+        say(f"{name}: {'ok' if result['ok'] else 'FAILED'} in {result['seconds']} s: {result['detail']}")
+    document = {"kernel": os.uname().release, "ready_after_boot_s": round(READY_AT, 1),
+                "imports_s": round(IMPORTED - STARTED, 1), "checks_s": round(time.monotonic() - IMPORTED, 1),
+                "checks": results}
+    tmp = os.path.join(out, "lane.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(document, f, indent=2)
+    os.replace(tmp, os.path.join(out, "lane.json"))
+    return 0 if all(r["ok"] for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        print("usage: run_lane.py OUT_DIR", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(main(sys.argv[1]))
