@@ -250,7 +250,8 @@ def check_cli(features: frozenset[str], found: dict) -> Result:
 
 
 def check_ovs_kernel(features: frozenset[str], found: dict) -> Result:
-    """vlans.py on Open vSwitch's kernel datapath: same-VLAN pairs reach each other, no others."""
+    """vlans.py on Open vSwitch's kernel datapath: same-VLAN pairs reach each other, no others;
+    TCP crosses the trunk; nothing of the switches' private OVS is left after teardown."""
     graph, params = load(str(ROOT / "topologies" / "vlans.py"), {})
     for name in ("s1", "s2"):
         graph.nodes[name]["datapath"] = "system"
@@ -258,10 +259,15 @@ def check_ovs_kernel(features: frozenset[str], found: dict) -> Result:
         result = net.pingall(count=2)
         dp_type = net.ovs("s1").vsctl("get", "bridge", "s1", "datapath_type").strip().strip('"')
         flows = net.dpctl("s1", datapath=True)
-    ok = result.ok and dp_type == "system" and "in_port" in flows
-    return {"ok": ok, "datapath_type": dp_type, "matrix": result.matrix(),
+        tcp = traffic.iperf3(net["h1"], net["h3"], duration=2)
+        ovs_dir = net.ovs("s1").dir
+    left = os.path.exists(ovs_dir)
+    ok = result.ok and dp_type == "system" and "in_port" in flows and tcp.mbps > 10 and not left
+    return {"ok": ok, "datapath_type": dp_type, "matrix": result.matrix(), "tcp_mbps": tcp.mbps,
             "detail": f"pingall {'as predicted' if result.ok else 'NOT as predicted'} (same VLAN only), "
-                      f"datapath_type {dp_type!r}, {flows.count(chr(10))} kernel datapath flows"}
+                      f"datapath_type {dp_type!r}, {flows.count(chr(10))} kernel datapath flows, "
+                      f"TCP h1->h3 across the trunk {tcp.mbps:.0f} Mbit/s, "
+                      f"{'OVS files left behind' if left else 'nothing left'}"}
 
 
 CHECKS: dict[str, Callable[[frozenset[str], dict], Result]] = {
