@@ -199,7 +199,7 @@ class Network:
         self.arp = arp
         mode = "static" if arp == "static" else "dynamic"
         self.plan = topology if isinstance(topology, Plan) else planner.plan(
-            topology, source, params, mode, features=caps.features() if shaping.used(topology) else None,
+            topology, source, params, mode, features=caps.features() if shaping.used(topology) or bridge_vlans.used(topology) else None,
             switch=switch)
         self._static_arp = self.plan.arp == "static"
         self.run_id = run_id or new_run_id()
