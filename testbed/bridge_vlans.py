@@ -62,9 +62,10 @@ def refusal(graph: nx.Graph, features: Collection[str] | None) -> str | None:
     links = vlan_links(graph)
     if not links:
         return None
+    implicit = any("backend" not in attrs for node, attrs in graph.nodes(data=True) if _linux_switch(graph, node))
     return (f"links {', '.join(links)} put Linux bridge ports in VLANs, which needs 802.1Q bridge "
             "vlan_filtering (CONFIG_BRIDGE_VLAN_FILTERING), and this kernel lacks it; "
-            "use Open vSwitch switches (backend='ovs' on the switches, or --switch ovs), "
+            f"use Open vSwitch switches (backend='ovs' on the switches{', or --switch ovs' if implicit else ''}), "
             "or run in a stock kernel with --vm")
 
 

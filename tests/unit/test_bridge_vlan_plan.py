@@ -21,8 +21,15 @@ def test_refused_without_vlan_filtering_naming_links_and_ways_out():
     text = str(info.value)
     for link in ("s1--s2", "s1--h1", "s1--h2", "s2--h3", "s2--h4"):
         assert link in text
-    assert "vlan_filtering" in text and "backend='ovs'" in text and "--switch ovs" in text and "--vm" in text
+    assert "vlan_filtering" in text and "backend='ovs'" in text and "--vm" in text
+    assert "--switch" not in text                      # the switches name their backend: it would not help
     assert info.value.exit_code == 3
+    graph = _vlans()
+    for switch in ("s1", "s2"):
+        del graph.nodes[switch]["backend"]
+    with pytest.raises(EnvironmentProblem, match="--switch ovs"):
+        planner.plan(graph, features=WITHOUT)
+    assert planner.plan(graph, features=WITHOUT, switch="ovs").node("s1").interfaces[0].kind == "ovs"
 
 
 def test_planned_with_vlan_filtering():
