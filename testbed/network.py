@@ -21,7 +21,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import networkx as nx
 
-from testbed import ovs_deploy, planner, shaping
+from testbed import bridge_vlans, ovs_deploy, planner, shaping
 from testbed.deploy import (Deployment, Progress, if_indexes, netns_name, require_root, signals_blocked,
                             static_neighbours, teardown)
 from testbed.errors import CommandFailed, UsageError
