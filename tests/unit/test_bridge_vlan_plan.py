@@ -86,3 +86,12 @@ def test_linux_bridge_facing_an_ovs_switch():
         planner.plan(graph, features=WITHOUT)
     plan = planner.plan(graph, features=WITH)
     assert plan.node("s1").interface("s1").bridge.vlan_filtering and plan.node("s2").interfaces[0].kind == "ovs"
+
+
+def test_network_asks_the_kernel_and_refuses_before_building(monkeypatch):
+    from testbed import network
+    asked = []
+    monkeypatch.setattr(network.caps, "features", lambda: asked.append(1) or WITHOUT)
+    with pytest.raises(EnvironmentProblem, match="vlan_filtering"):
+        network.Network(_vlans(), source="vlans")
+    assert asked == [1]
