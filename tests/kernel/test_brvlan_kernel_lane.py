@@ -29,6 +29,7 @@ def test_vlans_on_linux_bridges():
         assert rc == 0
         with open(os.path.join(out, "report.json")) as f:
             report = json.load(f)
+    print("guest report:", json.dumps(report, sort_keys=True))   # shown with -s
     assert report["bridge_vlan_filtering"], report
     assert report["plan_filtering"] and report["sysfs_filtering"] == "1"
     access = {v["vlan"]: v.get("flags", []) for v in report["s1_vlans"]["s1-eth2"]}
