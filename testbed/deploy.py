@@ -4,7 +4,8 @@ Phases, in order (each object is journaled before it is made):
   1. namespaces, one per node, with their global sysctls (IPv6 off, forwarding on)
   2. devices: the bridges of switching nodes, in-node bridges and dummies
   3. links: veth pairs created straight into both namespaces, one end up (and in its bridge)
-  4. per namespace: loopback and the other veth ends up, addresses, routes, other sysctls
+  4. per namespace: loopback and the other veth ends up, addresses, routes, other sysctls;
+     then the port VLANs of VLAN-filtering bridges (kernel/bridgevlan.py)
   4b. link shaping: qdiscs on egress, nftables loss on ingress (they go with the namespace)
   5. /etc/netns/<namespace>/hosts for name resolution
   6. wait for every veth to have carrier, then for STP bridges to converge
@@ -28,7 +29,7 @@ from testbed.errors import DeployError, EnvironmentProblem
 from testbed.features import apply
 from testbed import ovs_deploy
 from testbed.journal import Journal
-from testbed.kernel import netlink, nsfs, ovs
+from testbed.kernel import bridgevlan, netlink, nsfs, ovs
 from testbed.plan import Node, Plan
 from testbed.procs import process_alive, stop_process
 from testbed.tools import require_tools
@@ -77,6 +78,7 @@ class Deployment:
             finally:
                 nsfs.close_all(fds)
             self._configure()
+            bridgevlan.configure(self.plan, self.ns)
             self._shape()
             apply.configure(self)
             self._hosts_files()
@@ -125,7 +127,8 @@ class Deployment:
                 if intf.kind == "bridge":
                     b = intf.bridge
                     batch.bridge(intf.name, index[(node.name, intf.name)], intf.mac, fd, stp=b.stp,
-                                 ageing=b.ageing, forward_delay=b.forward_delay, priority=b.priority)
+                                 ageing=b.ageing, forward_delay=b.forward_delay, priority=b.priority,
+                                 vlan_filtering=b.vlan_filtering)
             batch.commit()
             self._dummies(batch, [(n, i) for n, i in devices if i.kind == "dummy"], fds, index)
             self._tick("devices", len(devices), len(devices))

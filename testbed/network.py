@@ -21,7 +21,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import networkx as nx
 
-from testbed import ovs_deploy, planner, shaping
+from testbed import bridge_vlans, ovs_deploy, planner, shaping
 from testbed.deploy import (Deployment, Progress, if_indexes, netns_name, require_root, signals_blocked,
                             static_neighbours, teardown)
 from testbed.errors import CommandFailed, UsageError
@@ -199,7 +199,7 @@ class Network:
         self.arp = arp
         mode = "static" if arp == "static" else "dynamic"
         self.plan = topology if isinstance(topology, Plan) else planner.plan(
-            topology, source, params, mode, features=caps.features() if shaping.used(topology) else None,
+            topology, source, params, mode, features=caps.features() if shaping.used(topology) or bridge_vlans.used(topology) else None,
             switch=switch)
         self._static_arp = self.plan.arp == "static"
         self.run_id = run_id or new_run_id()

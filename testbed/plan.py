@@ -22,6 +22,7 @@ class BridgeOptions:
     ageing: float = 300.0          # seconds; 0 = never learn (hub)
     forward_delay: float | None = None
     priority: int | None = None
+    vlan_filtering: bool = False   # 802.1Q VLAN-aware (its ports' vlan/trunk: testbed/bridge_vlans.py)
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,8 @@ class Interface:
     parent: tuple[str, str] | None = None  # for kind "macvlan": (node, ifname) of its lower device
     mode: str | None = None                # for kind "macvlan": bridge, vepa, private or passthru
     ovs: OvsOptions | None = None          # for kind "ovs"
-    vlan: int | None = None                # an OVS access port's VLAN
-    trunk: tuple[int, ...] | None = None   # an OVS trunk port's VLANs
+    vlan: int | None = None                # an access port's VLAN (OVS or VLAN-filtering bridge)
+    trunk: tuple[int, ...] | None = None   # a trunk port's VLANs (OVS or VLAN-filtering bridge)
     ofport: int | None = None              # an OVS port's OpenFlow port number
 
 
@@ -141,6 +142,8 @@ class Plan:
                 for key in _OPTIONAL_INTERFACE_FIELDS:
                     if intf.get(key) is None:
                         intf.pop(key, None)
+                if intf.get("bridge") and not intf["bridge"].get("vlan_filtering"):
+                    intf["bridge"].pop("vlan_filtering", None)
         return data
 
     def to_json(self, indent: int | None = 2) -> str:

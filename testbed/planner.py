@@ -11,7 +11,7 @@ from typing import Any, Collection, Mapping
 
 import networkx as nx
 
-from testbed import addressing, graphs, kinds, shaping
+from testbed import addressing, bridge_vlans, graphs, kinds, shaping
 from testbed import features as node_features
 from testbed.errors import EnvironmentProblem, Problem, TopologyError, UsageError
 from testbed.features import dhcp, macvlan, nat
@@ -43,6 +43,9 @@ def plan(graph: nx.Graph, source: str = "topology", params: Mapping[str, Any] | 
     if switch is not None and isinstance(graph, nx.Graph):
         graph = with_switch_backend(graph, switch)
     require_valid(graph, source)
+    refusal = bridge_vlans.refusal(graph, features)
+    if refusal:
+        raise EnvironmentProblem(refusal)
     ports = graphs.port_names(graph)
     macs = _assign_macs(graph, ports)
     segs = segments(graph, ports, macs)
@@ -158,6 +161,8 @@ def _node(graph, node, ports, by_end, addresses, macs) -> Node:
                                     ovs=switching.ovs_options(kind.name, attrs)))
     elif kind.switching:
         options = kind.bridge_options(attrs)
+        if bridge_vlans.filtering(graph, node):
+            options = {**options, "vlan_filtering": True}
         interfaces.append(Interface(name=name, kind="bridge", mac=macs[(name, name)],
                                     bridge=BridgeOptions(**options)))
     for dname, spec in devices.items():
@@ -171,6 +176,8 @@ def _node(graph, node, ports, by_end, addresses, macs) -> Node:
         link = by_end[(name, ifname)]
         master = name if kind.switching else masters.get(ifname)
         port = _ovs_port(graph, node, nbr, key, len(interfaces)) if ovs else {}
+        if not ovs and kind.switching:
+            port = bridge_vlans.port_vlans(graph, node, nbr, key)
         interfaces.append(Interface(name=ifname, kind="veth", mac=macs[(name, ifname)],
                                     addresses=() if master else _addr(addresses, name, ifname),
                                     master=master, peer=link.other(name), link=link.index, **port))

@@ -73,11 +73,11 @@ def load_graph(args: argparse.Namespace):
 
 
 def load_plan(args: argparse.Namespace):
-    from testbed import shaping
+    from testbed import bridge_vlans, shaping
     from testbed.kernel import caps
     graph, params, source = load_graph(args)
     arp = "static" if getattr(args, "arp", "auto") == "static" else "dynamic"
-    features = caps.features() if shaping.used(graph) else None
+    features = caps.features() if shaping.used(graph) or bridge_vlans.used(graph) else None
     return planner.plan(graph, source=source, params=params, arp=arp, features=features,
                         switch=getattr(args, "switch", None))
 

@@ -75,8 +75,11 @@ class Batch:
                   peer_mac=peer_mac, peer_netns_fd=peer_netns_fd)
 
     def bridge(self, name: str, index: int, mac: str, netns_fd: int | None, *, stp: bool, ageing: float,
-               forward_delay: float | None = None, priority: int | None = None) -> None:
+               forward_delay: float | None = None, priority: int | None = None,
+               vlan_filtering: bool = False) -> None:
         data = {"ageing_time": int(ageing * CENTI), "stp_state": int(stp)}
+        if vlan_filtering:
+            data["vlan_filtering"] = 1            # 802.1Q VLAN-aware (testbed/bridge_vlans.py)
         if forward_delay is not None:
             data["forward_delay"] = int(forward_delay * CENTI)
         if priority is not None:

@@ -25,7 +25,7 @@ RTA_DST, RTA_GATEWAY = 1, 5
 NDA_DST, NDA_LLADDR = 1, 2
 # IFLA_BR_* attribute numbers and their sizes
 BRIDGE_ATTRS = {"forward_delay": (1, "=I"), "ageing_time": (4, "=I"), "stp_state": (5, "=I"),
-                "priority": (6, "=H"), "mcast_snooping": (23, "=B")}
+                "priority": (6, "=H"), "vlan_filtering": (7, "=B"), "mcast_snooping": (23, "=B")}
 
 
 def _pad(data: bytes) -> bytes:

@@ -106,3 +106,13 @@ def test_macvlan(mac):
     ref = reference(ifinfmsg, {"index": 3, "flags": 1, "change": 1}, attrs, 16, CREATE, 9)
     assert nlencode.macvlan(9, CREATE, name="eth0", index=3, mac=mac, netns_fd=8, parent_index=4, mode=4,
                             up=True) == ref
+
+
+def test_vlan_filtering_bridge():
+    data = [("IFLA_BR_AGEING_TIME", 30000), ("IFLA_BR_STP_STATE", 0), ("IFLA_BR_VLAN_FILTERING", 1)]
+    attrs = [("IFLA_IFNAME", "s1"), ("IFLA_ADDRESS", "02:02:00:00:00:01"), ("IFLA_NET_NS_FD", 7),
+             ("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", "bridge"), ("IFLA_INFO_DATA", {"attrs": data})]})]
+    ref = reference(ifinfmsg, {"index": 2, "flags": 1, "change": 1}, attrs, 16, CREATE, 3)
+    mine = nlencode.device(3, CREATE, kind="bridge", name="s1", index=2, mac="02:02:00:00:00:01", netns_fd=7,
+                           up=True, data={"ageing_time": 30000, "stp_state": 0, "vlan_filtering": 1})
+    assert mine == ref

@@ -1,0 +1,97 @@
+"""VLANs on Linux bridges: planned with vlan_filtering where the kernel has it, refused where not."""
+import networkx as nx
+import pytest
+
+from testbed import bridge_vlans, load, planner
+from testbed.errors import EnvironmentProblem
+from testbed.kernel import bridgevlan
+
+WITH = frozenset({"veth", "bridge", "bridge-vlan-filtering"})
+WITHOUT = frozenset({"veth", "bridge"})
+
+
+def _vlans(**params):
+    graph, _ = load("topologies/vlans.py", {"backend": "linux", **params})
+    return graph
+
+
+def test_refused_without_vlan_filtering_naming_links_and_ways_out():
+    with pytest.raises(EnvironmentProblem) as info:
+        planner.plan(_vlans(), features=WITHOUT)
+    text = str(info.value)
+    for link in ("s1--s2", "s1--h1", "s1--h2", "s2--h3", "s2--h4"):
+        assert link in text
+    assert "vlan_filtering" in text and "backend='ovs'" in text and "--vm" in text
+    assert "--switch" not in text                      # the switches name their backend: it would not help
+    assert info.value.exit_code == 3
+    graph = _vlans()
+    for switch in ("s1", "s2"):
+        del graph.nodes[switch]["backend"]
+    with pytest.raises(EnvironmentProblem, match="--switch ovs"):
+        planner.plan(graph, features=WITHOUT)
+    assert planner.plan(graph, features=WITHOUT, switch="ovs").node("s1").interfaces[0].kind == "ovs"
+
+
+def test_planned_with_vlan_filtering():
+    plan = planner.plan(_vlans(), features=WITH)
+    for switch in ("s1", "s2"):
+        node = plan.node(switch)
+        bridge = node.interface(switch)
+        assert bridge.kind == "bridge" and bridge.bridge.vlan_filtering
+        assert node.interface(f"{switch}-eth1").trunk == (10, 20)
+        assert node.interface(f"{switch}-eth2").vlan == 10 and node.interface(f"{switch}-eth3").vlan == 20
+    lans = sorted(sorted(n for n, _ in seg.interfaces) for seg in plan.segments if seg.interfaces)
+    assert lans == [["h1", "h3"], ["h2", "h4"]]      # one LAN per VLAN across the trunk
+
+
+def test_unknown_capabilities_plan_for_a_kernel_with_everything():
+    assert planner.plan(_vlans(), features=None).node("s1").interface("s1").bridge.vlan_filtering
+
+
+def test_ovs_switches_need_no_vlan_filtering():
+    graph, _ = load("topologies/vlans.py", {"backend": "ovs"})
+    assert not bridge_vlans.used(graph)
+    assert planner.plan(graph, features=WITHOUT).node("s1").interfaces[0].kind == "ovs"
+
+
+def test_switch_without_vlans_is_a_plain_bridge_and_its_json_unchanged():
+    g = nx.Graph()
+    g.add_node("s1", kind="switch")
+    g.add_edge("h1", "s1")
+    g.add_edge("h2", "s1")
+    for h in ("h1", "h2"):
+        g.nodes[h]["kind"] = "host"
+    plan = planner.plan(g, features=WITHOUT)
+    assert not plan.node("s1").interface("s1").bridge.vlan_filtering
+    assert "vlan_filtering" not in plan.to_json() and not bridge_vlans.used(g)
+    assert bridgevlan.node_commands(plan.node("s1")) == []
+
+
+def test_port_commands():
+    plan = planner.plan(_vlans(), features=WITH)
+    assert bridgevlan.node_commands(plan.node("s1")) == [
+        "vlan del dev s1-eth1 vid 1", "vlan add dev s1-eth1 vid 10", "vlan add dev s1-eth1 vid 20",
+        "vlan del dev s1-eth2 vid 1", "vlan add dev s1-eth2 vid 10 pvid untagged",
+        "vlan del dev s1-eth3 vid 1", "vlan add dev s1-eth3 vid 20 pvid untagged"]
+    assert bridgevlan.node_commands(plan.node("h1")) == []
+    assert '"vlan_filtering": true' in plan.to_json()
+
+
+def test_linux_bridge_facing_an_ovs_switch():
+    """Only the Linux end of a mixed trunk needs vlan_filtering."""
+    graph = _vlans()
+    graph.nodes["s2"]["backend"] = "ovs"
+    assert bridge_vlans.vlan_links(graph) == ["s1--s2", "s1--h1", "s1--h2"]
+    with pytest.raises(EnvironmentProblem, match="s1--h1"):
+        planner.plan(graph, features=WITHOUT)
+    plan = planner.plan(graph, features=WITH)
+    assert plan.node("s1").interface("s1").bridge.vlan_filtering and plan.node("s2").interfaces[0].kind == "ovs"
+
+
+def test_network_asks_the_kernel_and_refuses_before_building(monkeypatch):
+    from testbed import network
+    asked = []
+    monkeypatch.setattr(network.caps, "features", lambda: asked.append(1) or WITHOUT)
+    with pytest.raises(EnvironmentProblem, match="vlan_filtering"):
+        network.Network(_vlans(), source="vlans")
+    assert asked == [1]
