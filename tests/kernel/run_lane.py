@@ -50,7 +50,7 @@ def process_start_uptime() -> float:
 
 READY_AT = process_start_uptime()
 from testbed import Network, load, planner, traffic          # noqa: E402  (timed)
-from testbed.kernel import caps                               # noqa: E402
+from testbed.kernel import bridgevlan, caps                   # noqa: E402
 IMPORTED = time.monotonic()
 
 Result = dict[str, Any]
@@ -270,12 +270,31 @@ def check_ovs_kernel(features: frozenset[str], found: dict) -> Result:
                       f"{'OVS files left behind' if left else 'nothing left'}"}
 
 
+def check_bridge_vlans(features: frozenset[str], found: dict) -> Result:
+    """vlans.py on VLAN-filtering Linux bridges: access ports untagged with their PVID, the trunk
+    tagged, same-VLAN pairs reach each other across it, no cross-VLAN pair does."""
+    graph, params = load(str(ROOT / "topologies" / "vlans.py"), {"backend": "linux"})
+    with build(graph, params, features) as net:
+        filtering = net["s1"].cmd("cat /sys/class/net/s1/bridge/vlan_filtering").strip()
+        ports = bridgevlan.port_vlans(net["s1"].netns)
+        result = net.pingall(count=2)
+    access = {v["vlan"]: v.get("flags", []) for v in ports.get("s1-eth2", [])}
+    access_ok = set(access) == {10} and "PVID" in access[10] and "Egress Untagged" in access[10]
+    same_vlan = sum(p.expected for p in result.pairs)
+    ok = filtering == "1" and access_ok and result.ok and len(result.pairs) == 12 and same_vlan == 4
+    return {"ok": ok, "matrix": result.matrix(), "s1_vlans": ports,
+            "detail": f"vlan_filtering={filtering}, s1-eth2 {access}, pingall "
+                      f"{'as predicted' if result.ok else 'NOT as predicted'} ({same_vlan} of "
+                      f"{len(result.pairs)} pairs in the same VLAN)"}
+
+
 CHECKS: dict[str, Callable[[frozenset[str], dict], Result]] = {
     "netem_delay": check_delay,
     "netem_jitter": check_jitter,
     "netem_loss": check_loss,
     "netem_queue": check_queue,
     "ovs_kernel_datapath": check_ovs_kernel,
+    "linux_bridge_vlans": check_bridge_vlans,
     "cli_run": check_cli,
 }
 
