@@ -3,7 +3,7 @@ import networkx as nx
 import pytest
 
 from testbed import load, openflow, planner
-from testbed.errors import EnvironmentProblem, TopologyError, UsageError
+from testbed.errors import EnvironmentProblem, UsageError
 from testbed.reach import Reachability
 from testbed.topology import validate
 
