@@ -377,6 +377,9 @@ def teardown(journal: Journal, entries: Iterable[dict] | None = None,
     """Delete exactly what the journal lists, newest first; safe to call again."""
     entries = list(journal.entries() if entries is None else entries)
     counts = {"process": 0, "netns": 0, "dir": 0, "link": 0}
+    for entry in entries:
+        if entry.get("type") == "ovs":            # its taps would outlive the namespace
+            ovs.release_devices(entry)
     _terminate_all(e for e in entries if e.get("type") == "process")   # let them exit together
     if progress is not None:
         progress("teardown", 0, sum(1 for e in entries if e.get("type") == "netns"))

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from testbed.errors import CommandFailed, DeployError, EnvironmentProblem, TestbedError
-from testbed.journal import RUNS_DIR, process_alive, process_start_time
+from testbed.journal import RUNS_DIR
+from testbed.procs import process_alive, process_start_time
 
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 TOOLS = ("ovsdb-tool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovs-ofctl", "ovs-appctl")
@@ -196,6 +197,31 @@ def _ours(pid: int, directory: str) -> bool:
     except OSError:
         return False
     return bool(argv) and os.path.basename(argv[0]).startswith(DAEMONS) and any(directory in a for a in argv[1:])
+
+
+def release_devices(entry: dict) -> None:
+    """Delete the datapath devices of a journaled OVS instance, before its daemons stop.
+
+    The userspace datapath's devices (ovs-netdev and one per bridge) are persistent taps:
+    left in a namespace, the kernel moves them to the root namespace when the namespace
+    goes. ``exit --cleanup`` makes ovs-vswitchd delete them; any tap still in the switch's
+    namespace after that (a daemon killed earlier) is deleted by name.
+    """
+    inst = Instance(entry.get("node", ""), entry.get("netns", ""), entry.get("dir", ""))
+    if not inst.netns or not os.path.isdir(inst.dir):
+        return
+    pid = _read_pid(inst.pidfile("ovs-vswitchd"))
+    if pid is not None and process_alive(pid, None) and _ours(pid, os.path.realpath(inst.dir)):
+        try:
+            inst.appctl("exit", "--cleanup")
+        except TestbedError:
+            pass
+    listed = subprocess.run(["ip", "-n", inst.netns, "-o", "link", "show", "type", "tun"],
+                            capture_output=True, text=True, timeout=TIMEOUT)
+    for line in listed.stdout.splitlines():
+        name = line.split(":")[1].strip().split("@")[0] if ":" in line else ""
+        if name:
+            subprocess.run(["ip", "-n", inst.netns, "link", "del", name], capture_output=True, timeout=TIMEOUT)
 
 
 def remove(entry: dict, stop: Callable[[int, int | None], bool]) -> int:
