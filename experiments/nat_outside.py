@@ -15,10 +15,9 @@ web and h1:
 from __future__ import annotations
 
 import subprocess
-import time
 
 from testbed.results import Plot
-from testbed.traffic import ping
+from testbed.traffic import ping, stop, wait_listening
 
 TOPOLOGY = "topologies/nat.py"
 PARAMS = {"hosts": 2, "timeout": 1.0}
@@ -43,21 +42,8 @@ def serve_http(node, log_path: str) -> subprocess.Popen:
     log = open(log_path, "a")
     proc = node.popen(["python3", "-m", "http.server", "80", "--bind", "0.0.0.0"], stdout=log, stderr=log)
     log.close()
-    deadline = time.monotonic() + 15
-    while ":80 " not in node.cmd(["ss", "-Hltn"]):
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise RuntimeError(f"http server in {node.name} did not start")
-        time.sleep(0.1)
+    wait_listening(node, 80, timeout=15, proc=proc)
     return proc
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _case(case: str, direction: str, ok: bool, counter: str) -> dict:
@@ -67,7 +53,7 @@ def _case(case: str, direction: str, ok: bool, counter: str) -> dict:
 def run(net, params):
     h1, h2, web, t = net["h1"], net["h2"], net["web"], params["timeout"]
     web_log = params.artifact("web.log")
-    servers = [serve_http(web, web_log), serve_http(h1, params.artifact("h1.log"))]
+    servers = [(web, serve_http(web, web_log)), (h1, serve_http(h1, params.artifact("h1.log")))]
     rows = []
 
     def measured(case, direction, counter, action):
@@ -94,8 +80,8 @@ def run(net, params):
         finally:
             web.run(["ip", "route", "del", subnet], check=True)
     finally:
-        for proc in servers:
-            _stop(proc)
+        for node, proc in servers:
+            stop(node, proc, grace=0)
     seen = {line.split()[0] for line in open(web_log) if line[:1].isdigit()}
     lan_prefix = lan.rsplit(".", 1)[0] + "."
     for row in rows:

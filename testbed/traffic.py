@@ -84,7 +84,7 @@ def _release(node: TrafficNode, proc: subprocess.Popen) -> None:
         forget(proc.pid)
 
 
-def _stop(node: TrafficNode, proc: subprocess.Popen, grace: float = 2.0) -> str:
+def stop(node: TrafficNode, proc: subprocess.Popen, grace: float = 2.0) -> str:
     """Wait ``grace`` s for the process to end, then SIGTERM (SIGKILL) it by PID; its stderr."""
     try:
         try:
@@ -316,11 +316,11 @@ def wait_listening(node: TrafficNode, port: int, timeout: float = SERVER_READY_T
         if proc is not None and proc.poll() is not None:
             err = proc.stderr.read() if proc.stderr is not None else ""
             err = err.decode(errors="replace") if isinstance(err, bytes) else (err or "")
-            raise TrafficError(f"{node.name}: the iperf3 server on port {port} exited {proc.returncode} "
+            raise TrafficError(f"{node.name}: the server for port {port} exited {proc.returncode} "
                                f"before listening: {' '.join(err.split())[:200] or 'no output'}")
         if time.monotonic() > deadline:
             raise TrafficError(f"{node.name}: nothing listens on TCP port {port} after {timeout} s "
-                               "(did the iperf3 server start?)")
+                               "(did its server start?)")
         time.sleep(0.05)
 
 
@@ -404,13 +404,13 @@ class Flow:
         """Stop whatever of this flow still runs (client, server), by PID."""
         client, self._client = self._client, None
         if client is not None:
-            _stop(self.client, client, grace=0)
+            stop(self.client, client, grace=0)
         self._stop_server()
 
     def _stop_server(self) -> None:
         server, self._server = self._server, None
         if server is not None:
-            _stop(self.server, server)
+            stop(self.server, server)
 
 
 def iperf3(client: TrafficNode, server: TrafficNode, **options: Any) -> IperfResult:

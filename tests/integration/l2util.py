@@ -20,6 +20,11 @@ CONNECT = ("import socket,sys\n"
            "except OSError as e: print('FAILED', type(e).__name__)\n")
 
 
+def port_of(net: Network, host: str) -> str:
+    """The switch port s1 gives ``host``."""
+    return net.link(host, "s1")[0].other(host)[1]
+
+
 def build_shipped(name: str, **params) -> Network:
     """A Network (not started) of topologies/<name>.py with the given parameters."""
     graph, used = load(f"topologies/{name}.py", {k: str(v) for k, v in params.items()})

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from l2util import build_shipped, needs_root, nothing_left, pings
+from l2util import build_shipped, needs_root, nothing_left, pings, port_of
 
 from testbed import Network
 from testbed.cli.main import main
@@ -16,10 +16,6 @@ pytestmark = [needs_root, pytest.mark.skipif(bool(ovs.missing_tools()), reason="
 
 def build(**params) -> Network:
     return build_shipped("port_security", backend="ovs", **params)
-
-
-def port_of(net: Network, host: str) -> str:
-    return net.link(host, "s1")[0].other(host)[1]
 
 
 def test_ovs_binding_allows_the_bound_host_and_drops_spoofed_ip_and_mac():

@@ -1,7 +1,7 @@
 """Port security on a Linux bridge: IP-MAC binding and MAC limits, with counted drops."""
 from __future__ import annotations
 
-from l2util import build_shipped, needs_root, nothing_left, pings
+from l2util import build_shipped, needs_root, nothing_left, pings, port_of
 
 from testbed import Network
 from testbed.cli.main import main
@@ -13,10 +13,6 @@ pytestmark = needs_root
 
 def build(**params) -> Network:
     return build_shipped("port_security", **params)
-
-
-def port_of(net: Network, host: str) -> str:
-    return net.link(host, "s1")[0].other(host)[1]
 
 
 def test_binding_allows_the_bound_host_and_drops_spoofed_ip_and_mac():
