@@ -54,7 +54,7 @@ def timed_run(topology: str, params: dict, backend: str) -> dict:
 def throughput(reps: int, seconds: int) -> dict[str, list[float]]:
     import networkx as nx
     from testbed.kernel import ethtool
-    from testbed.network import Network
+    from testbed.run.network import Network
 
     g = nx.Graph()
     g.add_node("s_ovs", kind="switch", backend="ovs")

@@ -9,8 +9,7 @@ before and after (and, with capture=True, its traffic is captured to count unica
 that are not its own). Then two TCP flows (h1->h2, h3->h4) run at once and their
 throughput is summed.
 """
-from testbed.results import Plot
-from testbed.traffic import Capture, Flow, concurrent, counting, iperf3, ping
+from testbed import Capture, Flow, Plot, concurrent, counting, iperf3, ping
 
 TOPOLOGY = "topologies/single.py"
 PARAMS = {"n": 4, "rate": "20M", "duration": 2.0, "capture": True}

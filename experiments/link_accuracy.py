@@ -3,7 +3,7 @@
 One link h1--h2 (topologies/link_sweep.py) per grid point, set by the ``link`` string:
 
 - ``bw:R``: iperf3 TCP goodput h1 -> h2. The rate counts whole Ethernet frames (as tc
-  does), so the goodput to expect is R x 1448/1514 at MTU 1500 (testbed.traffic:
+  does), so the goodput to expect is R x 1448/1514 at MTU 1500 (testbed.run.traffic:
   mss / (mss + 66)); the claim is |measured / expected - 1| <= 5 %. A shaped link cannot
   run faster than its rate, but other load on a shared machine can slow a run, so a
   rate below the bound is measured once more (``retries``), as the integration test does.
@@ -20,9 +20,7 @@ import math
 import statistics
 import sys
 
-from testbed import traffic
-from testbed.results import Plot
-from testbed.shaping import parse_time
+from testbed import Plot, kernel_features, parse_time, traffic
 
 TOPOLOGY = "topologies/link_sweep.py"
 RATES = ["bw:1", "bw:10", "bw:100", "bw:1000"]
@@ -35,8 +33,7 @@ TABLE = ["configured", "measured", "expected", "error_percent", "bound_percent"]
 
 def _kernel_has_netem() -> bool:
     try:
-        from testbed.kernel import caps
-        return "netem" in (caps.features() or ())
+        return "netem" in (kernel_features() or ())
     except Exception:            # the probe failing means: assume none, skip the delay points
         return False
 

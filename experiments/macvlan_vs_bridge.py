@@ -17,8 +17,7 @@ from __future__ import annotations
 import ipaddress
 import statistics
 
-from testbed.results import Plot
-from testbed.traffic import iperf3, ping
+from testbed import Plot, iperf3, ping
 
 TOPOLOGY = "topologies/macvlan_vs_bridge.py"
 PARAMS = {"pings": 20, "duration": 2.0}

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import subprocess
 
-from testbed.results import Plot
-from testbed.traffic import ping, stop, wait_listening
+from testbed import Plot, ping, traffic, wait_listening
 
 TOPOLOGY = "topologies/nat.py"
 PARAMS = {"hosts": 2, "timeout": 1.0}
@@ -81,7 +80,7 @@ def run(net, params):
             web.run(["ip", "route", "del", subnet], check=True)
     finally:
         for node, proc in servers:
-            stop(node, proc, grace=0)
+            traffic.stop(node, proc, grace=0)
     seen = {line.split()[0] for line in open(web_log) if line[:1].isdigit()}
     lan_prefix = lan.rsplit(".", 1)[0] + "."
     for row in rows:

@@ -10,8 +10,7 @@ Each case pings h2 ``count`` times; the drop counters are read before and after.
 """
 from __future__ import annotations
 
-from testbed.results import Plot
-from testbed.traffic import ping
+from testbed import Plot, ping
 
 TOPOLOGY = "topologies/port_security.py"
 PARAMS = {"count": 3}

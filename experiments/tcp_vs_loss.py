@@ -20,8 +20,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from testbed import traffic
-from testbed.results import Plot
+from testbed import Plot, traffic
 
 TOPOLOGY = "topologies/lossy_link.py"
 PARAMS = {"bw": 300.0, "delay": "", "duration": 3.0, "cc": "reno", "offload": False}

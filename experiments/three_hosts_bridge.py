@@ -5,9 +5,7 @@ nic1 and nic2 to br0 and all three hosts share 10.0.0.0/24; with bridge=False, A
 subnet per NIC and does not forward, so B and C each reach A but not each other.
 Every ordered pair pings the other's address (the one on a shared subnet, if any).
 """
-from testbed.reach import target_address
-from testbed.results import Plot
-from testbed.traffic import ping
+from testbed import Plot, ping, target_address
 
 TOPOLOGY = "topologies/three_hosts.py"
 PARAMS = {"count": 3}

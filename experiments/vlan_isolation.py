@@ -10,8 +10,7 @@ The seed's claim: a port-based VLAN belongs to the port, a MAC-based one to the 
 """
 from __future__ import annotations
 
-from testbed.results import Plot
-from testbed.traffic import ping
+from testbed import Plot, ping
 
 TOPOLOGY = "topologies/mac_vlan.py"
 PARAMS = {"count": 2}

@@ -1,6 +1,6 @@
 """Two hosts h1 and h2 on one direct link whose settings come from one string (for sweeps).
 
-``link`` is "+"-joined ``attr:value`` items with the link attributes of testbed.shaping:
+``link`` is "+"-joined ``attr:value`` items with the link attributes of testbed.concerns.shaping:
 "bw:10" (Mbit/s), "loss:5" (%, each direction), "delay:10ms", "queue:100", or combinations
 such as "bw:20+loss:1". A value "h1=2" applies to what h1 sends only ("loss:h1=2").
 One string per grid point lets an experiment sweep rates, losses and delays as one axis.

@@ -1,4 +1,4 @@
-"""The `experiment` and `report` subcommands (see testbed.experiment for the file format)."""
+"""The `experiment` and `report` subcommands (see testbed.lab.experiment for the file format)."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +8,8 @@ from testbed.cli import vmrun
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
-    from testbed import experiment, loader
+    from testbed.lab import experiment
+    from testbed.topology import load as loader
     exp = experiment.load_experiment(args.file)
     outcome = experiment.run_experiment(exp, repeat=args.repeat, overrides=loader.parse_param_args(args.param),
                                         out=args.out, argv=sys.argv)
@@ -17,7 +18,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from testbed import experiment
+    from testbed.lab import experiment
     return experiment.report(args.dir, experiment_file=args.experiment).exit_code
 
 

@@ -11,11 +11,12 @@ import argparse
 import json
 import os
 
-from testbed import ovs_deploy, ovs_portsec
-from testbed.deploy import netns_name
+from testbed.ovs import deploy as ovs_deploy
+from testbed.ovs import portsec as ovs_portsec
+from testbed.deploy.build import netns_name
 from testbed.errors import RunNotFound, UsageError
-from testbed.features import portsec, status
-from testbed.journal import Journal, run_dir
+from testbed.concerns import portsec, status
+from testbed.deploy.journal import Journal, run_dir
 from testbed.kernel import nsfs
 
 

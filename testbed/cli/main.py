@@ -14,12 +14,14 @@ import sys
 import time
 from typing import Callable, Sequence
 
-from testbed import __version__, loader, planner
+from testbed import __version__
+from testbed.topology import load as loader
+from testbed.planning import planner
 from testbed.cli import experiments as experiment_commands
 from testbed.cli import features as features_cli
 from testbed.cli import vmrun
 from testbed.errors import RunNotFound, TestbedError, UsageError
-from testbed.journal import RUNS_DIR, Journal, all_runs, run_dir
+from testbed.deploy.journal import RUNS_DIR, Journal, all_runs, run_dir
 
 EXIT_OK, EXIT_CHECK, EXIT_INPUT, EXIT_ENV = 0, 1, 2, 3
 TESTS: dict[str, Callable] = {}
@@ -60,7 +62,7 @@ def load_graph(args: argparse.Namespace):
         if args.param:
             raise UsageError("--param is for topology files; Mininet topologies take their arguments "
                              "in --topo, e.g. --topo tree,depth=2,fanout=3")
-        from testbed import mininet_import
+        from testbed.topology import mininet as mininet_import
         conversion = mininet_import.build(args.topo, args.custom)
         for note in conversion.ignored:
             print(f"testbed: note: Mininet {note} has no equivalent here; ignored", file=sys.stderr)
@@ -73,7 +75,8 @@ def load_graph(args: argparse.Namespace):
 
 
 def load_plan(args: argparse.Namespace):
-    from testbed import bridge_vlans, shaping
+    from testbed.concerns import bridge_vlans
+    from testbed.concerns import shaping
     from testbed.kernel import caps
     graph, params, source = load_graph(args)
     arp = "static" if getattr(args, "arp", "auto") == "static" else "dynamic"
@@ -91,7 +94,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from testbed.cli.progress import progress_for
-    from testbed.network import Network
+    from testbed.run.network import Network
     if args.test not in KNOWN_TESTS:            # refuse before building anything
         raise UsageError(f"--test {args.test!r}: unknown test; known: {', '.join(t for t in KNOWN_TESTS if t)}")
     if args.count is not None and args.count < 1:
@@ -130,7 +133,7 @@ def run_test(net, args: argparse.Namespace) -> int:
 
 def link_test(net, test: str, args: argparse.Namespace) -> int:
     """iperf (TCP throughput) or ping (RTT and loss) from the first host to the second."""
-    from testbed import traffic
+    from testbed.run import traffic
     hosts = [n.name for n in net.hosts]
     if len(hosts) < 2:
         raise UsageError(f"--test {test} needs two hosts; this network has {', '.join(hosts) or 'none'}")
@@ -171,7 +174,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from testbed.deploy import teardown
+    from testbed.deploy.build import teardown
     if args.all == bool(args.run_id):
         raise UsageError("give a RUN_ID or --all (see `testbed list`)")
     if args.run_id:
@@ -198,7 +201,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 
 def cmd_dpctl(args: argparse.Namespace) -> int:
-    from testbed import ovs_deploy
+    from testbed.ovs import deploy as ovs_deploy
     if args.run:
         if not os.path.isdir(run_dir(args.run)):
             raise RunNotFound(f"no run {args.run!r}; see `testbed list`")
@@ -215,7 +218,7 @@ def cmd_dpctl(args: argparse.Namespace) -> int:
 
 
 def cmd_draw(args: argparse.Namespace) -> int:
-    from testbed import draw
+    from testbed.views import draw
     graph, params, source = load_graph(args)
     draw.draw(graph, args.output, intfs=args.intfs, addresses=args.addresses, layout=args.layout,
               title=source)

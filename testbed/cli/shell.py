@@ -25,10 +25,9 @@ import time
 from typing import Any, Iterable, TextIO
 
 from testbed.cli.shell_commands import NetworkCommands
-from testbed.cli.shell_io import (CommandError, interrupt, load_history, one_line, save_history,
-                                  split_commands, split_keep_space)
+from testbed.cli.shell_io import CommandError, interrupt, load_history, one_line, save_history, split_commands, split_keep_space
 from testbed.errors import TestbedError
-from testbed.reach import target_address
+from testbed.planning.reach import target_address
 
 __all__ = ["CommandError", "Shell", "run_session", "split_commands"]
 

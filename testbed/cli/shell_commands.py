@@ -1,12 +1,12 @@
 """The ``testbed>`` shell's commands about the network: what is there (nodes, net, links,
 intfs, dump, ports, stats), reachability (pingall, pingallfull, pingpair), traffic (iperf,
-iperfudp through testbed.traffic) and link state (link). Mixed into shell.Shell, which
+iperfudp through testbed.run.traffic) and link state (link). Mixed into shell.Shell, which
 provides ``net``, ``plan``, ``say`` and ``iperf_seconds``."""
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from testbed import traffic
+from testbed.run import traffic
 from testbed.cli.shell_io import CommandError
 from testbed.errors import UsageError
 

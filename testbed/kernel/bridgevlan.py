@@ -1,7 +1,7 @@
 """Port VLANs of VLAN-filtering Linux bridges, through iproute2's ``bridge -batch``.
 
 Run after the ports are enslaved (deploy phase 4): one ``bridge -n NS -batch -`` per
-switch namespace with the lines of ``testbed.bridge_vlans.port_commands``. The VLAN
+switch namespace with the lines of ``testbed.concerns.bridge_vlans.port_commands``. The VLAN
 entries go with the ports when the namespace is deleted, so nothing is journaled.
 """
 from __future__ import annotations
@@ -10,9 +10,9 @@ import json
 import subprocess
 from typing import Callable
 
-from testbed.bridge_vlans import port_commands
+from testbed.concerns.bridge_vlans import port_commands
 from testbed.errors import DeployError
-from testbed.plan import Node, Plan
+from testbed.model.plan import Node, Plan
 
 BRIDGE_TIMEOUT = 30.0
 

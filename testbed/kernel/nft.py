@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from testbed.errors import DeployError, EnvironmentProblem
-from testbed.shaping import LOSS_SCALE
+from testbed.concerns.shaping import LOSS_SCALE
 
 if TYPE_CHECKING:
     from testbed.kernel.nsfs import NetnsWorker

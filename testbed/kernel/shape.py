@@ -10,7 +10,7 @@ from typing import Mapping
 from pyroute2 import IPRoute
 
 from testbed.kernel import nft, tc
-from testbed.plan import Node
+from testbed.model.plan import Node
 
 
 def shape_node(node: Node, index: Mapping[tuple[str, str], int]) -> None:

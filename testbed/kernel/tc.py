@@ -11,7 +11,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError as PyrNetlinkError
 
 from testbed.kernel.netlink import NetlinkError
-from testbed.shaping import Qdisc
+from testbed.concerns.shaping import Qdisc
 
 TC_H_ROOT = 0xFFFFFFFF
 

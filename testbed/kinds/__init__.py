@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from testbed.checks import Checker
+from testbed.topology.values import Checker
 
 # Attributes any node may carry for the user's own purposes (drawing, notes).
 FREE_ATTRS = ("label", "pos", "meta")
@@ -48,4 +48,4 @@ def names() -> list[str]:
     return sorted(REGISTRY)
 
 
-from testbed.kinds import host, nat, router, switching  # noqa: E402,F401  (register the kinds)
+from testbed.kinds import host, nat, router, switching# noqa: E402,F401  (register the kinds)

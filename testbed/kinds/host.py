@@ -1,7 +1,7 @@
 """kind: host — an end system: interfaces with addresses, a default route, no forwarding."""
 from __future__ import annotations
 
-from testbed import checks
+from testbed.topology import values as checks
 from testbed.kinds import Kind, register
 
 # Attributes shared by every kind that owns addresses (hosts, routers).

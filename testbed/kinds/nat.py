@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from testbed import checks
+from testbed.topology import values as checks
 from testbed.kinds import register
 from testbed.kinds.host import HOST, L3_ATTRS
 

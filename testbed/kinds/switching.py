@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from testbed import checks
+from testbed.topology import values as checks
 from testbed.kinds import Kind, register
 
 STP_FORWARD_DELAY_MIN = 2.0     # seconds; the kernel refuses less when STP is on
@@ -89,7 +89,7 @@ SWITCH = register(Kind(
 
 def ovs_options(kind: str, attrs: Mapping[str, Any]):
     """The Open vSwitch settings (plan.OvsOptions) of a hub or switch with ``backend="ovs"``."""
-    from testbed.plan import OvsOptions     # here: plan imports the kinds through features
+    from testbed.model.plan import OvsOptions     # here: plan imports the kinds through features
     mac_vlans = attrs.get("mac_vlans") or {}
     ageing = attrs.get("ageing")
     return OvsOptions(

@@ -39,7 +39,7 @@ def pytest_collection_modifyitems(config, items) -> None:
 @pytest.fixture(autouse=True)
 def no_leftovers(monkeypatch):
     """Fail the test when a namespace, root link, /etc/netns entry or run it made is left."""
-    from testbed import network
+    from testbed.run import network
     owned = Owned()
 
     original_init = network.Network.__init__

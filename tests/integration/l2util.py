@@ -77,7 +77,7 @@ def nothing_left(net) -> Iterator[None]:
         assert not [d for d in os.listdir("/etc/netns") if d.startswith(prefix)]
     assert not (root_links() - before_links) & names
     assert not os.path.exists(f"/run/testbed/{net.run_id}")
-    from testbed.procs import process_alive
+    from testbed.kernel.procs import process_alive
     assert not [pid for pid, start in procs if process_alive(pid, start) and alive(pid)]
 
 

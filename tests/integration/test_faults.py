@@ -12,7 +12,7 @@ import pytest
 
 from itest import ETC_NETNS, NETNS_DIR, RUNS_DIR, load_network, run_cli
 from testbed import DeployError, Network
-from testbed.deploy import Deployment
+from testbed.deploy.build import Deployment
 from testbed.kernel import netlink
 
 

@@ -17,9 +17,10 @@ import pytest
 from testbed import load
 from testbed.cli.shell import Shell
 from testbed.errors import EnvironmentProblem
-from testbed.journal import run_dir
-from testbed.kernel import ethtool, ovs
-from testbed.network import Network
+from testbed.deploy.journal import run_dir
+from testbed.kernel import ethtool
+from testbed.ovs import daemons as ovs
+from testbed.run.network import Network
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
@@ -192,7 +193,7 @@ def test_clean_stops_the_daemons_after_the_owner_is_killed(clean_check):
     script = (
         "import sys, time\n"
         "from testbed import load\n"
-        "from testbed.network import Network\n"
+        "from testbed.run.network import Network\n"
         f"g, p = load({os.path.join(ROOT, 'topologies', 'vlans.py')!r}, {{}})\n"
         "net = Network(g).start()\n"
         "print(net.run_id, flush=True)\n"

@@ -8,7 +8,8 @@ from l2util import build_shipped, needs_root, nothing_left, pings, port_of
 
 from testbed import Network
 from testbed.cli.main import main
-from testbed.kernel import nft, ovs
+from testbed.kernel import nft
+from testbed.ovs import daemons as ovs
 
 pytestmark = [needs_root, pytest.mark.skipif(bool(ovs.missing_tools()), reason="needs openvswitch-switch"),
               pytest.mark.timeout(60)]

@@ -21,7 +21,8 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from testbed import Network, load, traffic
+from testbed import Network, load
+from testbed.run import traffic
 
 ROOT = Path(__file__).resolve().parents[2]
 PAIR = str(ROOT / "topologies" / "pair.py")

@@ -5,7 +5,8 @@ import subprocess
 
 import pytest
 
-from testbed import Network, load, traffic
+from testbed import Network, load
+from testbed.run import traffic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -49,8 +49,10 @@ def process_start_uptime() -> float:
 
 
 READY_AT = process_start_uptime()
-from testbed import Network, load, planner, traffic          # noqa: E402  (timed)
-from testbed.kernel import bridgevlan, caps                   # noqa: E402
+from testbed import Network, load# noqa: E402  (timed)
+from testbed.planning import planner
+from testbed.run import traffic
+from testbed.kernel import bridgevlan, caps# noqa: E402
 IMPORTED = time.monotonic()
 
 Result = dict[str, Any]

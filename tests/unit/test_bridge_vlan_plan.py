@@ -2,7 +2,9 @@
 import networkx as nx
 import pytest
 
-from testbed import bridge_vlans, load, planner
+from testbed import load
+from testbed.concerns import bridge_vlans
+from testbed.planning import planner
 from testbed.errors import EnvironmentProblem
 from testbed.kernel import bridgevlan
 
@@ -89,7 +91,7 @@ def test_linux_bridge_facing_an_ovs_switch():
 
 
 def test_network_asks_the_kernel_and_refuses_before_building(monkeypatch):
-    from testbed import network
+    from testbed.run import network
     asked = []
     monkeypatch.setattr(network.caps, "features", lambda: asked.append(1) or WITHOUT)
     with pytest.raises(EnvironmentProblem, match="vlan_filtering"):

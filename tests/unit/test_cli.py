@@ -15,8 +15,8 @@ def no_build(monkeypatch):
     """Fail the test if anything tries to build a network (or create a run)."""
     def refuse(*args, **kwargs):
         raise AssertionError("a network was started for invalid input")
-    monkeypatch.setattr("testbed.network.Network.start", refuse)
-    monkeypatch.setattr("testbed.journal.Journal.create", refuse)
+    monkeypatch.setattr("testbed.run.network.Network.start", refuse)
+    monkeypatch.setattr("testbed.deploy.journal.Journal.create", refuse)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -89,7 +89,7 @@ def test_plan_prints_json_and_exits_0():
 
 def test_not_root_exits_3_with_a_way_out(monkeypatch, capsys):
     monkeypatch.setattr("os.geteuid", lambda: 1000)
-    monkeypatch.setattr("testbed.journal.Journal.create",
+    monkeypatch.setattr("testbed.deploy.journal.Journal.create",
                         lambda *a, **k: (_ for _ in ()).throw(AssertionError("journal made before root check")))
     assert cli.main(["run", "topologies/pair.py", "--test", "none"]) == 3
     assert "needs root" in capsys.readouterr().err

@@ -8,7 +8,9 @@ import os
 
 import pytest
 
-from testbed import draw, loader, mininet_import
+from testbed.views import draw
+from testbed.topology import load as loader
+from testbed.topology import mininet as mininet_import
 from testbed.errors import UsageError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -97,7 +99,7 @@ def test_device_labels_show_in_node_addresses():
 
 def test_vlans_are_coloured_and_trunks_dashed():
     import networkx as nx
-    from testbed.draw import TRUNK_COLOUR, link_style, vlan_colours
+    from testbed.views.draw import TRUNK_COLOUR, link_style, vlan_colours
     g = nx.Graph()
     g.add_node("s1", kind="switch", backend="ovs", mac_vlans={"02:00:00:00:00:01": 30})
     g.add_node("s2", kind="switch", backend="ovs")

@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-from testbed.experiment import load_experiment
-from testbed.loader import load
-from testbed.results import Plot, Results
+from testbed.lab.experiment import load_experiment
+from testbed.topology.load import load
+from testbed.lab.results import Plot, Results
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FILES = sorted(glob.glob(os.path.join(ROOT, "experiments", "*.py")))
@@ -93,7 +93,7 @@ def test_link_accuracy_checks():
 
 
 def test_logx_line_plot(tmp_path):
-    from testbed import plot
+    from testbed.lab import plot
     rows = [{"point": i, "repetition": 0, "bw": bw, "y": bw * 0.95} for i, bw in enumerate((1, 10, 100, 1000))]
     written = plot.render([Plot("rate", y="y", x="bw", kind="line", logx=True, logy=True)],
                           Results(rows, ["bw"]), str(tmp_path), io.StringIO())
@@ -101,7 +101,7 @@ def test_logx_line_plot(tmp_path):
 
 
 def test_a_plot_whose_filter_matches_nothing_is_skipped_and_said(tmp_path):
-    from testbed import plot
+    from testbed.lab import plot
     rows = [{"point": 0, "repetition": 0, "attr": "bw", "x": 1, "y": 2}]
     log = io.StringIO()
     written = plot.render([Plot("delay", y="y", x="x", where={"attr": "delay"})], Results(rows, []),

@@ -7,17 +7,18 @@ import os
 import networkx as nx
 import pytest
 
-from testbed import experiment, provenance
+from testbed.lab import experiment
+from testbed.lab import provenance
 from testbed.cli.main import main
 from testbed.errors import UsageError
-from testbed.results import Plot, Results, summary_table
+from testbed.lab.results import Plot, Results, summary_table
 
 SINGLE = os.path.join(os.path.dirname(__file__), "..", "..", "topologies", "single.py")   # h1..hn on s1
 
 EXPERIMENT = '''
 """A made-up experiment over a fake network."""
 import random
-from testbed.results import Plot
+from testbed.lab.results import Plot
 
 TOPOLOGY = {topology!r}
 PARAMS = {{"n": 2, "rate": 10}}
@@ -46,7 +47,7 @@ PLOTS = [Plot("value", y="value", x="size", group="kind", kind="line", where={{"
 
 
 class FakeNetwork:
-    """Stands in for testbed.network.Network: records what the runner does with it."""
+    """Stands in for testbed.run.network.Network: records what the runner does with it."""
 
     built: list["FakeNetwork"] = []
 
@@ -269,7 +270,7 @@ def test_graph_hash_ignores_insertion_order():
 
 
 def test_plot_png_with_error_bars(tmp_path):
-    from testbed import plot
+    from testbed.lab import plot
     rows = [{"point": p, "repetition": r, "kind": k, "x": x, "y": x * (1 + r)}
             for p, (k, x) in enumerate([("hub", 1), ("hub", 2), ("bridge", 1)]) for r in range(3)]
     results = Results(rows, ["kind", "x"])

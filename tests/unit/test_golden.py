@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from testbed import load, plan
+from testbed import load
+from testbed import plan
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"

@@ -7,9 +7,10 @@ import sys
 
 import pytest
 
-from testbed import deploy, journal
-from testbed.journal import Journal
-from testbed.procs import process_start_time
+from testbed.deploy import build as deploy
+from testbed.deploy import journal
+from testbed.deploy.journal import Journal
+from testbed.kernel.procs import process_start_time
 
 
 @pytest.fixture

@@ -4,11 +4,12 @@ from __future__ import annotations
 import networkx as nx
 import pytest
 
-from testbed import load, planner
+from testbed import load
+from testbed.planning import planner
 from testbed.errors import TopologyError
-from testbed.features import dhcpprobe, nat, portsec, services, snoop
-from testbed.reach import Reachability
-from testbed.topology import validate
+from testbed.concerns import dhcpprobe, nat, portsec, services, snoop
+from testbed.planning.reach import Reachability
+from testbed.topology.checks import validate
 
 
 def problems_of(graph) -> list[str]:

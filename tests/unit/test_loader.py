@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from testbed import TopologyError, UsageError, load
-from testbed.loader import convert, parse_param_args
+from testbed.topology.load import convert, parse_param_args
 
 
 @pytest.mark.parametrize("text, value", [

@@ -6,7 +6,10 @@ import textwrap
 import networkx as nx
 import pytest
 
-from testbed import graphs, loader, mininet_import, planner
+from testbed.topology import graphs
+from testbed.topology import load as loader
+from testbed.topology import mininet as mininet_import
+from testbed.planning import planner
 from testbed.errors import UsageError
 
 CUSTOM = '''

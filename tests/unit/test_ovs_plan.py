@@ -2,10 +2,12 @@
 import networkx as nx
 import pytest
 
-from testbed import load, openflow, planner
+from testbed import load
+from testbed.ovs import openflow
+from testbed.planning import planner
 from testbed.errors import EnvironmentProblem, UsageError
-from testbed.reach import Reachability
-from testbed.topology import validate
+from testbed.planning.reach import Reachability
+from testbed.topology.checks import validate
 
 
 def _problems(graph):

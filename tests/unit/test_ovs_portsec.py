@@ -1,5 +1,8 @@
 """Port security on an Open vSwitch bridge: the flows made from the Plan, and their counters."""
-from testbed import load, openflow, ovs_portsec, planner
+from testbed import load
+from testbed.ovs import openflow
+from testbed.ovs import portsec as ovs_portsec
+from testbed.planning import planner
 
 H1_MAC, H1_IP = "02:00:00:00:01:01", "10.0.0.11"
 

@@ -7,9 +7,10 @@ import networkx as nx
 import pytest
 
 from helpers import hosts_on
-from testbed import load, plan
-from testbed.addressing import MacAllocator, allocate_subnets, host_addresses, prefix_for
-from testbed.reach import Reachability, target_address
+from testbed import load
+from testbed import plan
+from testbed.planning.addressing import MacAllocator, allocate_subnets, host_addresses, prefix_for
+from testbed.planning.reach import Reachability, target_address
 
 
 def planned(name: str, **params):

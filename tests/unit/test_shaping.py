@@ -7,10 +7,12 @@ import json
 import networkx as nx
 import pytest
 
-from testbed import planner, shaping, validate
+from testbed import validate
+from testbed.planning import planner
+from testbed.concerns import shaping
 from testbed.errors import EnvironmentProblem
 from testbed.kernel import nft, tc
-from testbed.shaping import Direction, SettingError, parse_loss, parse_queue, parse_rate, parse_time
+from testbed.concerns.shaping import Direction, SettingError, parse_loss, parse_queue, parse_rate, parse_time
 
 NATIVE = frozenset({"htb", "nft-netdev"})          # this machine: no netem
 STOCK = None                                       # a kernel with everything
@@ -295,6 +297,6 @@ def test_tc_handles_and_arguments():
 def test_a_missing_qdisc_is_explained_at_deploy():
     import errno
 
-    from testbed.deploy import _hint
+    from testbed.deploy.build import _hint
     from testbed.kernel.netlink import NetlinkError
     assert "testbed doctor" in _hint(NetlinkError(errno.ENOENT, "add netem qdisc 1: on h1/h1-eth0"))

@@ -5,7 +5,8 @@ import io
 
 import pytest
 
-from testbed import loader, planner
+from testbed.topology import load as loader
+from testbed.planning import planner
 from testbed.cli import shell as shell_mod
 from testbed.errors import UsageError
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from testbed import traffic
-from testbed.plan import Plan
-from testbed.traffic import Flow, IperfResult, PingStats, TrafficError, format_bps, parse_iperf3
+from testbed.run import traffic
+from testbed.model.plan import Plan
+from testbed.run.traffic import Flow, IperfResult, PingStats, TrafficError, format_bps, parse_iperf3
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures")
 
@@ -137,7 +137,7 @@ def test_client_argv_options():
 
 
 def test_address_of_prefers_a_subnet_shared_with_the_source():
-    from testbed.planner import plan
+    from testbed.planning.planner import plan
     import networkx as nx
     g = nx.Graph()
     for n in ("h1", "h2"):

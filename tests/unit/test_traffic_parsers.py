@@ -4,9 +4,9 @@ import struct
 
 import pytest
 
-from testbed import pcap
+from testbed.run import pcap
 from testbed.errors import UsageError
-from testbed.traffic import TrafficError, counter_delta, parse_iperf3, parse_ping
+from testbed.run.traffic import TrafficError, counter_delta, parse_iperf3, parse_ping
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures")
 

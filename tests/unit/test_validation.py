@@ -5,7 +5,8 @@ import networkx as nx
 import pytest
 
 from helpers import hosts_on, messages, one_message, pair
-from testbed import TopologyError, plan, validate
+from testbed import TopologyError, validate
+from testbed import plan
 from testbed.errors import Problem
 
 
@@ -288,7 +289,7 @@ def test_in_node_bridge_port_must_be_a_link_interface():
 # ---------------------------------------------------------------- L2 loops
 
 def _ring(stp: bool) -> nx.Graph:
-    from testbed.loader import load
+    from testbed.topology.load import load
     graph, _ = load("topologies/ring.py", {"stp": str(stp).lower()})
     return graph
 
@@ -334,7 +335,7 @@ def test_loop_through_a_hosts_in_node_bridge():
 
 
 def test_a_tree_of_switches_has_no_loop():
-    from testbed.loader import load
+    from testbed.topology.load import load
     graph, _ = load("topologies/tree.py", {"depth": "3", "fanout": "2"})
     assert validate(graph) == []
 

@@ -1,0 +1,461 @@
+"""Experiments: a topology, a parameter grid, repetitions, measurements, checks and plots.
+
+An experiment file is a Python module (nothing may run at import) with these names:
+
+    TOPOLOGY = "topologies/single.py"    # required: the topology file, relative to the working
+                                          # folder, the experiment's folder or its parent
+    PARAMS = {"n": 4, "duration": 2}     # fixed parameters (optional)
+    GRID = {"kind": ["hub", "bridge"]}   # swept parameters, every combination (optional)
+    REPEAT = 3                           # runs per grid point (optional, default 1)
+    SEED = 0                             # base of the per-run random seeds (optional)
+    TABLE = ["rx_bytes"]                 # columns of the printed table (optional)
+
+    def run(net, params):                # required: drive traffic on the running network
+        ...                              # and return one measurement (a dict) or several
+        return {"rx_bytes": 1234, "mbps": 940.0}
+
+    def bridge_is_quiet(results):        # a check: the claim, as an assertion over every result
+        '''A learning bridge keeps unicast away from a bystander.'''
+        rx = results.where(kind="bridge").mean("rx_bytes")
+        return rx < 10_000, f"bystander received {rx:.0f} bytes on average"
+
+    CHECKS = [bridge_is_quiet]
+    PLOTS = [Plot("bystander", y="rx_bytes", x="kind", ylabel="bytes")]
+
+Parameters. A parameter the topology function accepts (``topology(n=3, kind="switch")``)
+is a topology parameter; every other one is for ``run`` only. Each grid point is PARAMS
+plus one combination of GRID values; ``--param KEY=VALUE`` replaces a fixed value or
+sweeps a grid key over ``VALUE1,VALUE2`` (converted by the type of the value it replaces).
+Grid points with the same topology parameters run one after another on one network;
+a change of topology parameters builds a fresh network (the previous one is torn down).
+
+``run(net, params)`` gets the running network and a dict of the point's parameters with
+attributes ``point``, ``repetition``, ``seed`` and ``artifact(name)`` (a path in the run's
+folder for files such as packet captures). Python's ``random`` is seeded with ``seed``
+before each call. A measurement's values are scalars (str, int, float, bool, None) or,
+for results.json only, lists and dicts (e.g. per-interval series).
+
+Checks take a :class:`testbed.lab.results.Results` (``where``, ``by``, ``mean``, ``values``...)
+and return ``(ok, message)``; the first line of the docstring states the claim. Plots are
+:class:`testbed.lab.results.Plot` specs; repetitions become error bars.
+
+``testbed experiment FILE`` writes ``OUT/<experiment>/<UTC timestamp>/`` with results.csv
+(scalar columns, one row per measurement), results.json (every field, and the verdicts),
+meta.json (provenance), a copy of the experiment file, plots/*.png and artifacts/; prints
+a table and the verdicts; exits 0 when every check holds, 1 when a claim fails, 2 on bad
+input. ``testbed report DIR`` re-plots and re-checks a stored run without a network.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import itertools
+import os
+import random
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping, Sequence, TextIO
+
+from testbed.topology import load as loader
+from testbed.lab import provenance
+from testbed.errors import TestbedError, UsageError
+from testbed.lab.results import (ID_COLUMNS, Check, Plot, Results, Verdict, read_json, run_checks,
+                             summary_table, verdicts_json, write_csv, write_json)
+
+__all__ = ["Experiment", "ExperimentFailed", "Plot", "Results", "RunParams", "load_experiment",
+           "expand_grid", "run_experiment", "report"]
+
+EXIT_OK, EXIT_CHECK = 0, 1
+NetworkFactory = Callable[[Any, str, Mapping[str, Any]], Any]
+
+
+class ExperimentFailed(TestbedError):
+    """run() raised: the partial results were written, the network torn down."""
+
+    exit_code = 1
+
+
+# ------------------------------------------------------------------ the experiment file
+
+@dataclass
+class Experiment:
+    name: str
+    path: str
+    source_sha256: str
+    topology: str                        # resolved path of the topology file
+    topology_keys: tuple[str, ...]       # parameters the topology function accepts
+    params: dict[str, Any]
+    grid: dict[str, list[Any]]
+    repeat: int
+    seed: int
+    run: Callable[..., Any]
+    checks: list[Check] = field(default_factory=list)
+    plots: list[Plot] = field(default_factory=list)
+    table: list[str] | None = None
+    description: str = ""
+
+
+def _import(path: str):
+    if not os.path.isfile(path):
+        raise UsageError(f"experiment file {path!r} does not exist")
+    name = "testbed_experiment_" + hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:10]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"{path!r} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's file failed to import
+        raise UsageError(f"{path}: importing it failed: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def resolve_topology(topology: str, experiment_path: str) -> str | None:
+    """The topology file: as given, or next to the experiment, or in the experiment folder's parent."""
+    here = os.path.dirname(os.path.abspath(experiment_path))
+    candidates = [topology, os.path.join(here, topology), os.path.join(os.path.dirname(here), topology)]
+    return next((os.path.abspath(c) for c in candidates if os.path.isfile(c)), None)
+
+
+def load_experiment(path: str, topology_required: bool = True) -> Experiment:
+    """Import an experiment file and check its names; every problem is reported at once."""
+    module = _import(path)
+    problems: list[str] = []
+    topology = getattr(module, "TOPOLOGY", None)
+    resolved, keys = None, ()
+    if not isinstance(topology, str):
+        problems.append("TOPOLOGY must be the path of a topology file, e.g. TOPOLOGY = \"topologies/single.py\"")
+    else:
+        resolved = resolve_topology(topology, path)
+        if resolved is not None:
+            keys = tuple(loader.known_params(loader.topology_function(loader.load_module(resolved), resolved)))
+        elif topology_required:
+            problems.append(f"TOPOLOGY {topology!r} not found (looked in the working folder, "
+                            "next to the experiment and in its parent folder)")
+    params = getattr(module, "PARAMS", {})
+    grid = getattr(module, "GRID", {})
+    repeat = getattr(module, "REPEAT", 1)
+    seed = getattr(module, "SEED", 0)
+    run = getattr(module, "run", None)
+    checks = list(getattr(module, "CHECKS", []))
+    plots = list(getattr(module, "PLOTS", []))
+    table = getattr(module, "TABLE", None)
+    if not isinstance(params, dict):
+        problems.append("PARAMS must be a dict of parameter -> value")
+        params = {}
+    if not isinstance(grid, dict) or not all(isinstance(v, (list, tuple)) and v for v in grid.values()):
+        problems.append("GRID must be a dict of parameter -> non-empty list of values")
+        grid = {}
+    both = sorted(set(params) & set(grid))
+    if both:
+        problems.append(f"{', '.join(both)} in both PARAMS and GRID; keep each parameter in one")
+    if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
+        problems.append(f"REPEAT must be a positive integer, not {repeat!r}")
+    if not isinstance(seed, int):
+        problems.append(f"SEED must be an integer, not {seed!r}")
+    if not callable(run):
+        problems.append("no run(net, params) function")
+    problems += [f"CHECKS[{i}] is not a function" for i, c in enumerate(checks) if not callable(c)]
+    problems += [f"PLOTS[{i}] is not a Plot" for i, p in enumerate(plots) if not isinstance(p, Plot)]
+    if table is not None and not (isinstance(table, (list, tuple)) and all(isinstance(c, str) for c in table)):
+        problems.append("TABLE must be a list of column names")
+    reserved = sorted((set(params) | set(grid)) & set(ID_COLUMNS))
+    if reserved:
+        problems.append(f"parameter names {', '.join(reserved)} are reserved for result columns")
+    if problems:
+        raise UsageError(f"{path}: {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
+    with open(path) as f:
+        source = f.read()
+    doc = (module.__doc__ or "").strip()
+    return Experiment(
+        name=os.path.splitext(os.path.basename(path))[0], path=os.path.abspath(path),
+        source_sha256=provenance.sha256_text(source), topology=resolved or str(topology),
+        topology_keys=keys, params=dict(params), grid={k: list(v) for k, v in grid.items()},
+        repeat=repeat, seed=seed, run=run, checks=checks, plots=plots,
+        table=list(table) if table else None, description=doc.splitlines()[0] if doc else "")
+
+
+# ------------------------------------------------------------------ grid
+
+def apply_overrides(exp: Experiment, raw: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """PARAMS and GRID with --param values applied (converted by the type of what they replace)."""
+    params, grid = dict(exp.params), {k: list(v) for k, v in exp.grid.items()}
+    topology_defaults: dict[str, Any] = {}
+    if exp.topology_keys and os.path.isfile(exp.topology):
+        func = loader.topology_function(loader.load_module(exp.topology), exp.topology)
+        topology_defaults = loader.known_params(func)
+    for key, value in raw.items():
+        if key in grid:
+            grid[key] = [loader.convert(v, grid[key][0], key) for v in value.split(",")]
+        elif key in params:
+            params[key] = loader.convert(value, params[key], key)
+        elif key in exp.topology_keys:
+            params[key] = loader.convert(value, topology_defaults.get(key), key)
+        else:
+            known = sorted(set(params) | set(grid) | set(exp.topology_keys))
+            raise UsageError(f"--param {key}: not a parameter of {exp.name}; known: {', '.join(known)}")
+    return params, grid
+
+
+def expand_grid(params: Mapping[str, Any], grid: Mapping[str, Sequence[Any]],
+                topology_keys: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Every combination of the grid's values on top of the fixed parameters.
+
+    Points are ordered so that those sharing topology parameters are adjacent (their
+    first appearance decides), which lets one network serve them all.
+    """
+    keys = list(grid)
+    points = [dict(params, **dict(zip(keys, combo))) for combo in itertools.product(*(grid[k] for k in keys))]
+    order: dict[tuple, int] = {}
+    for p in points:
+        order.setdefault(topology_part(p, topology_keys), len(order))
+    return sorted(points, key=lambda p: order[topology_part(p, topology_keys)])
+
+
+def topology_part(point: Mapping[str, Any], topology_keys: Sequence[str]) -> tuple:
+    return tuple((k, repr(point[k])) for k in topology_keys if k in point)
+
+
+def run_seed(base: int, point: int, repetition: int) -> int:
+    """A deterministic 32-bit seed per (base seed, grid point, repetition)."""
+    digest = hashlib.sha256(f"{base}:{point}:{repetition}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+class RunParams(dict):
+    """The parameters of one run, with the run's identity and a place for its files."""
+
+    def __init__(self, values: Mapping[str, Any], point: int, repetition: int, seed: int, folder: str):
+        super().__init__(values)
+        self.point, self.repetition, self.seed = point, repetition, seed
+        self._folder = folder
+
+    def artifact(self, name: str) -> str:
+        """A path under the run's artifacts/ folder for a file of this run (e.g. a pcap)."""
+        folder = os.path.join(self._folder, "artifacts")
+        os.makedirs(folder, exist_ok=True)
+        return os.path.join(folder, f"p{self.point}-r{self.repetition}-{name}")
+
+
+# ------------------------------------------------------------------ running
+
+class ProgressBar:
+    """One line per finished run on stderr, with a bar of runs done."""
+
+    def __init__(self, total: int, stream: TextIO, width: int = 20):
+        self.total, self.stream, self.width, self.done = total, stream, width, 0
+
+    def say(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def step(self, text: str) -> None:
+        self.done += 1
+        filled = round(self.width * self.done / self.total)
+        self.say(f"[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} {text}")
+
+
+def default_network(graph: Any, source: str, params: Mapping[str, Any]) -> Any:
+    from testbed.run.network import Network
+    return Network(graph, source=source, params=params)
+
+
+def measurements(value: Any, where: str) -> list[dict[str, Any]]:
+    """run()'s return value as a list of measurement dicts."""
+    items = [value] if isinstance(value, Mapping) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(m, Mapping) for m in items):
+        raise UsageError(f"{where}: run() must return a dict or a list of dicts, not {type(value).__name__}")
+    for m in items:
+        bad = [k for k in m if not isinstance(k, str)]
+        if bad:
+            raise UsageError(f"{where}: measurement keys must be strings, not {bad!r}")
+    return [dict(m) for m in items]
+
+
+def new_run_folder(out: str, name: str, now: datetime) -> str:
+    base = os.path.join(out, name, now.strftime("%Y%m%dT%H%M%SZ"))
+    folder, n = base, 1
+    while os.path.exists(folder):
+        n += 1
+        folder = f"{base}-{n}"
+    os.makedirs(folder)
+    return folder
+
+
+@dataclass
+class Outcome:
+    folder: str
+    results: Results
+    verdicts: list[Verdict]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OK if all(v.ok for v in self.verdicts) else EXIT_CHECK
+
+
+def run_experiment(exp: Experiment, *, repeat: int | None = None, overrides: Mapping[str, str] | None = None,
+                   out: str = "results", factory: NetworkFactory | None = None,
+                   log: TextIO | None = None, stdout: TextIO | None = None, argv: Sequence[str] = ()) -> Outcome:
+    """Run every grid point ``repeat`` times, write the run's folder, print table and verdicts."""
+    log, stdout = log or sys.stderr, stdout or sys.stdout
+    if repeat is not None and repeat < 1:
+        raise UsageError(f"--repeat {repeat}: must be at least 1")
+    repeat = repeat or exp.repeat
+    factory = factory or default_network
+    params, grid = apply_overrides(exp, overrides or {})
+    points = expand_grid(params, grid, exp.topology_keys)
+    param_columns = list(dict.fromkeys([*params, *grid]))
+    started = datetime.now(timezone.utc)
+    folder = new_run_folder(out, exp.name, started)
+    shutil.copyfile(exp.path, os.path.join(folder, "experiment.py"))
+    bar = ProgressBar(len(points) * repeat, log)
+    bar.say(f"*** {exp.name}: {len(points)} grid point(s) x {repeat} repetition(s) -> {folder}")
+    meta: dict[str, Any] = {
+        "experiment": {"name": exp.name, "file": exp.path, "sha256": exp.source_sha256,
+                       "description": exp.description, "argv": list(argv)},
+        "topology": {"file": exp.topology, "keys": list(exp.topology_keys), "networks": []},
+        "params": {"fixed": params, "grid": grid, "overrides": dict(overrides or {}), "repeat": repeat,
+                   "points": points},
+        "seeds": {"base": exp.seed, "runs": []},
+        "start": started.isoformat(), "end": None, "error": None,
+        **provenance.environment(),
+    }
+    rows: list[dict[str, Any]] = []
+    try:
+        _run_points(exp, points, repeat, factory, folder, rows, meta, bar, list(grid) or list(params))
+    except BaseException as exc:
+        meta["error"] = f"{type(exc).__name__}: {exc}"
+        if rows:
+            _write(folder, exp, rows, param_columns, [], meta)
+            bar.say(f"*** stopped: {meta['error']}; partial results in {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+            bar.say(f"*** stopped before any measurement: {meta['error']}")
+        if isinstance(exc, (TestbedError, KeyboardInterrupt, SystemExit)) or not isinstance(exc, Exception):
+            raise
+        where = f"partial results in {folder}" if rows else "no results written"
+        raise ExperimentFailed(f"{exp.name}: run() raised {type(exc).__name__}: {exc} ({where})") from exc
+    results = Results(rows, param_columns)
+    verdicts = run_checks(exp.checks, results)
+    meta["end"] = datetime.now(timezone.utc).isoformat()
+    _write(folder, exp, rows, param_columns, verdicts, meta)
+    _plot(exp, results, folder, log)
+    show(exp, results, verdicts, stdout)
+    return Outcome(folder, results, verdicts)
+
+
+def _run_points(exp: Experiment, points: list[dict], repeat: int, factory: NetworkFactory, folder: str,
+                rows: list[dict], meta: dict, bar: ProgressBar, label_keys: Sequence[str]) -> None:
+    net, net_key = None, None
+    try:
+        for index, point in enumerate(points):
+            key = topology_part(point, exp.topology_keys)
+            if net is None or key != net_key:
+                if net is not None:
+                    net.stop()
+                    net = None
+                net = _build(exp, point, factory, meta, bar)
+                net_key = key
+            for rep in range(repeat):
+                seed = run_seed(exp.seed, index, rep)
+                run_params = RunParams(point, index, rep, seed, folder)
+                label = provenance.describe_params({k: point[k] for k in label_keys}) + f" rep {rep + 1}/{repeat}"
+                random.seed(seed)
+                t0 = time.time()
+                value = exp.run(net, run_params)
+                t1 = time.time()
+                meta["seeds"]["runs"].append({"point": index, "repetition": rep, "seed": seed,
+                                              "start": t0, "end": t1})
+                for m_index, m in enumerate(measurements(value, f"{exp.name} point {index} rep {rep}")):
+                    clash = sorted(set(m) & (set(point) | set(ID_COLUMNS)))
+                    if clash:
+                        raise UsageError(f"{exp.name}: run() returned {', '.join(clash)}, which name "
+                                         "parameters or identifying columns; rename them")
+                    rows.append({"point": index, "repetition": rep, "seed": seed, "measurement": m_index,
+                                 **point, **m})
+                bar.step(f"{label} ({t1 - t0:.1f} s)")
+    finally:
+        if net is not None:
+            net.stop()
+
+
+def _build(exp: Experiment, point: Mapping[str, Any], factory: NetworkFactory, meta: dict, bar: ProgressBar):
+    topo_params = {k: point[k] for k in exp.topology_keys if k in point}
+    graph, full = loader.load(exp.topology, topo_params)
+    t0 = time.time()
+    net = factory(graph, exp.topology, full)
+    net.start()
+    meta["topology"]["networks"].append({"params": provenance.jsonable(full),
+                                         "graph_sha256": provenance.graph_hash(graph),
+                                         "nodes": graph.number_of_nodes(), "edges": graph.number_of_edges(),
+                                         "run_id": getattr(net, "run_id", None)})
+    bar.say(f"*** network {provenance.describe_params(full)} built in {time.time() - t0:.2f} s")
+    return net
+
+
+def _write(folder: str, exp: Experiment, rows: list[dict], params: list[str], verdicts: list[Verdict],
+           meta: dict) -> None:
+    results = Results(rows, params)
+    columns = write_csv(os.path.join(folder, "results.csv"), results)
+    write_json(os.path.join(folder, "results.json"),
+               {"experiment": exp.name, "params": params, "csv_columns": columns, "rows": rows,
+                "checks": verdicts_json(verdicts)})
+    write_json(os.path.join(folder, "meta.json"), provenance.jsonable(meta))
+
+
+def _plot(exp: Experiment, results: Results, folder: str, log: TextIO) -> list[str]:
+    if not exp.plots or not results.rows:
+        return []
+    from testbed.lab import plot
+    return plot.render(exp.plots, results, os.path.join(folder, "plots"), log)
+
+
+def show(exp: Experiment, results: Results, verdicts: Sequence[Verdict], stdout: TextIO) -> None:
+    """Print the summary table and the verdicts."""
+    print(f"{exp.name}: {exp.description}" if exp.description else exp.name, file=stdout)
+    if results.rows:
+        columns = [c for c in exp.table if c in results.columns] if exp.table else None
+        print(summary_table(results, columns), file=stdout)
+    for verdict in verdicts:
+        print(verdict.line(), file=stdout)
+    if not verdicts:
+        print("(no checks)", file=stdout)
+
+
+# ------------------------------------------------------------------ report
+
+def find_run_folder(path: str) -> str:
+    """A run folder: the path itself, or the newest run under an experiment's folder."""
+    if os.path.isfile(os.path.join(path, "results.json")):
+        return path
+    if os.path.isdir(path):
+        runs = sorted(d for d in os.listdir(path) if os.path.isfile(os.path.join(path, d, "results.json")))
+        if runs:
+            return os.path.join(path, runs[-1])
+    raise UsageError(f"{path}: no results.json here or in its subfolders; give a folder written by "
+                     "`testbed experiment` (OUT/<experiment>/<timestamp>)")
+
+
+def report(path: str, experiment_file: str | None = None, log: TextIO | None = None,
+           stdout: TextIO | None = None) -> Outcome:
+    """Re-plot and re-check a stored run with the experiment's checks and plots (no network)."""
+    log, stdout = log or sys.stderr, stdout or sys.stdout
+    folder = find_run_folder(path)
+    data = read_json(os.path.join(folder, "results.json"))
+    meta = read_json(os.path.join(folder, "meta.json"))
+    source = experiment_file or os.path.join(folder, "experiment.py")
+    exp = load_experiment(source, topology_required=False)
+    exp.name = data.get("experiment", exp.name)
+    recorded = meta.get("experiment", {}).get("sha256")
+    if experiment_file and recorded and recorded != exp.source_sha256:
+        print(f"*** note: {experiment_file} differs from the file that produced {folder}", file=log)
+    if not isinstance(data.get("rows"), list):
+        raise UsageError(f"{folder}/results.json has no list of rows")
+    results = Results(data["rows"], data.get("params", []))
+    verdicts = run_checks(exp.checks, results)
+    print(f"*** {folder}: {len(results)} measurement(s) from {meta.get('start', '?')}", file=log)
+    _plot(exp, results, folder, log)
+    show(exp, results, verdicts, stdout)
+    return Outcome(folder, results, verdicts)

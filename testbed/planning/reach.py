@@ -1,0 +1,129 @@
+"""Which hosts should reach which, computed from the Plan alone (no kernel).
+
+A packet is followed hop by hop: at each node the longest matching route (connected
+subnets first) gives the next hop on a segment; only routers forward. A pair is expected
+to work when the request reaches the destination and the reply comes back.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from testbed.concerns import macvlan, portsec
+from testbed.model.plan import Plan
+
+MAX_HOPS = 64
+
+
+@dataclass(frozen=True)
+class _Table:
+    owner: dict            # IP -> (node, segment)
+    connected: dict        # node -> [(network, segment)]
+    routes: dict           # node -> [(network, via)]
+    forwards: set
+    nats: dict = field(default_factory=dict)        # NAT node -> (outside segment, outside IP)
+    blocked: set = field(default_factory=set)       # {frozenset({a, b})}: no frames between a and b
+    cut: set = field(default_factory=set)           # {(node, segment)}: its frames there are dropped
+    uncertain: set = field(default_factory=set)     # nodes whose reachability depends on traffic order
+
+
+def _table(plan: Plan) -> _Table:
+    seg_of = {m: s.index for s in plan.segments for m in s.interfaces}
+    owner, connected, routes = {}, {}, {}
+    for node in plan.nodes:
+        for intf in node.interfaces:
+            for cidr in intf.addresses:
+                iface = ipaddress.ip_interface(cidr)
+                seg = seg_of.get((node.name, intf.name))
+                owner[iface.ip] = (node.name, seg)
+                connected.setdefault(node.name, []).append((iface.network, seg))
+        routes[node.name] = [(ipaddress.ip_network("0.0.0.0/0" if r.dst == "default" else r.dst),
+                              ipaddress.ip_address(r.via)) for r in node.routes]
+    forwards = {n.name for n in plan.nodes if n.kind in ("router", "nat")}
+    nats = {}
+    for nat in plan.features.nats:
+        if nat.outside_ip is not None:
+            nats[nat.node] = (seg_of.get((nat.node, nat.outside)), ipaddress.ip_address(nat.outside_ip))
+    cut_ifs, uncertain = portsec.reach_effects(plan)
+    cut = {(node, seg_of.get((node, ifname))) for node, ifname in cut_ifs}
+    return _Table(owner, connected, routes, forwards, nats, macvlan.blocked_pairs(plan), cut, uncertain)
+
+
+def _delivers(table: _Table, src: str, dst_ip, src_ip=None):
+    """The source address a packet sent by ``src`` to ``dst_ip`` arrives with (NATs rewrite
+    it), or None when it does not arrive."""
+    node, came_on = src, None
+    for _ in range(MAX_HOPS):
+        if table.owner.get(dst_ip, (None,))[0] == node:
+            return src_ip if src_ip is not None else True
+        if node != src and node not in table.forwards:
+            return None
+        if node in table.nats and came_on == table.nats[node][0]:
+            return None                     # a NAT forwards nothing opened from outside
+        seg = _next_segment(table, node, dst_ip)
+        if seg is None:
+            return None
+        hop_ip, seg_index = seg
+        owner = table.owner.get(hop_ip)
+        if owner is None or owner[1] != seg_index or frozenset((node, owner[0])) in table.blocked or \
+                (node, seg_index) in table.cut or (owner[0], seg_index) in table.cut:
+            return None
+        if node in table.nats and seg_index == table.nats[node][0] and node != src:
+            src_ip = table.nats[node][1]    # masqueraded
+        node, came_on = owner[0], seg_index
+    return None
+
+
+def _next_segment(table: _Table, node: str, dst_ip):
+    best = None
+    for net, seg in table.connected.get(node, []):
+        if dst_ip in net and (best is None or net.prefixlen > best[0].prefixlen):
+            best = (net, dst_ip, seg)
+    for net, via in table.routes.get(node, []):
+        if dst_ip in net and (best is None or net.prefixlen > best[0].prefixlen):
+            seg = next((s for n, s in table.connected.get(node, []) if via in n), None)
+            if seg is not None:
+                best = (net, via, seg)
+    return None if best is None else (best[1], best[2])
+
+
+def _source_address(table: _Table, by_node_seg: dict, src: str, dst_ip) -> str | None:
+    """The address ``src`` sends from towards ``dst_ip`` (its interface toward the next hop)."""
+    hop = _next_segment(table, src, dst_ip)
+    return None if hop is None else by_node_seg.get((src, hop[1]))
+
+
+def target_address(plan: Plan, src: str, dst: str) -> str | None:
+    """The address of ``dst`` to ping from ``src``: one on a shared subnet, else its first."""
+    mine = {ipaddress.ip_interface(a).network for a in plan.node(src).addresses}
+    theirs = plan.node(dst).addresses
+    for cidr in theirs:
+        if ipaddress.ip_interface(cidr).network in mine:
+            return cidr.split("/")[0]
+    return theirs[0].split("/")[0] if theirs else None
+
+
+class Reachability:
+    """Expected reachability between the hosts of a plan."""
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.table = _table(plan)
+        self.by_node_seg: dict = {}
+        for ip, (node, seg) in self.table.owner.items():
+            self.by_node_seg.setdefault((node, seg), str(ip))
+
+    def expected(self, src: str, dst: str) -> bool | None:
+        """Should ``src`` reach ``dst``? None when it depends on traffic order (a MAC limit
+        with more MACs behind a port than it allows)."""
+        if src in self.table.uncertain or dst in self.table.uncertain:
+            return None
+        target = target_address(self.plan, src, dst)
+        if target is None:
+            return False
+        dst_ip = ipaddress.ip_address(target)
+        back = _source_address(self.table, self.by_node_seg, src, dst_ip)
+        if back is None:
+            return False
+        seen = _delivers(self.table, src, dst_ip, ipaddress.ip_address(back))
+        return seen is not None and _delivers(self.table, dst, seen) is not None
