@@ -5,7 +5,7 @@ Topology topologies/dhcp.py with a rogue server: srv (10.0.0.1, trusted port, po
 h1, h2 get their addresses by DHCP. With ``snooping`` on and off, each run
 
 - records the leases (from which pool: without snooping a client may take the rogue's) and the (port, MAC, IP) bindings s1 learned;
-- sends a DHCPDISCOVER from h1 (testbed.concerns.dhcpprobe) and lists the servers whose
+- sends a DHCPDISCOVER from h1 (testbed.concerns.dhcp.probe) and lists the servers whose
   OFFERs reach it: with snooping only srv's, without it the rogue's too (counter ``rogue``);
 - pings srv from h1 (leased address) and from h2 after h2 sets a static address it was
   never given (10.0.0.77): with snooping h2 is dropped (counter ``unbound``), without it
@@ -40,7 +40,7 @@ def _counter(net, host: str, name: str, snooping: bool) -> int:
 
 
 def _offers(net, host: str, wait: float) -> set[str]:
-    out = net[host].run([sys.executable, "-m", "testbed.concerns.dhcpprobe", f"{host}-eth0", "--wait", str(wait)],
+    out = net[host].run([sys.executable, "-m", "testbed.concerns.dhcp.probe", f"{host}-eth0", "--wait", str(wait)],
                         timeout=wait + 20, check=True).stdout
     return {offer["server"] for offer in json.loads(out)}
 

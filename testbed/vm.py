@@ -41,6 +41,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from testbed.errors import EnvironmentProblem
+
 VIRTME_NG_VERSION = "1.42"
 INSTALL_HINT = (
     "install the stock-kernel lane as root: `bash scripts/install-vm-lane.sh .venv` (or `make vm-lane`) "
@@ -52,11 +54,11 @@ _SAFE_PATH = re.compile(r"/[\w.+@/-]*", re.ASCII)
 _STOCK = re.compile(r"^vmlinuz-(\d+)\.(\d+)\.(\d+)-(\d+)-amd64$")
 
 
-class VMUnavailable(Exception):
+class VMUnavailable(EnvironmentProblem):
     """vng, QEMU, a static busybox or a stock kernel is missing: the lane cannot run."""
 
 
-class VMFailed(Exception):
+class VMFailed(EnvironmentProblem):
     """The guest did not report the command's exit code (timeout, panic, QEMU error)."""
 
 

@@ -1,9 +1,9 @@
-"""``testbed counters RUN_ID NODE``: the drop counters of a running network's features.
+"""``testbed counters RUN_ID NODE``: the drop counters of a running network's concerns.
 
 Shows, for a switch, each port's port-security and DHCP-snooping drops; for a NAT, the
 packets it masqueraded, forwarded in and blocked inbound. Read from the node's namespace
-with nft (an Open vSwitch switch: from its drop flows), so it works from another terminal
-while ``testbed run`` holds the network.
+(an Open vSwitch switch: from its drop flows), so it works from another terminal while
+``testbed run`` holds the network.
 """
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ import argparse
 import json
 import os
 
-from testbed.ovs import deploy as ovs_deploy
-from testbed.ovs import portsec as ovs_portsec
-from testbed.deploy.build import netns_name
+from testbed import backends, concerns
+from testbed.concerns.portsec.nft import COUNTER_MEANING
+from testbed.deploy.context import netns_name
 from testbed.errors import RunNotFound, UsageError
-from testbed.concerns import portsec, status
-from testbed.deploy.journal import Journal, run_dir
 from testbed.kernel import nsfs
+from testbed.kernel.journal import Journal, run_dir
 
 
 def cmd_counters(args: argparse.Namespace) -> int:
@@ -26,13 +25,10 @@ def cmd_counters(args: argparse.Namespace) -> int:
     netns = netns_name(args.run_id, args.node)
     if not nsfs.exists(netns):
         raise UsageError(f"run {args.run_id} has no node {args.node!r} (no namespace {netns})")
-    found = status.node_counters(netns)
-    switch = ovs_deploy.instances_of(Journal.open(args.run_id)).get(args.node)
-    if switch is not None:                    # an Open vSwitch switch: drop flows, by cookie
-        ports = ovs_portsec.counters_by_port(ovs_deploy.dump_flows(switch),
-                                             ovs_portsec.port_names(switch.ofctl("show", args.node)))
-        if ports:
-            found["ports"] = ports
+    found = concerns.status_of(netns)
+    journal = Journal.open(args.run_id)
+    for backend in backends.REGISTRY.values():
+        found.update(backend.status(journal, args.node))
     if args.json:
         print(json.dumps(found, indent=2))
         return 0
@@ -42,7 +38,7 @@ def cmd_counters(args: argparse.Namespace) -> int:
         text = ", ".join(f"{what} {n}" for what, n in values.items())
         print(f"{args.node} {port}: dropped {text}")
     if "ports" in found:
-        print("  " + "; ".join(f"{k}: {v}" for k, v in portsec.COUNTER_MEANING.items()))
+        print("  " + "; ".join(f"{k}: {v}" for k, v in COUNTER_MEANING.items()))
     for name, packets in found.get("nat", {}).items():
         print(f"{args.node} nat {name}: {packets} packets")
     return 0

@@ -15,13 +15,12 @@ import time
 from typing import Callable, Sequence
 
 from testbed import __version__
-from testbed.topology import load as loader
-from testbed.planning import planner
 from testbed.cli import experiments as experiment_commands
 from testbed.cli import features as features_cli
 from testbed.cli import vmrun
 from testbed.errors import RunNotFound, TestbedError, UsageError
-from testbed.deploy.journal import RUNS_DIR, Journal, all_runs, run_dir
+from testbed.kernel.journal import RUNS_DIR, Journal, all_runs, run_dir
+from testbed.topology import load as loader
 
 EXIT_OK, EXIT_CHECK, EXIT_INPUT, EXIT_ENV = 0, 1, 2, 3
 TESTS: dict[str, Callable] = {}
@@ -41,7 +40,7 @@ def add_topology_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", nargs="?", help="topology file: a .py defining topology(**params)")
     parser.add_argument("--param", "-p", action="append", metavar="KEY=VALUE", default=[],
                         help="a topology parameter (repeatable), converted by the default's type")
-    parser.add_argument("--switch", choices=("linux", "ovs"), default=None,
+    parser.add_argument("--switch", metavar="BACKEND", default=None,
                         help="backend of switches that name none: linux (bridge, default) or ovs")
     parser.add_argument("--arp", choices=("auto", "static", "dynamic"), default="auto",
                         help="dynamic: real ARP; static: permanent neighbour entries from the start; "
@@ -74,21 +73,27 @@ def load_graph(args: argparse.Namespace):
     return graph, params, args.file
 
 
-def load_plan(args: argparse.Namespace):
-    from testbed.concerns import bridge_vlans
-    from testbed.concerns import shaping
+def load_plan(args: argparse.Namespace, draft: bool = False):
+    """The plan of the command's topology for this kernel. With ``draft``, a plan this kernel
+    cannot build is still made (for a kernel with everything) and the reasons are printed."""
     from testbed.kernel import caps
+    from testbed.planning import pipeline
     graph, params, source = load_graph(args)
     arp = "static" if getattr(args, "arp", "auto") == "static" else "dynamic"
-    features = caps.features() if shaping.used(graph) or bridge_vlans.used(graph) else None
-    return planner.plan(graph, source=source, params=params, arp=arp, features=features,
-                        switch=getattr(args, "switch", None))
+    options = dict(source=source, params=params, arp=arp, features=caps.features, switch=getattr(args, "switch", None))
+    if not draft:
+        return pipeline.plan(graph, **options)
+    plan, refusals = pipeline.draft(graph, **options)
+    for refusal in refusals:
+        print("testbed: warning: this kernel cannot build it; shown as planned for a stock kernel "
+              f"(`--vm`):\n{refusal}", file=sys.stderr)
+    return plan
 
 
 # ---------------------------------------------------------------- subcommands
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    print(load_plan(args).to_json())
+    print(load_plan(args, draft=True).to_json())
     return EXIT_OK
 
 
@@ -174,7 +179,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from testbed.deploy.build import teardown
+    from testbed.deploy.teardown import teardown
     if args.all == bool(args.run_id):
         raise UsageError("give a RUN_ID or --all (see `testbed list`)")
     if args.run_id:
@@ -201,19 +206,23 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 
 def cmd_dpctl(args: argparse.Namespace) -> int:
-    from testbed.ovs import deploy as ovs_deploy
+    from testbed import backends
     if args.run:
         if not os.path.isdir(run_dir(args.run)):
             raise RunNotFound(f"no run {args.run!r}; see `testbed list`")
         runs = [Journal.open(args.run)]
     else:
-        runs = [r for r in all_runs() if args.switch in ovs_deploy.instances_of(r)]
-        if not runs:
-            raise UsageError(f"no run has an Open vSwitch switch {args.switch!r}; see `testbed list`")
-        if len(runs) > 1:
-            raise UsageError(f"several runs have a switch {args.switch!r} "
-                             f"({', '.join(r.run_id for r in runs)}): pick one with --run")
-    print(ovs_deploy.dump_flows(ovs_deploy.find(runs[0], args.switch), args.datapath), end="")
+        runs = all_runs()
+    found = [(run, flows) for run in runs for backend in backends.REGISTRY.values()
+             for flows in [backend.flows_in_run(run, args.switch, args.datapath)] if flows is not None]
+    if not found:
+        where = f"run {args.run}" if args.run else "no run"
+        raise UsageError(f"{where} has no switch {args.switch!r} with a flow table (an Open vSwitch switch); "
+                         "see `testbed list`")
+    if len(found) > 1:
+        raise UsageError(f"several runs have a switch {args.switch!r} "
+                         f"({', '.join(r.run_id for r, _ in found)}): pick one with --run")
+    print(found[0][1], end="")
     return EXIT_OK
 
 

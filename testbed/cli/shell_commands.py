@@ -67,7 +67,7 @@ class NetworkCommands:
         datapath = "--datapath" in words
         names = [w for w in words if w != "--datapath"]
         switches = [n for n in self._nodes_arg(" ".join(names))
-                    if any(i.kind == "ovs" for i in n.interfaces)]
+                    if n.role == "l2" and self.net.backend_of(n.name).flow_table]
         if not switches:
             self.say("no Open vSwitch switches here (build with --switch ovs, or backend='ovs')")
         for node in switches:

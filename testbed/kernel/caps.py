@@ -233,7 +233,7 @@ def probe() -> tuple[Capability, ...]:
 
 
 def features() -> frozenset[str] | None:
-    """Names of the kernel features present, for planner.plan(); None if they could not be probed."""
+    """Names of the kernel features present, for planning (testbed.planning.pipeline); None if they could not be probed."""
     results, _ = _kernel_results()
     if not results:
         return None

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import networkx as nx
 
 from testbed.topology import graphs
-from testbed.planning import planner
+from testbed.planning import pipeline as planner
 from testbed.errors import UsageError
 
 FORMATS = ("png", "svg", "pdf")

@@ -5,7 +5,7 @@ from l2util import build_shipped, needs_root, nothing_left, pings, port_of
 
 from testbed import Network
 from testbed.cli.main import main
-from testbed.concerns.status import node_counters
+from testbed.concerns import status_of as node_counters
 from testbed.kernel import nft
 
 pytestmark = needs_root

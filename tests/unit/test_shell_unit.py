@@ -6,7 +6,7 @@ import io
 import pytest
 
 from testbed.topology import load as loader
-from testbed.planning import planner
+from testbed.planning import pipeline as planner
 from testbed.cli import shell as shell_mod
 from testbed.errors import UsageError
 

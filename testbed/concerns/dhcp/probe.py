@@ -1,6 +1,6 @@
 """Which DHCP servers answer on an interface? Send one DHCPDISCOVER, list the OFFERs.
 
-Run inside a node's namespace: ``python -m testbed.concerns.dhcpprobe IFNAME [--wait S]``;
+Run inside a node's namespace: ``python -m testbed.concerns.dhcp.probe IFNAME [--wait S]``;
 prints a JSON list of {"server", "yiaddr"}. The DISCOVER carries the interface's own MAC
 and asks for broadcast replies, so the probe neither needs an address nor disturbs a
 DHCP client already running there (a different transaction id).
@@ -11,12 +11,12 @@ import argparse
 import json
 import os
 import select
-import socket
 import struct
 import sys
 import time
 
-from testbed.concerns.snoop import ETH_P_ALL, MAGIC, attach_filter, parse
+from testbed.concerns.dhcp.snoop import MAGIC, parse
+from testbed.kernel.packet import DHCP_FILTER, packet_socket
 
 DHCP_DISCOVER, DHCP_OFFER = 1, 2
 
@@ -41,9 +41,7 @@ def discover_frame(mac: bytes, xid: int) -> bytes:
 
 
 def probe(ifname: str, wait: float = 1.0) -> list[dict]:
-    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-    attach_filter(sock)
-    sock.bind((ifname, ETH_P_ALL))
+    sock = packet_socket(DHCP_FILTER, ifname)
     mac = sock.getsockname()[4]
     xid = struct.unpack("!I", os.urandom(4))[0]
     sock.send(discover_frame(mac, xid))

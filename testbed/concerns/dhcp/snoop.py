@@ -1,47 +1,28 @@
 """DHCP snooping for a Linux bridge: learn (port, MAC, IP) from the server's ACKs.
 
-Runs inside the switch's namespace (``python -m testbed.concerns.snoop``), started and
+Runs inside the switch's namespace (``python -m testbed.concerns.dhcp.snoop``), started and
 stopped by the run. A packet socket with a BPF filter sees only DHCP (UDP 67/68) frames
 entering the bridge's ports. A client's DISCOVER/REQUEST on an untrusted port tells which
 port its MAC is on; a DHCPACK arriving on a trusted port (the real server's) binds
 (port, chaddr, yiaddr) in the nft set ``bound`` of the switch's table for the lease time;
-a RELEASE or NAK removes it. The nft rules (features.portsec) let untrusted ports send only
+a RELEASE or NAK removes it. The nft rules (testbed/concerns/portsec/nft.py) let untrusted ports send only
 DHCP requests until bound, and never DHCP server replies.
 """
 from __future__ import annotations
 
 import argparse
-import ctypes
 import ipaddress
 import signal
-import socket
 import struct
-import subprocess
 import sys
 import time
 
-from testbed.concerns.portsec import BOUND_SET, FAMILY, TABLE
+from testbed.concerns.portsec.nft import BOUND_SET, FAMILY, TABLE
+from testbed.kernel import nft as nftables
+from testbed.kernel.packet import DHCP_FILTER, PACKET_OUTGOING, packet_socket
 
-ETH_P_ALL = 0x0003
-SO_ATTACH_FILTER = 26
-PACKET_OUTGOING = 4
 DHCP_ACK, DHCP_NAK, DHCP_RELEASE = 5, 6, 7
 MAGIC = b"\x63\x82\x53\x63"
-# tcpdump -dd 'ip and udp and (port 67 or port 68)'
-BPF = [(0x28, 0, 0, 0x0c), (0x15, 0, 12, 0x800), (0x30, 0, 0, 0x17), (0x15, 0, 10, 0x11),
-       (0x28, 0, 0, 0x14), (0x45, 8, 0, 0x1fff), (0xb1, 0, 0, 0x0e), (0x48, 0, 0, 0x0e),
-       (0x15, 4, 0, 0x43), (0x15, 3, 0, 0x44), (0x48, 0, 0, 0x10), (0x15, 1, 0, 0x43),
-       (0x15, 0, 1, 0x44), (0x6, 0, 0, 0x40000), (0x6, 0, 0, 0)]
-
-
-def attach_filter(sock: socket.socket) -> None:
-    code = b"".join(struct.pack("HBBI", *ins) for ins in BPF)
-    buf = ctypes.create_string_buffer(code)
-    prog = struct.pack("HL", len(BPF), ctypes.addressof(buf))
-    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, prog)
-    attach_filter.keep = buf        # the kernel copies it, but keep it alive during the call
-
-
 def parse(frame: bytes) -> dict | None:
     """The DHCP fields of an Ethernet/IPv4/UDP frame: sport, dport, type, chaddr, yiaddr, lease."""
     if len(frame) < 14 + 20 + 8 + 240:
@@ -76,7 +57,12 @@ def parse(frame: bytes) -> dict | None:
 
 
 def nft(*args: str) -> bool:
-    return subprocess.run(["nft", *args], capture_output=True).returncode == 0
+    """One nft command in this process's namespace (libnftables); False when nft refuses it."""
+    try:
+        nftables.run(" ".join(args) + "\n")
+    except nftables.NftError:
+        return False
+    return True
 
 
 def element(port: str, mac: str, ip: str, lease: int | None = None) -> str:
@@ -133,8 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", required=True)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-    attach_filter(sock)
+    sock = packet_socket(DHCP_FILTER)
     split = lambda text: {p for p in text.split(",") if p}
     with open(args.log, "a") as log:
         snooper = Snooper(split(args.trusted), split(args.untrusted), log)

@@ -1,11 +1,13 @@
 """Value checkers for topology attributes.
 
 Each checker takes a value and returns None when it is fine, or a short text that
-says what is wrong with it. They are pure and shared by the node kinds and links.
+says what is wrong with it. They are pure and shared by the node kinds, switch backends,
+concerns and links (wrapped into parsers by testbed.model.schema).
 """
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from typing import Any, Callable
 
@@ -16,6 +18,8 @@ _IFNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _NODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 NODE_NAME_MAX = 32
+# Names the kernel gives a meaning of its own in /proc/sys/net/*/conf/ (and "lo": every namespace has it).
+RESERVED_IFNAMES = ("all", "default")
 
 
 def node_name(value: Any) -> str | None:
@@ -23,7 +27,7 @@ def node_name(value: Any) -> str | None:
         return f"node names must be strings, got {type(value).__name__} {value!r}"
     if len(value) > NODE_NAME_MAX:
         return f"node name {value!r} is {len(value)} characters, at most {NODE_NAME_MAX} allowed"
-    if not _NODE_RE.match(value):
+    if not _NODE_RE.fullmatch(value):
         return (f"node name {value!r} is invalid: use letters, digits, '_', '.', '-', "
                 "starting with a letter or digit")
     return None
@@ -35,8 +39,10 @@ def ifname(value: Any) -> str | None:
     if len(value) > IFNAME_MAX:
         return (f"interface name {value!r} is {len(value)} characters; "
                 f"the kernel allows at most {IFNAME_MAX}")
-    if not _IFNAME_RE.match(value) or value in (".", ".."):
+    if not _IFNAME_RE.fullmatch(value) or value in (".", ".."):
         return f"interface name {value!r} is invalid: use letters, digits, '_', '.', '-'"
+    if value in RESERVED_IFNAMES:
+        return f"interface name {value!r} is reserved by the kernel (net.ipv4.conf.{value}.*)"
     return None
 
 
@@ -52,7 +58,24 @@ def cidr(value: Any) -> str | None:
     if net.prefixlen < net.max_prefixlen - 1 and iface.ip in (net.network_address,
                                                                net.broadcast_address):
         return f"{value!r} is the {'network' if iface.ip == net.network_address else 'broadcast'} address of {net}"
+    return unusable(iface.ip, value) or (f"{value!r} has prefix length 0: a LAN that is the whole address space"
+                                         if net.prefixlen == 0 else None)
+
+
+def unusable(ip: ipaddress._BaseAddress, value: Any) -> str | None:
+    """Why ``ip`` cannot be an interface's own unicast address (None: it can)."""
+    for test, what in ((ip.is_multicast, "a multicast address"), (ip.is_unspecified, "the unspecified address"),
+                       (ip.is_loopback, "a loopback address"),
+                       (ip.version == 4 and ip in _THIS_NETWORK, "in 0.0.0.0/8 ('this network')"),
+                       (ip.version == 4 and ip == _BROADCAST, "the limited broadcast address"),
+                       (ip.version == 6 and ip.is_link_local, "link-local (every IPv6 interface makes its own)")):
+        if test:
+            return f"{value!r} is {what}, not an address an interface can own"
     return None
+
+
+_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
+_BROADCAST = ipaddress.ip_address("255.255.255.255")
 
 
 def cidr_or_dhcp(value: Any) -> str | None:
@@ -77,7 +100,7 @@ def network(value: Any) -> str | None:
 
 
 def mac(value: Any) -> str | None:
-    if not isinstance(value, str) or not _MAC_RE.match(value):
+    if not isinstance(value, str) or not _MAC_RE.fullmatch(value):
         return f"{value!r} is not a MAC address like '02:00:00:00:00:01'"
     first = int(value[:2], 16)
     if first & 1:
@@ -97,6 +120,8 @@ def number(minimum: float | None = None, maximum: float | None = None,
         ok_types = (int,) if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, ok_types):
             return f"expected {'an integer' if integer else 'a number'}, got {value!r}"
+        if not math.isfinite(value):
+            return f"expected a finite number, got {value!r}"
         if minimum is not None and value < minimum:
             return f"{value!r} is below the minimum {minimum}"
         if maximum is not None and value > maximum:
@@ -118,7 +143,6 @@ def anything(_value: Any) -> str | None:
 
 
 VLAN_MIN, VLAN_MAX = 1, 4094
-_OPENFLOW_TARGET_RE = re.compile(r"^(tcp|ssl):[^:\s]+(:\d+)?$|^unix:\S+$|^(ptcp|pssl):\d*(:\S+)?$|^punix:\S+$")
 
 
 def vlan(value: Any) -> str | None:
@@ -156,12 +180,29 @@ def mac_vlans(value: Any) -> str | None:
     return None
 
 
-def openflow_target(value: Any) -> str | None:
-    """An OpenFlow controller target as Open vSwitch writes it (tcp:IP:PORT, unix:PATH...),
-    or "testcontroller" (the run starts an ovs-testcontroller for the switch)."""
-    if value == "testcontroller":
-        return None
-    if not isinstance(value, str) or not _OPENFLOW_TARGET_RE.match(value):
-        return (f"{value!r} is not an OpenFlow target like 'testcontroller', 'unix:/path', "
-                "'tcp:10.0.0.9:6653', 'ptcp:6653' or 'punix:/path'")
+_SYSCTL_PART = re.compile(r"[A-Za-z0-9_\-]+")
+# net.* subtrees shared by every namespace (or not settable per namespace): never set per node
+HOST_WIDE_SYSCTLS = ("net.core.",)
+
+
+def sysctl_key(value: Any) -> str | None:
+    """A per-namespace sysctl name like 'net.ipv4.conf.all.rp_filter'."""
+    if not isinstance(value, str):
+        return f"{value!r} is not a sysctl name like 'net.ipv4.ip_forward'"
+    parts = value.split(".")
+    if parts[0] != "net" or len(parts) < 3 or not all(_SYSCTL_PART.fullmatch(p) for p in parts[1:]):
+        return "not a per-namespace sysctl name like 'net.ipv4.ip_forward' (net.<area>.<name>)"
+    if any(value.startswith(prefix) for prefix in HOST_WIDE_SYSCTLS):
+        return "net.core.* settings are (partly) shared by the whole machine, not one namespace"
     return None
+
+
+def sysctl_value(value: Any) -> str | None:
+    """A scalar a sysctl file takes: a number, a boolean or one line of text."""
+    if isinstance(value, bool) or (isinstance(value, int) and not isinstance(value, bool)):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{value!r} is not a finite number"
+    if isinstance(value, str) and value.strip() and "\n" not in value and len(value) <= 256:
+        return None
+    return f"value {value!r} is not a number, a boolean or one line of text"
