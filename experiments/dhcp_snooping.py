@@ -21,6 +21,10 @@ from testbed import Plot, ping
 
 TOPOLOGY = "topologies/dhcp.py"
 PARAMS = {"hosts": 2, "rogue": True, "count": 3, "probe_wait": 1.0}
+RUN_PARAMS = {
+    "count": "pings per reachability test",
+    "probe_wait": "seconds the DHCPDISCOVER probe listens for offers",
+}
 GRID = {"snooping": [True, False]}
 REPEAT = 2
 TABLE = ["leases", "leases_from_srv", "leases_from_rogue", "srv_offers", "rogue_offers", "leased_percent", "static_percent",

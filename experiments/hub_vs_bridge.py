@@ -13,6 +13,11 @@ from testbed import Capture, Flow, Plot, concurrent, counting, iperf3, ping
 
 TOPOLOGY = "topologies/single.py"
 PARAMS = {"n": 4, "rate": "20M", "duration": 2.0, "capture": True}
+RUN_PARAMS = {
+    "rate": "bit rate of the h1->h2 UDP flow (iperf3 -b)",
+    "duration": "seconds of each flow",
+    "capture": "also capture the bystander's traffic to count unicast frames",
+}
 GRID = {"kind": ["hub", "switch"], "backend": ["linux", "ovs"]}
 REPEAT = 3
 TABLE = ["flow_packets", "bystander_rx_frames", "bystander_unicast_frames", "bystander_rx_bytes",

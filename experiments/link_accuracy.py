@@ -20,13 +20,20 @@ import math
 import statistics
 import sys
 
-from testbed import Plot, kernel_features, parse_time, traffic
+from testbed import Plot, kernel_features, parse_time, skip, traffic
 
 TOPOLOGY = "topologies/link_sweep.py"
 RATES = ["bw:1", "bw:10", "bw:100", "bw:1000"]
 LOSSES = ["loss:1", "loss:5", "loss:20"]
 DELAYS = ["delay:5ms", "delay:20ms"]
 PARAMS = {"duration": 2.0, "pings": 1000, "ping_interval": 0.002, "retries": 1, "delay_pings": 50}
+RUN_PARAMS = {
+    "duration": "seconds of each iperf3 flow",
+    "pings": "echo requests per loss point",
+    "ping_interval": "seconds between those echo requests",
+    "retries": "extra runs of a rate point measured below the bound",
+    "delay_pings": "echo requests per delay point",
+}
 REPEAT = 2
 TABLE = ["configured", "measured", "expected", "error_percent", "bound_percent"]
 
@@ -115,7 +122,7 @@ def delay_within_10_percent(results):
     """With netem (stock kernel, --vm): the mean ping RTT is within 10 % of 2 x delay."""
     rows = results.where(attr="delay").rows
     if not rows:
-        return True, "not measured: this kernel has no netem (run with --vm to measure delay)"
+        return skip("not measured: this kernel has no netem (run with --vm to measure delay)")
     bad = [r for r in rows if abs(r["error_percent"]) > r["bound_percent"]]
     return not bad, ", ".join(f"{r['configured']:g} ms: RTT {r['measured']:.2f} ms" for r in rows)
 

@@ -21,6 +21,10 @@ from testbed import Plot, iperf3, ping
 
 TOPOLOGY = "topologies/macvlan_vs_bridge.py"
 PARAMS = {"pings": 20, "duration": 2.0}
+RUN_PARAMS = {
+    "pings": "echo requests per latency measurement",
+    "duration": "seconds of each TCP flow",
+}
 REPEAT = 3
 TABLE = ["rtt_avg_ms", "rtt_min_ms", "mbps", "to_lan_percent", "from_lan_percent", "from_lan_routed_percent"]
 

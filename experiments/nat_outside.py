@@ -20,6 +20,9 @@ from testbed import Plot, ping, traffic, wait_listening
 
 TOPOLOGY = "topologies/nat.py"
 PARAMS = {"hosts": 2, "timeout": 1.0}
+RUN_PARAMS = {
+    "timeout": "seconds a TCP connection attempt may take",
+}
 GRID = {"forward": [True, False]}
 REPEAT = 2
 TABLE = ["ok", "counter_delta"]

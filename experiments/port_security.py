@@ -14,6 +14,9 @@ from testbed import Plot, ping
 
 TOPOLOGY = "topologies/port_security.py"
 PARAMS = {"count": 3}
+RUN_PARAMS = {
+    "count": "pings per case",
+}
 GRID = {"relax": [False, True]}
 REPEAT = 2
 TABLE = ["delivered_percent", "dropped"]

@@ -24,6 +24,11 @@ from testbed import Plot, traffic
 
 TOPOLOGY = "topologies/lossy_link.py"
 PARAMS = {"bw": 300.0, "delay": "", "duration": 3.0, "cc": "reno", "offload": False}
+RUN_PARAMS = {
+    "duration": "seconds of the TCP flow",
+    "cc": "TCP congestion control (iperf3 -C)",
+    "offload": "keep TSO/GSO on h1 (off: one drop is one segment)",
+}
 GRID = {"loss": [0.1, 0.5, 1.0, 2.0, 5.0]}
 REPEAT = 2
 TABLE = ["measured_mbps", "mathis_mbps", "rtt_ms", "retransmits"]

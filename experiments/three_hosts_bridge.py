@@ -9,6 +9,9 @@ from testbed import Plot, ping, target_address
 
 TOPOLOGY = "topologies/three_hosts.py"
 PARAMS = {"count": 3}
+RUN_PARAMS = {
+    "count": "pings per ordered pair",
+}
 GRID = {"bridge": [True, False]}
 REPEAT = 1
 TABLE = ["delivered_percent", "rtt_avg"]

@@ -14,6 +14,9 @@ from testbed import Plot, ping
 
 TOPOLOGY = "topologies/mac_vlan.py"
 PARAMS = {"count": 2}
+RUN_PARAMS = {
+    "count": "pings per ordered pair",
+}
 GRID = {"mode": ["port", "mac"]}
 REPEAT = 1
 TABLE = ["delivered_percent"]

@@ -1,7 +1,9 @@
 """testbed's command line: run, plan, draw, doctor, list, clean, dpctl, experiment, report.
 
 Exit codes, for every subcommand: 0 success; 1 a check failed; 2 invalid input;
-3 the environment cannot do it (not root, a missing tool or kernel feature).
+3 the environment cannot do it (not root, a missing tool or kernel feature); for
+``experiment`` and ``report`` also 4 nothing was checked (every claim was skipped) and
+5 the experiment's run() raised (traceback printed, what was measured kept).
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import csv
 import json
 import math
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from testbed.errors import UsageError
@@ -126,18 +126,38 @@ def read_json(path: str) -> Any:
 
 # ------------------------------------------------------------------ checks
 
-Check = Callable[[Results], "tuple[bool, str]"]
+Check = Callable[[Results], "tuple[bool | None, str]"]
+PASS, FAIL, SKIP = "pass", "fail", "skip"
+
+
+def skip(reason: str) -> tuple[None, str]:
+    """What a check returns when it measured nothing to judge: ``return skip("no netem here")``."""
+    return None, reason
 
 
 @dataclass
 class Verdict:
+    """The outcome of one check: status pass, fail or skip (measured nothing), and why."""
+
     name: str
-    ok: bool
+    status: str
     message: str
     claim: str = ""
 
+    @property
+    def ok(self) -> bool:
+        return self.status == PASS
+
+    @property
+    def failed(self) -> bool:
+        return self.status == FAIL
+
+    @property
+    def skipped(self) -> bool:
+        return self.status == SKIP
+
     def line(self) -> str:
-        return f"{'PASS' if self.ok else 'FAIL'}  {self.name}: {self.message}"
+        return f"{self.status.upper()}  {self.name}: {self.message}"
 
 
 def check_name(check: Check) -> str:
@@ -145,22 +165,45 @@ def check_name(check: Check) -> str:
 
 
 def run_checks(checks: Sequence[Check], results: Results) -> list[Verdict]:
-    """Apply each check; one that raises or returns something else fails with the reason."""
+    """Apply each check: (True, why) passes, (False, why) fails, (None, why) is skipped.
+
+    A check that raises or returns something else fails with the reason.
+    """
     verdicts = []
     for check in checks:
         name = check_name(check)
         claim = ((getattr(check, "__doc__", None) or "").strip().splitlines() or [""])[0]
         try:
-            outcome = check(results)
-            ok, message = outcome
-            verdicts.append(Verdict(name, bool(ok), str(message), claim))
+            ok, message = check(results)
+            status = SKIP if ok is None else PASS if ok else FAIL
+            verdicts.append(Verdict(name, status, str(message), claim))
         except Exception as exc:  # a broken check is a failed claim, with the reason shown
-            verdicts.append(Verdict(name, False, f"the check raised {type(exc).__name__}: {exc}", claim))
+            verdicts.append(Verdict(name, FAIL, f"the check raised {type(exc).__name__}: {exc}", claim))
     return verdicts
 
 
+def verdict_counts(verdicts: Sequence[Verdict]) -> dict[str, int]:
+    return {status: sum(v.status == status for v in verdicts) for status in (PASS, FAIL, SKIP)}
+
+
+def verdict_summary(verdicts: Sequence[Verdict]) -> str:
+    """One line: how many claims held, failed and were skipped, and what that means."""
+    counts = verdict_counts(verdicts)
+    if not verdicts:
+        return "no checks"
+    text = f"{counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} skipped"
+    if counts[FAIL]:
+        return f"{text}: a claim failed"
+    if counts[SKIP] == len(verdicts):
+        return f"{text}: nothing was checked (every claim was skipped), so this is not a pass"
+    if counts[SKIP]:
+        return f"{text}: the claims that were measured hold"
+    return f"{text}: every claim holds"
+
+
 def verdicts_json(verdicts: Sequence[Verdict]) -> list[dict]:
-    return [asdict(v) for v in verdicts]
+    return [{"name": v.name, "status": v.status, "ok": None if v.skipped else v.ok, "message": v.message,
+             "claim": v.claim} for v in verdicts]
 
 
 # ------------------------------------------------------------------ plots and tables

@@ -23,6 +23,7 @@ from testbed.lab.results import Plot
 TOPOLOGY = {topology!r}
 PARAMS = {{"n": 2, "rate": 10}}
 GRID = {{"kind": ["hub", "bridge"], "size": [1, 2]}}
+RUN_PARAMS = {{"rate": "a made-up rate", "size": "a made-up size"}}
 REPEAT = 2
 SEED = 7
 
@@ -99,6 +100,8 @@ def test_overrides_convert_and_sweep(files):
     assert params == {"n": 5, "rate": 20} and grid == {"kind": ["hub"], "size": [3, 4]}
     with pytest.raises(UsageError, match="not a parameter"):
         experiment.apply_overrides(exp, {"bogus": "1"})
+    with pytest.raises(UsageError, match="did you mean 'kind'"):
+        experiment.apply_overrides(exp, {"kinds": "hub"})
     with pytest.raises(UsageError, match="rate"):
         experiment.apply_overrides(exp, {"rate": "fast"})
 
@@ -211,25 +214,98 @@ def test_a_raising_check_fails_with_its_reason(files, tmp_path):
     assert not verdict.ok and "KeyError" in verdict.message
 
 
-def test_run_raising_keeps_partial_results_and_stops_the_network(files, tmp_path):
+def test_run_raising_prints_the_traceback_keeps_partial_results_and_exits_5(files, tmp_path, monkeypatch,
+                                                                            capsys):
     body = EXPERIMENT.format(topology=SINGLE, second_ok=True, second_check="second")
-    body = body.replace("    net.calls.append", "    if params.point == 1: raise RuntimeError('boom')\n    net.calls.append")
-    with pytest.raises(experiment.ExperimentFailed, match="boom"):
-        run(files(body=body), tmp_path)
+    body = body.replace("    net.calls.append", "    if params.point == 1: 1 / 0\n    net.calls.append")
+    path = files(body=body)
+    with pytest.raises(experiment.ExperimentFailed, match="ZeroDivisionError") as raised:
+        run(path, tmp_path)
+    assert raised.value.exit_code == experiment.EXIT_RUN_ERROR == 5
+    assert f"{path}:14" in str(raised.value) and "4 measurement(s)" in str(raised.value)
     assert all(n.stopped for n in FakeNetwork.built)
     folder = next(os.scandir(tmp_path / "out" / "demo")).path
     data = json.load(open(os.path.join(folder, "results.json")))
     assert len(data["rows"]) == 4                           # point 0, both repetitions
-    assert "boom" in json.load(open(os.path.join(folder, "meta.json")))["error"]
+    error = json.load(open(os.path.join(folder, "meta.json")))["error"]
+    assert error["type"] == "ZeroDivisionError" and error["file"] == path and error["line"] == 14
+    assert error["point"] == 1 and 'File "' + path + '", line 14, in run' in error["traceback"]
+    assert "_run_points" not in error["traceback"]           # the runner's own frames are left out
+    # the command line: traceback on stderr with file and line, a distinct exit code, results kept
+    monkeypatch.setattr(experiment, "default_network", FakeNetwork)
+    capsys.readouterr()
+    assert main(["experiment", path, "--out", str(tmp_path / "cli")]) == 5
+    captured = capsys.readouterr()
+    assert "Traceback (most recent call last)" in captured.err and f'"{path}", line 14, in run' in captured.err
+    assert "ZeroDivisionError: division by zero" in captured.err
+    assert "claims not checked" in captured.out and "PASS" not in captured.out
+    kept = next(os.scandir(tmp_path / "cli" / "demo")).path
+    assert len(json.load(open(os.path.join(kept, "results.json")))["rows"]) == 4
 
 
-def test_failure_before_any_measurement_leaves_no_folder(files, tmp_path):
+def test_failure_before_any_measurement_keeps_the_record(files, tmp_path):
     body = EXPERIMENT.format(topology=SINGLE, second_ok=True, second_check="second")
     body = body.replace("    net.calls.append", "    raise RuntimeError('early')\n    net.calls.append")
-    with pytest.raises(experiment.ExperimentFailed, match="no results written"):
+    with pytest.raises(experiment.ExperimentFailed, match="nothing was measured"):
         run(files(body=body), tmp_path)
-    assert os.listdir(tmp_path / "out" / "demo") == []
+    folder, = os.scandir(tmp_path / "out" / "demo")
+    assert json.load(open(os.path.join(folder.path, "meta.json")))["error"]["message"] == "early"
+    assert json.load(open(os.path.join(folder.path, "results.json")))["rows"] == []
     assert all(n.stopped for n in FakeNetwork.built)
+
+
+def test_a_check_that_measured_nothing_is_skip_not_pass(files, tmp_path, monkeypatch, capsys):
+    from testbed import skip
+    results = Results([{"point": 0, "x": 1}])
+
+    def nothing(res):
+        """A claim about points this machine cannot measure."""
+        return skip("not measured here")
+
+    def holds(res):
+        return True, "fine"
+    skipped, passed = experiment.run_checks([nothing, holds], results)
+    assert skipped.status == "skip" and not skipped.ok and skipped.line() == "SKIP  nothing: not measured here"
+    assert passed.status == "pass" and passed.ok
+    assert experiment.Outcome("f", results, [skipped, passed]).exit_code == 0
+    assert experiment.Outcome("f", results, [skipped]).exit_code == experiment.EXIT_NOTHING_CHECKED == 4
+    # end to end: every claim skipped -> exit 4, and the summary says it is not a pass
+    body = EXPERIMENT.format(topology=SINGLE, second_ok=None, second_check="second")
+    body = body.replace("return all(v > 0 for v in results.values(\"value\")), \"values checked\"",
+                        "return None, \"no values measured\"")
+    monkeypatch.setattr(experiment, "default_network", FakeNetwork)
+    assert main(["experiment", files(body=body), "-r", "1", "--out", str(tmp_path / "cli")]) == 4
+    out = capsys.readouterr().out
+    assert "SKIP  values_positive: no values measured" in out and "SKIP  second" in out and "PASS" not in out
+    assert "0 passed, 0 failed, 2 skipped: nothing was checked" in out and "not a pass" in out
+    folder = next(os.scandir(tmp_path / "cli" / "demo")).path
+    checks = json.load(open(os.path.join(folder, "results.json")))["checks"]
+    assert [(c["status"], c["ok"]) for c in checks] == [("skip", None), ("skip", None)]
+
+
+def test_grid_and_fixed_keys_must_be_used_by_the_topology_or_declared(files, tmp_path, monkeypatch, capsys):
+    body = EXPERIMENT.format(topology=SINGLE, second_ok=True, second_check="second")
+    typo = body.replace('GRID = {"kind": ["hub", "bridge"], "size": [1, 2]}',
+                        'GRID = {"knd": ["hub", "bridge"], "size": [1, 2]}')
+    with pytest.raises(UsageError) as raised:
+        experiment.load_experiment(files(body=typo, name="typo.py"))
+    message = str(raised.value)
+    assert "GRID key 'knd'" in message and "did you mean 'kind'?" in message and "RUN_PARAMS" in message
+    undeclared = body.replace('RUN_PARAMS = {"rate": "a made-up rate", "size": "a made-up size"}',
+                              'RUN_PARAMS = {"size": "a made-up size"}')
+    with pytest.raises(UsageError, match="PARAMS key 'rate'"):
+        experiment.load_experiment(files(body=undeclared, name="undeclared.py"))
+    monkeypatch.setattr(experiment, "default_network", FakeNetwork)
+    assert main(["experiment", files(body=typo, name="typo.py"), "--out", str(tmp_path / "cli")]) == 2
+    assert FakeNetwork.built == [] and not os.path.exists(tmp_path / "cli")
+
+
+def test_did_you_mean_knows_abbreviations():
+    assert experiment.did_you_mean("bandwidth", ["bw", "loss", "delay"]) == "bw"
+    assert experiment.did_you_mean("dealy", ["bw", "loss", "delay"]) == "delay"
+    assert experiment.did_you_mean("colour", ["bw", "loss"]) is None
+    exp_keys = ["n", "kind", "backend"]
+    assert experiment.did_you_mean("knid", exp_keys) == "kind"
 
 
 def test_run_must_return_measurements(files, tmp_path):
