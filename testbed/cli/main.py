@@ -101,6 +101,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"--test {args.test!r}: unknown test; known: {', '.join(t for t in KNOWN_TESTS if t)}")
     if args.count is not None and args.count < 1:
         raise UsageError(f"--count {args.count}: give at least 1 ping")
+    if args.pair is not None and args.test not in ("ping", "iperf"):
+        raise UsageError(f"--pair {args.pair}: only --test ping and --test iperf take a pair")
     plan = load_plan(args)
     started = time.perf_counter()
     net = Network(plan, arp=args.arp, progress=progress_for(len(plan.nodes)))
@@ -133,13 +135,29 @@ def run_test(net, args: argparse.Namespace) -> int:
     raise UsageError(f"--test {test!r}: unknown test; known: none, pingall, ping, iperf")
 
 
-def link_test(net, test: str, args: argparse.Namespace) -> int:
-    """iperf (TCP throughput) or ping (RTT and loss) from the first host to the second."""
-    from testbed.run import traffic
+def test_pair(net, test: str, pair: str | None) -> tuple[str, str]:
+    """The two nodes of --test ping/iperf: --pair A,B, else the first and the last host (as Mininet's iperf)."""
+    if pair is not None:
+        names = [n.strip() for n in pair.split(",")]
+        if len(names) != 2 or not all(names):
+            raise UsageError(f"--pair {pair!r}: give two nodes as A,B, e.g. --pair h1,h3")
+        unknown = [n for n in names if n not in net.nodes]
+        if unknown:
+            raise UsageError(f"--pair {pair}: no node {', '.join(map(repr, unknown))} in this network; "
+                             f"nodes: {', '.join(sorted(net.nodes))}")
+        if names[0] == names[1]:
+            raise UsageError(f"--pair {pair}: give two different nodes")
+        return names[0], names[1]
     hosts = [n.name for n in net.hosts]
     if len(hosts) < 2:
         raise UsageError(f"--test {test} needs two hosts; this network has {', '.join(hosts) or 'none'}")
-    src, dst = hosts[0], hosts[1]
+    return hosts[0], hosts[-1]
+
+
+def link_test(net, test: str, args: argparse.Namespace) -> int:
+    """iperf (TCP throughput) or ping (RTT and loss) between --pair, or the first and the last host."""
+    from testbed.run import traffic
+    src, dst = test_pair(net, test, getattr(args, "pair", None))
     if test == "iperf":
         result = traffic.iperf3(net[src], net[dst], duration=args.time, omit=0.5)
         print(result.summary(src, dst))
@@ -238,8 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="build a topology, open the testbed> shell (or run -c/stdin "
                        "commands, or a --test), tear down")
     add_topology_args(p)
-    p.add_argument("--test", metavar="TEST", help="none (build and tear down), pingall, ping or iperf "
-                   "(ping and iperf: from the first host to the second); exit 1 if it fails")
+    p.add_argument("--test", metavar="TEST", help="none (build and tear down), pingall, pingallfull, ping "
+                   "or iperf (ping and iperf: from the first host to the last, or --pair); exit 1 if it fails")
+    p.add_argument("--pair", metavar="A,B", help="the two nodes of --test ping or iperf, client first "
+                   "(default: the first and the last host, as Mininet's iperf)")
     p.add_argument("--count", type=int, default=None,
                    help="pings per pair for pingall (default 1), pings for ping (default 20)")
     p.add_argument("--time", type=float, default=3.0, help="seconds of iperf3 traffic for iperf (default 3)")
