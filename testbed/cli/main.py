@@ -168,8 +168,9 @@ def link_test(net, test: str, args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from testbed import vm
     from testbed.kernel import caps
-    found = caps.probe()
+    found = caps.probe() + tuple(vm.lane_capabilities())
     print(caps.to_json(found) if args.json else caps.report(found))
     return EXIT_OK
 
