@@ -75,7 +75,8 @@ from testbed.topology import load as loader
 from testbed.lab import provenance
 from testbed.errors import TestbedError, UsageError
 from testbed.lab.results import (ID_COLUMNS, SKIP, Check, Plot, Results, Verdict, read_json, run_checks,
-                                summary_table, verdict_summary, verdicts_json, write_csv, write_json)
+                                verdict_summary, verdicts_json, write_csv, write_json)
+from testbed.lab.tables import summary_table
 
 __all__ = ["Experiment", "ExperimentFailed", "Plot", "Results", "RunParams", "load_experiment",
            "expand_grid", "run_experiment", "report"]
@@ -192,7 +193,7 @@ def load_experiment(path: str, topology_required: bool = True) -> Experiment:
     reserved = sorted((set(params) | set(grid)) & set(ID_COLUMNS))
     if reserved:
         problems.append(f"parameter names {', '.join(reserved)} are reserved for result columns")
-    if resolved is not None:
+    if resolved is not None and topology_required:     # re-reporting stored results builds nothing
         problems += unused_keys(params, grid, keys, run_params)
     if problems:
         raise UsageError(f"{path}: {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
@@ -381,12 +382,16 @@ def run_experiment(exp: Experiment, *, repeat: int | None = None, overrides: Map
     started = datetime.now(timezone.utc)
     folder = new_run_folder(out, exp.name, started)
     shutil.copyfile(exp.path, os.path.join(folder, "experiment.py"))
+    topology_copy = {}
+    if os.path.isfile(exp.topology):
+        shutil.copyfile(exp.topology, os.path.join(folder, "topology.py"))
+        topology_copy = {"copy": "topology.py", **provenance.file_record(exp.topology)}
     bar = ProgressBar(len(points) * repeat, log)
     bar.say(f"*** {exp.name}: {len(points)} grid point(s) x {repeat} repetition(s) -> {folder}")
     meta: dict[str, Any] = {
         "experiment": {"name": exp.name, "file": exp.path, "sha256": exp.source_sha256,
                        "description": exp.description, "argv": list(argv)},
-        "topology": {"file": exp.topology, "keys": list(exp.topology_keys), "networks": []},
+        "topology": {"file": exp.topology, **topology_copy, "keys": list(exp.topology_keys), "networks": []},
         "params": {"fixed": params, "grid": grid, "overrides": dict(overrides or {}), "repeat": repeat,
                    "points": points, "run_only": dict(exp.run_params)},
         "seeds": {"base": exp.seed, "runs": []},
@@ -421,6 +426,7 @@ def run_experiment(exp: Experiment, *, repeat: int | None = None, overrides: Map
     results = Results(rows, param_columns)
     verdicts = run_checks(exp.checks, results)
     meta["end"] = datetime.now(timezone.utc).isoformat()
+    meta["host"]["load_average_end"] = provenance.load_average()
     _write(folder, exp, rows, param_columns, verdicts, meta)
     _plot(exp, results, folder, log)
     show(exp, results, verdicts, stdout)
@@ -453,7 +459,7 @@ def _run_points(exp: Experiment, points: list[dict], repeat: int, factory: Netwo
             key = topology_part(point, exp.topology_keys)
             if net is None or key != net_key:
                 if net is not None:
-                    net.stop()
+                    _stop(net, meta)
                     net = None
                 net = _build(exp, point, factory, meta, bar)
                 net_key = key
@@ -480,7 +486,14 @@ def _run_points(exp: Experiment, points: list[dict], repeat: int, factory: Netwo
                 bar.step(f"{label} ({t1 - t0:.1f} s)")
     finally:
         if net is not None:
-            net.stop()
+            _stop(net, meta)
+
+
+def _stop(net: Any, meta: dict) -> None:
+    """Record the link offloads as run() left them, then tear the network down."""
+    if getattr(net, "plan", None) is not None and meta["topology"]["networks"]:
+        meta["topology"]["networks"][-1]["offloads_after"] = provenance.link_offloads(net)
+    net.stop()
 
 
 def _build(exp: Experiment, point: Mapping[str, Any], factory: NetworkFactory, meta: dict, bar: ProgressBar):
@@ -489,10 +502,17 @@ def _build(exp: Experiment, point: Mapping[str, Any], factory: NetworkFactory, m
     t0 = time.time()
     net = factory(graph, exp.topology, full)
     net.start()
-    meta["topology"]["networks"].append({"params": provenance.jsonable(full),
-                                         "graph_sha256": provenance.graph_hash(graph),
-                                         "nodes": graph.number_of_nodes(), "edges": graph.number_of_edges(),
-                                         "run_id": getattr(net, "run_id", None)})
+    record = {"params": provenance.jsonable(full), "graph_sha256": provenance.graph_hash(graph),
+              "nodes": graph.number_of_nodes(), "edges": graph.number_of_edges(),
+              "run_id": getattr(net, "run_id", None)}
+    plan = getattr(net, "plan", None)
+    if plan is not None:
+        used = provenance.tools_used(plan)
+        record["tools_used"] = used
+        new = [t for t in used if t not in meta["tools"]]
+        meta["tools"].update(provenance.tool_versions({t: provenance.TOOLS_WHEN_USED[t] for t in new}))
+        record["offloads"] = provenance.link_offloads(net)
+    meta["topology"]["networks"].append(record)
     bar.say(f"*** network {provenance.describe_params(full)} built in {time.time() - t0:.2f} s")
     return net
 

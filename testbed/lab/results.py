@@ -234,12 +234,6 @@ class Plot:
         return (self.y,) if isinstance(self.y, str) else tuple(self.y)
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
 def label_columns(results: Results, limit: int = 1) -> list[str]:
     """Text columns that tell apart the measurements of one run (e.g. "pair"), if there are several."""
     skip = set(ID_COLUMNS) | set(results.params)
@@ -253,26 +247,3 @@ def label_columns(results: Results, limit: int = 1) -> list[str]:
         if len(labels) == limit:
             break
     return labels
-
-
-def summary_table(results: Results, columns: Sequence[str] | None = None, max_columns: int = 6) -> str:
-    """One line per grid point (and per measurement label): parameters, mean ± std of measured columns."""
-    params = [p for p in results.params if len(results.unique(p)) > 1] or results.params[:2]
-    labels = label_columns(results)
-    measured = list(columns) if columns else results.measured_columns[:max_columns]
-    header = ["point", *params, *labels, "runs", *measured]
-    lines = [header]
-    for _, group in results.by("point", *labels).items():
-        first = group.rows[0]
-        cells = [str(first["point"]), *(_fmt(first.get(p)) for p in [*params, *labels]), str(len(group))]
-        for column in measured:
-            values = [v for v in group.values(column) if is_number(v)]
-            if not values:
-                cells.append("-")
-            elif len(values) == 1:
-                cells.append(_fmt(values[0]))
-            else:
-                cells.append(f"{statistics.fmean(values):.4g} ± {statistics.stdev(values):.2g}")
-        lines.append(cells)
-    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
-    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in lines)

@@ -11,7 +11,8 @@ from testbed.lab import experiment
 from testbed.lab import provenance
 from testbed.cli.main import main
 from testbed.errors import UsageError
-from testbed.lab.results import Plot, Results, summary_table
+from testbed.lab.results import Plot, Results
+from testbed.lab.tables import summary_table
 
 SINGLE = os.path.join(os.path.dirname(__file__), "..", "..", "topologies", "single.py")   # h1..hn on s1
 
@@ -133,7 +134,8 @@ def test_repeat_option_overrides_file(files, tmp_path):
 def test_csv_and_json_schema(files, tmp_path):
     outcome, _, _ = run(files(), tmp_path)
     folder = outcome.folder
-    assert sorted(os.listdir(folder)) == ["experiment.py", "meta.json", "plots", "results.csv", "results.json"]
+    assert sorted(os.listdir(folder)) == ["experiment.py", "meta.json", "plots", "results.csv", "results.json",
+                                          "topology.py"]
     with open(os.path.join(folder, "results.csv")) as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 16
@@ -167,6 +169,63 @@ def test_provenance_fields(files, tmp_path):
     assert meta["params"]["repeat"] == 2 and meta["params"]["grid"]["size"] == [1, 2]
     assert meta["seeds"]["base"] == 7 and len(meta["seeds"]["runs"]) == 8
     assert meta["start"] < meta["end"] and meta["error"] is None
+
+
+def test_provenance_records_topology_file_machine_and_host_settings(files, tmp_path):
+    import hashlib
+    outcome, _, _ = run(files(), tmp_path)
+    meta = json.load(open(os.path.join(outcome.folder, "meta.json")))
+    topology = meta["topology"]
+    copy = os.path.join(outcome.folder, topology["copy"])
+    assert open(copy).read() == open(SINGLE).read()
+    assert topology["sha256"] == hashlib.sha256(open(SINGLE, "rb").read()).hexdigest()
+    host = meta["host"]
+    assert host["working_folder"] == os.getcwd()
+    assert host["cpu_model"] and host["distribution"]
+    assert len(host["load_average_start"]) == 3 and len(host["load_average_end"]) == 3
+    sysctls = host["sysctls"]
+    assert sysctls["net.ipv4.neigh.default.gc_thresh3"] == open("/proc/sys/net/ipv4/neigh/default/gc_thresh3").read().strip()
+    assert "net.core.netdev_max_backlog" in sysctls and "net.ipv4.tcp_congestion_control" in sysctls
+    assert {"ethtool", "nft"} <= set(meta["tools"])
+
+
+def test_tools_used_follow_the_plan():
+    from testbed.planning import planner
+    from testbed.topology import load as loader
+    plan = lambda path, **p: planner.plan(loader.load(path, {k: str(v) for k, v in p.items()})[0], path, {})  # noqa: E731
+    assert provenance.tools_used(plan("topologies/single.py")) == []
+    assert provenance.tools_used(plan("topologies/single.py", backend="ovs")) == ["openvswitch"]
+    assert provenance.tools_used(plan("topologies/dhcp.py")) == ["dnsmasq"]
+
+
+def test_offloads_are_parsed_from_ethtool_and_read_per_link_end():
+    from types import SimpleNamespace
+    text = ("Features for h1-eth0:\nrx-checksumming: on\ntx-checksumming: off\n"
+            "\ttx-checksum-ipv4: off [fixed]\nscatter-gather: on\ntcp-segmentation-offload: off\n"
+            "generic-segmentation-offload: on\ngeneric-receive-offload: on\nlarge-receive-offload: off [fixed]\n")
+    parsed = provenance.parse_offloads(text)
+    assert parsed == {"rx-checksumming": "on", "tx-checksumming": "off", "scatter-gather": "on",
+                      "tcp-segmentation-offload": "off", "generic-segmentation-offload": "on",
+                      "generic-receive-offload": "on"}
+    calls = []
+
+    class Node:
+        def __init__(self, name):
+            self.name = name
+
+        def run(self, argv, timeout):
+            calls.append((self.name, argv))
+            return SimpleNamespace(returncode=0, stdout=text)
+    intf = lambda name, peer: SimpleNamespace(name=name, peer=peer)        # noqa: E731
+    plan = SimpleNamespace(nodes=[SimpleNamespace(name="h1", interfaces=[intf("h1-eth0", ("h2", "h2-eth0")),
+                                                                         intf("br0", None)]),
+                                  SimpleNamespace(name="h2", interfaces=[intf("h2-eth0", ("h1", "h1-eth0"))])])
+    nodes = {"h1": Node("h1"), "h2": Node("h2")}
+    net = type("Net", (), {"plan": plan, "__getitem__": lambda self, n: nodes[n]})()
+    found = provenance.link_offloads(net)
+    assert set(found) == {"h1:h1-eth0", "h2:h2-eth0"} and found["h1:h1-eth0"] == parsed
+    assert calls == [("h1", ["ethtool", "-k", "h1-eth0"]), ("h2", ["ethtool", "-k", "h2-eth0"])]
+    assert provenance.link_offloads(net, limit=1)["(not read)"] == "1 more link ends"
 
 
 def test_seeds_are_deterministic_and_seed_random(files, tmp_path):
@@ -365,4 +424,24 @@ def test_plot_png_with_error_bars(tmp_path):
 def test_summary_table_shows_mean_and_spread():
     rows = [{"point": 0, "repetition": r, "kind": "hub", "v": float(r)} for r in range(3)]
     text = summary_table(Results(rows, ["kind"]))
-    assert "1 ± 1" in text and "hub" in text
+    assert "1 ± 1" in text and "hub" in text and "mean ± 1 s.d." in text
+
+
+def test_table_one_format_per_column_no_plus_minus_zero_no_repeated_columns():
+    from testbed.lab import tables
+    rows = []
+    for point, (bw, bytes_) in enumerate([(1, 5_146_000), (10, 14), (100, 3_452)]):
+        for rep in range(2):
+            rows.append({"point": point, "repetition": rep, "bw": bw, "bytes": bytes_ + (2 * rep if point else 0),
+                         "mbps": bw * 0.9564 + 0.001 * rep, "bound": 5.0, "again": bytes_ + (2 * rep if point else 0)})
+    table = tables.build(Results(rows, ["bw"]), ["bytes", "mbps", "bound", "again"])
+    assert table.header == ["point", "bw", "runs", "bytes", "mbps", "bound"]       # "again" repeats "bytes"
+    bytes_cells = [r[3] for r in table.rows]
+    assert bytes_cells == ["5,146,000", "15 ± 1", "3,453 ± 1"]                     # constants: no "± 0"
+    mbps = [r[4] for r in table.rows]
+    decimals = {cell.split(" ± ")[0].split(".")[1].__len__() for cell in mbps}
+    assert len(decimals) == 1, mbps                                                # one format per column
+    assert all("±" in cell for cell in mbps)
+    assert [r[5] for r in table.rows] == ["5", "5", "5"]
+    assert table.note.count("±") == 1 and "s.d." in table.note                      # defined once
+    assert sum(cell.count("±") for row in table.rows for cell in row) == 5
