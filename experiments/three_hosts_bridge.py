@@ -62,5 +62,7 @@ def matches_planner(results):
 
 
 CHECKS = [bridge_joins_all, no_bridge_splits_b_c, matches_planner]
-PLOTS = [Plot("reachability", y="delivered_percent", x="pair", group="bridge",
-              title="Pings delivered, with and without A's bridge", ylabel="delivered (%)")]
+PLOTS = [Plot("reachability", y="delivered_percent", x="pair", group="bridge", unit="%",
+              labels={"True": "with A's bridge", "False": "without", "bridge": "host A"},
+              xlabel="ordered pair (source→destination)", ylabel="pings delivered",
+              title="Pings delivered, with and without A's bridge")]

@@ -40,6 +40,9 @@ folder for files such as packet captures). Python's ``random`` is seeded with ``
 before each call. A measurement's values are scalars (str, int, float, bool, None) or,
 for results.json only, lists and dicts (e.g. per-interval series).
 
+Plots: see testbed.lab.plotspec (kinds bar, line, timeseries, cdf; units, labels, claim
+bands, references, ratios); every plot is written as PNG (200 dpi), SVG and PDF.
+
 Checks take a :class:`testbed.lab.results.Results` (``where``, ``by``, ``mean``, ``values``...)
 and return ``(ok, message)``; the first line of the docstring states the claim. A check
 with nothing to judge (its points were not measured on this machine) returns
@@ -369,7 +372,8 @@ class Outcome:
 
 def run_experiment(exp: Experiment, *, repeat: int | None = None, overrides: Mapping[str, str] | None = None,
                    out: str = "results", factory: NetworkFactory | None = None,
-                   log: TextIO | None = None, stdout: TextIO | None = None, argv: Sequence[str] = ()) -> Outcome:
+                   log: TextIO | None = None, stdout: TextIO | None = None, argv: Sequence[str] = (),
+                   formats: Sequence[str] | None = None) -> Outcome:
     """Run every grid point ``repeat`` times, write the run's folder, print table and verdicts."""
     log, stdout = log or sys.stderr, stdout or sys.stdout
     if repeat is not None and repeat < 1:
@@ -407,7 +411,7 @@ def run_experiment(exp: Experiment, *, repeat: int | None = None, overrides: Map
         _write(folder, exp, rows, param_columns, [], meta)
         results = Results(rows, param_columns)
         print(meta["error"]["traceback"], end="", file=log)
-        _plot(exp, results, folder, log)
+        _plot(exp, results, folder, log, formats)
         show(exp, results, [], stdout, error=meta["error"])
         where = f"{len(rows)} measurement(s) made before it kept in {folder}" if rows else \
             f"nothing was measured; the run's record is in {folder}"
@@ -428,7 +432,7 @@ def run_experiment(exp: Experiment, *, repeat: int | None = None, overrides: Map
     meta["end"] = datetime.now(timezone.utc).isoformat()
     meta["host"]["load_average_end"] = provenance.load_average()
     _write(folder, exp, rows, param_columns, verdicts, meta)
-    _plot(exp, results, folder, log)
+    _plot(exp, results, folder, log, formats)
     show(exp, results, verdicts, stdout)
     return Outcome(folder, results, verdicts)
 
@@ -527,11 +531,12 @@ def _write(folder: str, exp: Experiment, rows: list[dict], params: list[str], ve
     write_json(os.path.join(folder, "meta.json"), provenance.jsonable(meta))
 
 
-def _plot(exp: Experiment, results: Results, folder: str, log: TextIO) -> list[str]:
+def _plot(exp: Experiment, results: Results, folder: str, log: TextIO,
+          formats: Sequence[str] | None = None) -> list[str]:
     if not exp.plots or not results.rows:
         return []
     from testbed.lab import plot
-    return plot.render(exp.plots, results, os.path.join(folder, "plots"), log)
+    return plot.render(exp.plots, results, os.path.join(folder, "plots"), log, formats or plot.FORMATS)
 
 
 def show(exp: Experiment, results: Results, verdicts: Sequence[Verdict], stdout: TextIO,
@@ -567,7 +572,7 @@ def find_run_folder(path: str) -> str:
 
 
 def report(path: str, experiment_file: str | None = None, log: TextIO | None = None,
-           stdout: TextIO | None = None) -> Outcome:
+           stdout: TextIO | None = None, formats: Sequence[str] | None = None) -> Outcome:
     """Re-plot and re-check a stored run with the experiment's checks and plots (no network)."""
     log, stdout = log or sys.stderr, stdout or sys.stdout
     folder = find_run_folder(path)
@@ -584,6 +589,6 @@ def report(path: str, experiment_file: str | None = None, log: TextIO | None = N
     results = Results(data["rows"], data.get("params", []))
     verdicts = run_checks(exp.checks, results)
     print(f"*** {folder}: {len(results)} measurement(s) from {meta.get('start', '?')}", file=log)
-    _plot(exp, results, folder, log)
+    _plot(exp, results, folder, log, formats)
     show(exp, results, verdicts, stdout)
     return Outcome(folder, results, verdicts)

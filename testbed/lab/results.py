@@ -11,10 +11,11 @@ import csv
 import json
 import math
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from testbed.errors import UsageError
+from testbed.lab.plotspec import Plot  # noqa: F401  (re-exported: experiments write testbed.Plot)
 
 ID_COLUMNS = ("point", "repetition", "seed", "measurement")
 SCALARS = (str, int, float, bool, type(None))
@@ -206,33 +207,7 @@ def verdicts_json(verdicts: Sequence[Verdict]) -> list[dict]:
              "claim": v.claim} for v in verdicts]
 
 
-# ------------------------------------------------------------------ plots and tables
-
-@dataclass(frozen=True)
-class Plot:
-    """A plot of results: ``y`` (one column or several) against ``x``, one series per ``group``.
-
-    Rows with equal x (and group) are repetitions: the plot shows their mean with error bars
-    of one standard deviation. kind "bar" draws grouped bars, "line" lines with markers.
-    ``where`` keeps only rows whose columns have the given values.
-    """
-
-    name: str
-    y: str | tuple[str, ...]
-    x: str
-    group: str | None = None
-    kind: str = "bar"
-    title: str = ""
-    xlabel: str = ""
-    ylabel: str = ""
-    logy: bool = False
-    logx: bool = False                     # line plots with numeric x only
-    where: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def ys(self) -> tuple[str, ...]:
-        return (self.y,) if isinstance(self.y, str) else tuple(self.y)
-
+# ------------------------------------------------------------------ tables
 
 def label_columns(results: Results, limit: int = 1) -> list[str]:
     """Text columns that tell apart the measurements of one run (e.g. "pair"), if there are several."""

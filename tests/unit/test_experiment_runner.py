@@ -404,23 +404,6 @@ def test_graph_hash_ignores_insertion_order():
     assert provenance.graph_hash(a) != provenance.graph_hash(b)
 
 
-def test_plot_png_with_error_bars(tmp_path):
-    from testbed.lab import plot
-    rows = [{"point": p, "repetition": r, "kind": k, "x": x, "y": x * (1 + r)}
-            for p, (k, x) in enumerate([("hub", 1), ("hub", 2), ("bridge", 1)]) for r in range(3)]
-    results = Results(rows, ["kind", "x"])
-    xs, data = plot.series(Plot("p", y="y", x="x", group="kind"), results)
-    assert xs == [1, 2]
-    means, stds = data["hub"]
-    assert means == [2.0, 4.0] and stds[0] == pytest.approx(1.0)
-    written = plot.render([Plot("bars", y="y", x="kind"), Plot("lines", y="y", x="x", group="kind", kind="line")],
-                          results, str(tmp_path / "plots"), io.StringIO())
-    assert [os.path.basename(p) for p in written] == ["bars.png", "lines.png"]
-    for path in written:
-        with open(path, "rb") as f:
-            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
-
-
 def test_summary_table_shows_mean_and_spread():
     rows = [{"point": 0, "repetition": r, "kind": "hub", "v": float(r)} for r in range(3)]
     text = summary_table(Results(rows, ["kind"]))
