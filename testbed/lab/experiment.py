@@ -412,6 +412,7 @@ def run_experiment(exp: Experiment, *, repeat: int | None = None, overrides: Map
         results = Results(rows, param_columns)
         print(meta["error"]["traceback"], end="", file=log)
         _plot(exp, results, folder, log, formats)
+        _report_html(folder, exp, results, [], meta, meta["error"])
         show(exp, results, [], stdout, error=meta["error"])
         where = f"{len(rows)} measurement(s) made before it kept in {folder}" if rows else \
             f"nothing was measured; the run's record is in {folder}"
@@ -433,6 +434,8 @@ def run_experiment(exp: Experiment, *, repeat: int | None = None, overrides: Map
     meta["host"]["load_average_end"] = provenance.load_average()
     _write(folder, exp, rows, param_columns, verdicts, meta)
     _plot(exp, results, folder, log, formats)
+    _report_html(folder, exp, results, verdicts, meta)
+    print(f"*** report: {os.path.join(folder, 'report.html')}", file=log)
     show(exp, results, verdicts, stdout)
     return Outcome(folder, results, verdicts)
 
@@ -539,13 +542,24 @@ def _plot(exp: Experiment, results: Results, folder: str, log: TextIO,
     return plot.render(exp.plots, results, os.path.join(folder, "plots"), log, formats or plot.FORMATS)
 
 
+def _columns(exp: Experiment, results: Results) -> list[str] | None:
+    return [c for c in exp.table if c in results.columns] if exp.table else None
+
+
+def _report_html(folder: str, exp: Experiment, results: Results, verdicts: Sequence[Verdict], meta: Mapping,
+                 error: Mapping[str, Any] | None = None) -> str:
+    from testbed.lab import report_html, tables
+    table = tables.build(results, _columns(exp, results)) if results.rows else None
+    return report_html.write(folder, name=exp.name, description=exp.description, verdicts=verdicts, table=table,
+                             plots=exp.plots, meta=meta, error=error, results=results)
+
+
 def show(exp: Experiment, results: Results, verdicts: Sequence[Verdict], stdout: TextIO,
          error: Mapping[str, Any] | None = None) -> None:
     """Print the summary table, the verdicts and a line that sums them up."""
     print(f"{exp.name}: {exp.description}" if exp.description else exp.name, file=stdout)
     if results.rows:
-        columns = [c for c in exp.table if c in results.columns] if exp.table else None
-        print(summary_table(results, columns), file=stdout)
+        print(summary_table(results, _columns(exp, results)), file=stdout)
     for verdict in verdicts:
         print(verdict.line(), file=stdout)
     if error is not None:
@@ -590,5 +604,9 @@ def report(path: str, experiment_file: str | None = None, log: TextIO | None = N
     verdicts = run_checks(exp.checks, results)
     print(f"*** {folder}: {len(results)} measurement(s) from {meta.get('start', '?')}", file=log)
     _plot(exp, results, folder, log, formats)
+    error = meta.get("error")
+    _report_html(folder, exp, results, verdicts, meta,
+                 error if isinstance(error, dict) and error.get("in") == "run()" else None)
+    print(f"*** report: {os.path.join(folder, 'report.html')}", file=log)
     show(exp, results, verdicts, stdout)
     return Outcome(folder, results, verdicts)

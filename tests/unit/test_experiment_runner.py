@@ -134,8 +134,8 @@ def test_repeat_option_overrides_file(files, tmp_path):
 def test_csv_and_json_schema(files, tmp_path):
     outcome, _, _ = run(files(), tmp_path)
     folder = outcome.folder
-    assert sorted(os.listdir(folder)) == ["experiment.py", "meta.json", "plots", "results.csv", "results.json",
-                                          "topology.py"]
+    assert sorted(os.listdir(folder)) == ["experiment.py", "meta.json", "plots", "report.html", "results.csv",
+                                          "results.json", "topology.py"]
     with open(os.path.join(folder, "results.csv")) as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 16
