@@ -8,7 +8,6 @@ Exit codes, for every subcommand: 0 success; 1 a check failed; 2 invalid input;
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import textwrap

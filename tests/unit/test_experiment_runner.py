@@ -11,7 +11,7 @@ from testbed.lab import experiment
 from testbed.lab import provenance
 from testbed.cli.main import main
 from testbed.errors import UsageError
-from testbed.lab.results import Plot, Results
+from testbed.lab.results import Results
 from testbed.lab.tables import summary_table
 
 SINGLE = os.path.join(os.path.dirname(__file__), "..", "..", "topologies", "single.py")   # h1..hn on s1

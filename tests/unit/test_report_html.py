@@ -12,7 +12,7 @@ import pytest
 
 from testbed.lab import experiment
 
-from test_experiment_runner import FakeNetwork, files, run   # noqa: F401  (fixture and helpers)
+from test_experiment_runner import files, run   # noqa: F401  (the fixture and the helper)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHECK = """<script>
