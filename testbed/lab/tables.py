@@ -4,7 +4,8 @@ Each measured column has one number format for all its cells (chosen from the co
 values: integers with thousands separators, else a fixed number of decimals giving three
 significant digits to the smallest value), the spread is written ``mean ± s.d.`` and
 defined once, in the table's note; a value that did not vary over the runs is written
-without ``± 0``; a column whose values repeat another column's in every row is left out.
+without ``± 0``; a column is shown once, and a measured column that only echoes a parameter
+shown already (equal to it in every row) is left out.
 """
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ def build(results: Results, columns: Sequence[str] | None = None, max_columns: i
     labels = label_columns(results)
     measured = list(columns) if columns else results.measured_columns[:max_columns]
     groups = list(results.by("point", *labels).values())
+    measured = _without_repeats(measured, [*params, *labels], results)
     stats: dict[str, list[tuple[float, float, int] | None]] = {}
     for column in measured:
         cells = []
@@ -69,7 +71,6 @@ def build(results: Results, columns: Sequence[str] | None = None, max_columns: i
                 cells.append((statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0,
                               len(values)))
         stats[column] = cells
-    measured = _without_repeats(measured, stats)
     header = ["point", *params, *labels, "runs", *measured]
     rows = []
     spread = False
@@ -98,13 +99,21 @@ def build(results: Results, columns: Sequence[str] | None = None, max_columns: i
     return Table(header, rows, note, numeric)
 
 
-def _without_repeats(columns: list[str], stats: dict[str, list]) -> list[str]:
-    """Columns whose cells are not the same as an earlier column's in every row."""
+def _without_repeats(columns: list[str], shown: list[str], results: Results) -> list[str]:
+    """The columns once each, leaving out any that only echoes a column already shown (equal in every row)."""
     kept: list[str] = []
     for column in columns:
-        if not any(stats[column] == stats[other] for other in kept):
-            kept.append(column)
+        if column in kept or column in shown:
+            continue
+        if any(all(_same(r.get(column), r.get(other)) for r in results.rows) for other in shown):
+            continue
+        kept.append(column)
     return kept
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values of one type (True is not the count 1)."""
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
 
 
 def summary_table(results: Results, columns: Sequence[str] | None = None, max_columns: int = 6) -> str:

@@ -416,9 +416,11 @@ def test_table_one_format_per_column_no_plus_minus_zero_no_repeated_columns():
     for point, (bw, bytes_) in enumerate([(1, 5_146_000), (10, 14), (100, 3_452)]):
         for rep in range(2):
             rows.append({"point": point, "repetition": rep, "bw": bw, "bytes": bytes_ + (2 * rep if point else 0),
-                         "mbps": bw * 0.9564 + 0.001 * rep, "bound": 5.0, "again": bytes_ + (2 * rep if point else 0)})
-    table = tables.build(Results(rows, ["bw"]), ["bytes", "mbps", "bound", "again"])
-    assert table.header == ["point", "bw", "runs", "bytes", "mbps", "bound"]       # "again" repeats "bytes"
+                         "mbps": bw * 0.9564 + 0.001 * rep, "bound": 5.0, "configured": bw,
+                         "same": bytes_ + (2 * rep if point else 0)})
+    table = tables.build(Results(rows, ["bw"]), ["bytes", "mbps", "bound", "configured", "bytes", "same"])
+    # "configured" only echoes the parameter bw, "bytes" is asked twice; "same" is measured: kept
+    assert table.header == ["point", "bw", "runs", "bytes", "mbps", "bound", "same"]
     bytes_cells = [r[3] for r in table.rows]
     assert bytes_cells == ["5,146,000", "15 ± 1", "3,453 ± 1"]                     # constants: no "± 0"
     mbps = [r[4] for r in table.rows]
@@ -427,4 +429,4 @@ def test_table_one_format_per_column_no_plus_minus_zero_no_repeated_columns():
     assert all("±" in cell for cell in mbps)
     assert [r[5] for r in table.rows] == ["5", "5", "5"]
     assert table.note.count("±") == 1 and "s.d." in table.note                      # defined once
-    assert sum(cell.count("±") for row in table.rows for cell in row) == 5
+    assert sum(cell.count("±") for row in table.rows for cell in row) == 7
