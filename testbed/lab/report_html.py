@@ -96,9 +96,28 @@ def _provenance(meta: Mapping[str, Any]) -> str:
         ("parameters", json.dumps(params.get("fixed", {})) + "; grid " + json.dumps(params.get("grid", {}))),
         ("repetitions", params.get("repeat")), ("seed", (meta.get("seeds") or {}).get("base")),
         ("command", " ".join((meta.get("experiment") or {}).get("argv") or []) or None),
+        ("host sysctls", ", ".join(f"{k} = {v}" for k, v in (host.get("sysctls") or {}).items() if v is not None)),
+        ("link offloads", _offload_summary(topology.get("networks") or [])),
     ]
     items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts if v not in (None, ""))
     return f"<dl>{items}</dl>"
+
+
+def _offload_summary(networks: Sequence[Mapping[str, Any]]) -> str:
+    """"tx-checksumming off on 8 of 8 link ends" per network, for the settings that differ from on."""
+    parts = []
+    for index, network in enumerate(networks):
+        ends = [v for v in (network.get("offloads") or {}).values() if isinstance(v, Mapping)]
+        if not ends:
+            continue
+        off = {}
+        for end in ends:
+            for name, state in end.items():
+                if str(state).startswith("off"):
+                    off[name] = off.get(name, 0) + 1
+        text = ", ".join(f"{name} off on {n} of {len(ends)}" for name, n in off.items()) or "all on"
+        parts.append(f"network {index + 1}: {text}")
+    return "; ".join(parts)
 
 
 def write(folder: str, *, name: str, description: str, verdicts: Sequence[Verdict], table: Table | None,
