@@ -24,6 +24,11 @@ from testbed import Plot, traffic
 
 TOPOLOGY = "topologies/lossy_link.py"
 PARAMS = {"bw": 300.0, "delay": "", "duration": 3.0, "cc": "reno", "offload": False}
+RUN_PARAMS = {
+    "duration": "seconds of the TCP flow",
+    "cc": "TCP congestion control (iperf3 -C)",
+    "offload": "keep TSO/GSO on h1 (off: one drop is one segment)",
+}
 GRID = {"loss": [0.1, 0.5, 1.0, 2.0, 5.0]}
 REPEAT = 2
 TABLE = ["measured_mbps", "mathis_mbps", "rtt_ms", "retransmits"]
@@ -88,9 +93,16 @@ def _model_curve(results) -> list[tuple[float, float]]:
 CHECKS = [decreases_with_loss, slope_like_mathis]
 PLOTS = [
     Plot("throughput_vs_loss", y=("measured_mbps", "mathis_mbps", "link_goodput_mbps"), x="loss", kind="line",
-         logx=True, logy=True, title="TCP throughput vs loss: measured and Mathis model",
-         xlabel="loss (%)", ylabel="Mbit/s"),
-    Plot("rtt", y=("rtt_ms", "rtt_avg_ms"), x="loss", kind="line", logx=True,
-         title="Ping RTT on the link (min: the model's, avg)",
-         xlabel="loss (%)", ylabel="RTT (ms)"),
+         references=("mathis_mbps", "link_goodput_mbps"), logx=True, logy=True, unit="Mbit/s",
+         xlabel="loss on the data direction", x_unit="%", ylabel="TCP throughput",
+         labels={"measured_mbps": "measured (Reno)", "mathis_mbps": "Mathis model, ping RTT",
+                 "link_goodput_mbps": "link rate (goodput)"},
+         title="TCP throughput against loss, with the Mathis model",
+         caption="the model's RTT is the link's minimum ping RTT (about 10 µs natively)"),
+    Plot("rtt", y=("rtt_ms", "rtt_avg_ms"), x="loss", kind="line", logx=True, unit="ms",
+         xlabel="loss on the data direction", x_unit="%", ylabel="ping RTT", legend="ping RTT",
+         labels={"rtt_ms": "minimum (the model's)", "rtt_avg_ms": "mean"},
+         title="Ping RTT on the link before each flow"),
+    Plot("intervals", y="intervals", group="loss", kind="timeseries", unit="Mbit/s", ylabel="TCP throughput",
+         labels={"loss": "loss (%)"}, title="TCP throughput per reporting interval"),
 ]

@@ -48,6 +48,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     # experiments
     "Plot": ("testbed.lab.results", "Plot"),
     "Results": ("testbed.lab.results", "Results"),
+    "skip": ("testbed.lab.results", "skip"),
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -10,16 +10,27 @@ from testbed.cli import vmrun
 def cmd_experiment(args: argparse.Namespace) -> int:
     from testbed.lab import experiment
     from testbed.topology import load as loader
+    formats = _formats(args)
     exp = experiment.load_experiment(args.file)
     outcome = experiment.run_experiment(exp, repeat=args.repeat, overrides=loader.parse_param_args(args.param),
-                                        out=args.out, argv=sys.argv)
+                                        out=args.out, argv=sys.argv, formats=formats)
     print(f"*** results in {outcome.folder}", file=sys.stderr)
     return outcome.exit_code
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from testbed.lab import experiment
-    return experiment.report(args.dir, experiment_file=args.experiment).exit_code
+    return experiment.report(args.dir, experiment_file=args.experiment, formats=_formats(args)).exit_code
+
+
+def _formats(args: argparse.Namespace) -> tuple[str, ...]:
+    from testbed.lab import plot
+    return plot.parse_formats(args.format)
+
+
+def _add_format(p) -> None:
+    p.add_argument("--format", default="png,svg,pdf", metavar="FORMATS",
+                   help="plot file formats, comma-separated: png (200 dpi), svg, pdf (default: all three)")
 
 
 def add_parsers(sub) -> None:
@@ -31,6 +42,7 @@ def add_parsers(sub) -> None:
                    help="set a parameter, or sweep a grid parameter with KEY=V1,V2 (repeatable)")
     p.add_argument("--out", "-o", default="results", metavar="DIR",
                    help="where to write DIR/<experiment>/<timestamp>/ (default: results)")
+    _add_format(p)
     vmrun.add_argument(p)
     p.set_defaults(func=cmd_experiment)
 
@@ -38,4 +50,5 @@ def add_parsers(sub) -> None:
     p.add_argument("dir", metavar="DIR", help="a run folder (or an experiment folder: its newest run)")
     p.add_argument("--experiment", metavar="FILE",
                    help="take checks and plots from FILE instead of the copy stored with the results")
+    _add_format(p)
     p.set_defaults(func=cmd_report)
