@@ -65,8 +65,27 @@ def _root_tables() -> str:
     return subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout.strip()
 
 
-def _orphans() -> list[int]:
-    """Processes whose network namespace is neither the root one nor a named one."""
+def _ours(pid: str) -> bool:
+    """Started for a testbed run: a node's command (TESTBED_RUN in its environment) or a daemon
+    whose command line names a run's folder (Open vSwitch, dnsmasq, dhclient)."""
+    try:
+        return b"TESTBED_RUN=" in open(f"/proc/{pid}/environ", "rb").read() or \
+            b"/run/testbed/" in open(f"/proc/{pid}/cmdline", "rb").read()
+    except OSError:
+        return False
+
+
+def _orphans(settle: float = 2.0) -> list[int]:
+    """Processes of testbed runs whose network namespace is neither the root one nor a named one,
+    still there ``settle`` seconds later (not one that is just exiting)."""
+    found = _orphans_now()
+    if found:
+        time.sleep(settle)
+        found = sorted(set(found) & set(_orphans_now()))
+    return found
+
+
+def _orphans_now() -> list[int]:
     root = os.readlink("/proc/self/ns/net")
     named = set()
     for name in _ls("/run/netns"):
@@ -78,7 +97,7 @@ def _orphans() -> list[int]:
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             ns = os.readlink(f"/proc/{pid}/ns/net")
-            if ns != root and ns not in named and open(f"/proc/{pid}/cmdline", "rb").read():
+            if ns != root and ns not in named and open(f"/proc/{pid}/cmdline", "rb").read() and _ours(pid):
                 found.append(int(pid))
         except OSError:
             continue

@@ -31,8 +31,9 @@ class Node:
         self.name = plan.name
         self.kind = plan.kind
         self.netns = netns
-        # what commands run here need besides the caller's environment (an OVS switch: its own OVS)
-        self.environment = dict(environment or {})
+        # what commands run here get besides the caller's environment: the run and node they run in,
+        # and what the node's kind or backend adds (an OVS switch: its own OVS's folders)
+        self.environment = {"TESTBED_RUN": net.run_id, "TESTBED_NODE": plan.name, **(environment or {})}
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.name} in netns {self.netns}>"
@@ -91,11 +92,10 @@ class Node:
     def popen(self, command: str | Sequence[str], **kwargs: Any) -> subprocess.Popen:
         """Start a command inside the node; it is journaled and stopped at teardown."""
         kwargs.setdefault("start_new_session", True)
-        if self.environment:
-            env = dict(kwargs.get("env") or os.environ)
-            for var, value in self.environment.items():
-                env.setdefault(var, value)
-            kwargs["env"] = env
+        env = dict(kwargs.get("env") or os.environ)
+        for var, value in self.environment.items():
+            env.setdefault(var, value)
+        kwargs["env"] = env
         return self.net._spawn(self._argv(command), **kwargs)
 
     def wait_listening(self, port: int, proc: subprocess.Popen | None = None, timeout: float = 20.0) -> None:
