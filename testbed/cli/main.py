@@ -104,11 +104,14 @@ def load_plan(args: argparse.Namespace, draft: bool = False):
     arp = "static" if getattr(args, "arp", "auto") == "static" else "dynamic"
     options = dict(source=source, params=params, arp=arp, features=caps.features, switch=getattr(args, "switch", None))
     if not draft:
-        return pipeline.plan(graph, **options)
-    plan, refusals = pipeline.draft(graph, **options)
-    for refusal in refusals:
-        print("testbed: warning: this kernel cannot build it; shown as planned for a stock kernel "
-              f"(`--vm`):\n{refusal}", file=sys.stderr)
+        plan = pipeline.plan(graph, **options)
+    else:
+        plan, refusals = pipeline.draft(graph, **options)
+        for refusal in refusals:
+            print("testbed: warning: this kernel cannot build it; shown as planned for a stock kernel "
+                  f"(`--vm`):\n{refusal}", file=sys.stderr)
+    for note in pipeline.stand_ins(plan):
+        print(f"testbed: note: {note}", file=sys.stderr)
     return plan
 
 

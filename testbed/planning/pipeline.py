@@ -159,6 +159,14 @@ def device_kind(kind: str, features: frozenset | None) -> str:
     return kind
 
 
+def stand_ins(result: Plan) -> list[str]:
+    """What the plan makes differently from what the topology asked, on this kernel: every
+    ifb interface of a plan stands in for a dummy (a topology cannot ask for an ifb)."""
+    return [f"{node.name}:{intf.name} is a dummy device, made as an ifb: this kernel has no dummy "
+            "driver (an ifb is the same stand-alone, always-up interface; `testbed doctor` shows the driver)"
+            for node in result.nodes for intf in node.interfaces if intf.kind == "ifb"]
+
+
 def _settings(link) -> tuple[tuple[str, Any], ...]:
     """The link settings echoed in the plan (as written), in the concerns' order."""
     names = [n for c in concerns.REGISTRY for n in c.link_settings]

@@ -114,3 +114,16 @@ def test_plan_prints_what_this_kernel_cannot_build_with_a_warning(capsys, monkey
     monkeypatch.setattr(caps, "features", lambda: None)
     assert cli.main(["plan", "topologies/pair.py", "--param", "delay=10ms"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_plan_says_when_a_dummy_is_made_as_an_ifb(capsys, monkeypatch):
+    from testbed.kernel import caps
+    monkeypatch.setattr(caps, "features", lambda: frozenset({"veth", "bridge", "ifb"}))
+    assert cli.main(["plan", "topologies/three_hosts.py"]) == 0
+    captured = capsys.readouterr()
+    assert '"kind": "ifb"' in captured.out
+    assert "note: A:eth0 is a dummy device, made as an ifb: this kernel has no dummy driver" in captured.err
+    monkeypatch.setattr(caps, "features", lambda: frozenset({"veth", "bridge", "ifb", "dummy"}))
+    assert cli.main(["plan", "topologies/three_hosts.py"]) == 0
+    captured = capsys.readouterr()
+    assert '"kind": "dummy"' in captured.out and "ifb" not in captured.err
