@@ -100,13 +100,20 @@ def gateway_problems(topo, nodes: tuple[Node, ...]) -> list[Problem]:
     problems = []
     for n in nodes:
         nets = [ipaddress.ip_interface(a).network for a in n.addresses]
+        own = {ipaddress.ip_interface(a).ip for a in n.addresses}
+        given = topo.node(n.name).get("default_route")
         for r in n.routes:
-            if not any(ipaddress.ip_address(r.via) in net for net in nets):
+            if ipaddress.ip_address(r.via) in own:
+                named = f" (default_route {given!r} names the node itself)" if given == n.name else ""
+                problems.append(Problem(f"node {n.name!r} route {r.dst} via {r.via}",
+                                        f"the gateway is the node's own address{named}: the kernel would send "
+                                        "to every destination as if it were on that link",
+                                        "use the address of a neighbour, or default_route='none'"))
+            elif not any(ipaddress.ip_address(r.via) in net for net in nets):
                 problems.append(Problem(f"node {n.name!r} route {r.dst} via {r.via}",
                                         "the gateway is on none of the node's subnets "
                                         f"({', '.join(str(x) for x in nets) or 'it has no addresses'})",
                                         "use the address of a neighbour on one of those subnets"))
-        given = topo.node(n.name).get("default_route")
         explicit = [dst for dst, _ in topo.node(n.name).get("routes") or () if dst in DEFAULTS]
         if given not in (None, "none") and explicit:
             problems.append(Problem(f"node {n.name!r}", f"has default_route {given!r} and a route to {explicit[0]} "

@@ -96,6 +96,25 @@ def test_an_explicit_default_route_and_default_route_are_two_default_routes():
     assert any("a second route to 10.9.0.0/24" in m for m in messages(g))
 
 
+def test_a_route_via_the_nodes_own_address_is_refused():
+    # a router whose default_route names itself: the kernel takes it as "everything is on this
+    # link", answers then come through ARP replies for addresses of other links, and the
+    # predicted reachability is wrong
+    g = nx.Graph()
+    g.add_node("r2", kind="router", default_route="r2")
+    g.add_node("h1", kind="host")
+    g.add_node("h4", kind="host")
+    g.add_edge("h1", "r2")
+    g.add_edge("r2", "h4")
+    found = messages(g)
+    assert any("node 'r2' route default via" in m and "the node's own address (default_route 'r2' names the "
+               "node itself)" in m for m in found), found
+    g.nodes["r2"]["default_route"] = "10.0.0.1"                      # its own first address, given as an IP
+    assert any("the gateway is the node's own address:" in m for m in messages(g)), messages(g)
+    g = pair(routes=[{"dst": "10.9.0.0/24", "via": "10.0.0.1"}])      # h1's own address
+    assert any("node 'h1' route 10.9.0.0/24 via 10.0.0.1" in m and "own address" in m for m in messages(g))
+
+
 def _dhcp(**server) -> nx.Graph:
     g = nx.Graph()
     g.add_node("srv", kind="host", ip="10.0.0.1/24", dhcp_server=server)
