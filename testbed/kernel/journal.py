@@ -106,13 +106,19 @@ class Link(Entry):
 @entry_type
 @dataclass(frozen=True)
 class Dir(Entry):
-    """An /etc/netns/<namespace> folder (name resolution inside the node)."""
+    """An /etc/netns/<namespace> entry (name resolution inside the node): a link to a folder
+    of the run, or a folder."""
 
     TYPE: ClassVar[str] = "dir"
     path: str
 
     def remove(self, removal: Removal) -> None:
-        if os.path.dirname(self.path) == ETC_NETNS and os.path.isdir(self.path):
+        if os.path.dirname(self.path) != ETC_NETNS:
+            return
+        if os.path.islink(self.path):
+            os.unlink(self.path)
+            removal.count("dir")
+        elif os.path.isdir(self.path):
             try:                                 # its hosts link, then the folder (or all of it)
                 os.unlink(os.path.join(self.path, "hosts"))
                 os.rmdir(self.path)
