@@ -22,6 +22,7 @@ NETNS_DIR = "/run/netns"
 CLONE_NEWNET = 0x40000000
 MS_BIND, MS_REC, MS_SHARED = 4096, 16384, 1 << 20
 MNT_DETACH = 2
+AT_FDCWD, AT_EMPTY_PATH = -100, 0x1000
 
 _libc = ctypes.CDLL(None, use_errno=True)
 T = TypeVar("T")
@@ -156,8 +157,8 @@ class MountPoints:
     moments ago (ext4 without a journal checks every recently deleted one: recently_deleted())
     that grows with the namespaces removed in the last seconds, by this run or any other. A
     link takes no inode. A namespace is mounted on the name (the dentry), so linked names
-    stay independent namespaces; the first file is held open and linked through
-    /proc/self/fd, since its own name is covered by its namespace's mount.
+    stay independent namespaces; the first file is held open and linked by its descriptor
+    (linkat AT_EMPTY_PATH), since its own name is covered by its namespace's mount.
     """
 
     MAX_LINKS = 60_000           # ext4 allows 65,000 links to a file
@@ -168,14 +169,13 @@ class MountPoints:
 
     def make(self, path: str) -> None:
         if self._fd is not None and self._links < self.MAX_LINKS:
-            try:
-                os.link(f"/proc/self/fd/{self._fd}", path)
+            if _libc.linkat(self._fd, b"", AT_FDCWD, path.encode(), AT_EMPTY_PATH) == 0:
                 self._links += 1
                 return
-            except FileExistsError:
-                raise
-            except OSError:       # the file is gone, or links are refused here: make new files
-                self.close()
+            code = ctypes.get_errno()
+            if code == errno.EEXIST:
+                raise FileExistsError(code, os.strerror(code), path)
+            self.close()          # the file is gone, or links are refused here: make new files
         fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
         self.close()
         self._fd, self._links = fd, 1
