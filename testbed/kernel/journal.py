@@ -15,6 +15,7 @@ import os
 import secrets
 import shutil
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, Iterable
@@ -54,9 +55,11 @@ class Removal:
         self.entries = entries
         self.counts: dict[str, int] = {"process": 0, "netns": 0, "dir": 0, "link": 0}
         self.netns = {e.name for e in entries if isinstance(e, Netns)}
+        self._lock = threading.Lock()
 
     def count(self, what: str, n: int = 1) -> None:
-        self.counts[what] = self.counts.get(what, 0) + n
+        with self._lock:                 # namespaces are removed from several threads at once
+            self.counts[what] = self.counts.get(what, 0) + n
 
 
 @dataclass(frozen=True)
