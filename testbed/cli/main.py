@@ -21,7 +21,6 @@ from testbed.cli import experiments as experiment_commands
 from testbed.cli import runs as run_commands
 from testbed.cli import vmrun
 from testbed.errors import TestbedError, UsageError
-from testbed.topology import load as loader
 
 EXIT_OK, EXIT_CHECK, EXIT_INPUT, EXIT_ENV = 0, 1, 2, 3
 TESTS: dict[str, Callable] = {}
@@ -91,6 +90,7 @@ def load_graph(args: argparse.Namespace):
         return conversion.graph, conversion.params, source
     if not args.file:
         raise UsageError("give a topology FILE (e.g. topologies/single.py) or --topo NAME[,ARGS]")
+    from testbed.topology import load as loader       # networkx: only for commands that load a topology
     graph, params = loader.load(args.file, loader.parse_param_args(args.param))
     return graph, params, args.file
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import secrets
 import shutil
 import signal
 import threading
@@ -29,7 +28,7 @@ ETC_NETNS = "/etc/netns"
 
 
 def new_run_id() -> str:
-    return RUN_ID_PREFIX + secrets.token_hex(3)
+    return RUN_ID_PREFIX + os.urandom(3).hex()
 
 
 def run_dir(run_id: str) -> str:
