@@ -35,7 +35,6 @@ from testbed.model.plan import Node, Plan
 CHUNK = 128                     # objects per netlink batch (and journal write)
 FDS_NEEDED = 2 * CHUNK + 64     # namespace fds held while one batch of links is made, and some room
 HOSTS_LINKS_MAX = 60_000        # hard links of one /etc/netns entry (ext4 allows 65,000)
-HOSTS_LINKS_MAX = 60_000        # hard links of one /etc/netns entry (ext4 allows 65,000)
 CARRIER_TIMEOUT = 10.0          # seconds for every veth to report carrier after the build
 
 __all__ = ["PHASES", "Progress", "build", "netns_name"]
