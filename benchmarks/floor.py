@@ -3,6 +3,7 @@ in-process loop, and removed again; what any tool has to pay here for the same o
 
     from floor import floor
     floor(graph)   # {"build": s, "stop": s, "namespaces": s, "links": s, and "<that>_cpu": s of CPU}
+    floor(graph, linked=True)   # mount points as hard links of one file (as testbed makes them)
 
 One namespace per node (a new file on /run/netns, unshare(CLONE_NEWNET), a bind mount: what
 ``ip netns add`` does, without the fork), a Linux bridge in each node that is not a host, then
@@ -25,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from testbed.kernel import nlencode  # noqa: E402  (message encoders only)
+from testbed.kernel import nlencode, nsfs  # noqa: E402  (message encoders; nsfs.MountPoints with linked=True)
 
 CLONE_NEWNET, MS_BIND, MNT_DETACH = 0x40000000, 4096, 2
 CREATE = 1 | 4 | 0x400 | 0x200        # REQUEST | ACK | CREATE | EXCL
@@ -57,16 +58,20 @@ def _mac(i: int) -> str:
     return "02:fb:%02x:%02x:%02x:%02x" % (i >> 24 & 255, i >> 16 & 255, i >> 8 & 255, i & 255)
 
 
-def _build_and_stop(graph, prefix: str, out: dict) -> None:
+def _build_and_stop(graph, prefix: str, out: dict, linked: bool = False) -> None:
     nodes = list(graph.nodes)
     hosts = {n for n in nodes if graph.nodes[n].get("kind", "host") == "host"}
     paths = {n: f"/run/netns/{prefix}{n}" for n in nodes}
     root = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     made: list[str] = []
+    mountpoints = nsfs.MountPoints() if linked else None
     try:
         start, cpu_start = time.perf_counter(), time.process_time()
         for n in nodes:
-            os.close(os.open(paths[n], os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444))
+            if mountpoints is not None:
+                mountpoints.make(paths[n])
+            else:
+                os.close(os.open(paths[n], os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444))
             made.append(n)
             _check(libc.unshare(CLONE_NEWNET), "unshare")
             try:
@@ -133,17 +138,22 @@ def _build_and_stop(graph, prefix: str, out: dict) -> None:
             os.unlink(paths[n])
         out.update(stop=time.perf_counter() - stop, stop_cpu=time.process_time() - cpu_stop)
         os.close(root)
+        if mountpoints is not None:
+            mountpoints.close()
 
 
-def floor(graph, prefix: str | None = None) -> dict:
-    """Build ``graph``'s namespaces, bridges and veths by the simplest loop and remove them: seconds."""
+def floor(graph, prefix: str | None = None, linked: bool = False) -> dict:
+    """Build ``graph``'s namespaces, bridges and veths by the simplest loop and remove them: seconds.
+
+    ``linked``: each mount point a hard link of one file instead of a new file (nsfs.MountPoints):
+    a new inode costs more as more were freed in the last seconds here (by anyone)."""
     prefix = prefix or f"fl{os.getpid() % 100000}-"
     out: dict = {}
     errors: list[BaseException] = []
 
     def run() -> None:
         try:
-            _build_and_stop(graph, prefix, out)
+            _build_and_stop(graph, prefix, out, linked)
         except BaseException as exc:
             errors.append(exc)
     worker = threading.Thread(target=run, name="floor")
