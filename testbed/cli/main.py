@@ -21,7 +21,6 @@ from testbed.cli import experiments as experiment_commands
 from testbed.cli import runs as run_commands
 from testbed.cli import vmrun
 from testbed.errors import TestbedError, UsageError
-from testbed.topology import load as loader
 
 EXIT_OK, EXIT_CHECK, EXIT_INPUT, EXIT_ENV = 0, 1, 2, 3
 TESTS: dict[str, Callable] = {}
@@ -91,6 +90,7 @@ def load_graph(args: argparse.Namespace):
         return conversion.graph, conversion.params, source
     if not args.file:
         raise UsageError("give a topology FILE (e.g. topologies/single.py) or --topo NAME[,ARGS]")
+    from testbed.topology import load as loader       # networkx: only for commands that load a topology
     graph, params = loader.load(args.file, loader.parse_param_args(args.param))
     return graph, params, args.file
 
@@ -133,7 +133,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"--count {args.count}: at most {MAX_COUNT} pings")
     if args.pair is not None and args.test not in ("ping", "iperf"):
         raise UsageError(f"--pair {args.pair}: only --test ping and --test iperf take a pair")
+    wall, cpu = time.perf_counter(), time.process_time()
     plan = load_plan(args)
+    planned = (time.perf_counter() - wall, time.process_time() - cpu)
     started = time.perf_counter()
     net = Network(plan, arp=args.arp, progress=progress_for(len(plan.nodes)))
     try:
@@ -141,11 +143,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         built = time.perf_counter()
         print(f"*** {plan.source}: {len(plan.nodes)} nodes, {len(plan.links)} links built in "
               f"{built - started:.2f} s (run {net.run_id})", file=sys.stderr)
-        return run_test(net, args)
+        if args.timings:
+            print_timings({"load and plan": planned, **net.timings})
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            return run_test(net, args)
+        finally:
+            if args.timings and args.test not in (None, "none"):
+                print_timings({f"test {args.test}": (time.perf_counter() - wall, time.process_time() - cpu)})
     finally:
         t0 = time.perf_counter()
         net.stop()
         print(f"*** torn down in {time.perf_counter() - t0:.2f} s", file=sys.stderr)
+        if args.timings and "teardown" in net.timings:
+            print_timings({"teardown": net.timings["teardown"]})
+
+
+def print_timings(timings: dict[str, tuple[float, float]]) -> None:
+    """--timings: one line per phase, wall and CPU seconds of this process (on stderr)."""
+    for name, (wall, cpu) in timings.items():
+        print(f"*** time {name}: {wall:.3f} s wall, {cpu:.3f} s cpu", file=sys.stderr)
 
 
 def run_test(net, args: argparse.Namespace) -> int:
@@ -261,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"pings per pair for pingall (default 1), pings for ping (default 20); 1..{MAX_COUNT}")
     p.add_argument("--time", type=bounded(float, 1, MAX_SECONDS), default=3.0,
                    help=f"seconds of iperf3 traffic for iperf (default 3); 1..{MAX_SECONDS}")
+    p.add_argument("--timings", action="store_true",
+                   help="print the wall and CPU time of loading and planning, of each build phase, of the "
+                        "test and of the teardown (stderr)")
     p.add_argument("-c", dest="commands", metavar="COMMANDS",
                    help="shell commands separated by ';' to run instead of the interactive shell")
     vmrun.add_argument(p)

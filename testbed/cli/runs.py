@@ -13,9 +13,10 @@ import os
 import re
 import sys
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from testbed.kernel.journal import RUNS_DIR, Journal, all_runs, run_dir
+if TYPE_CHECKING:
+    from testbed.kernel.journal import Journal
 from testbed.errors import RunNotFound, UsageError
 
 EXIT_OK, EXIT_CHECK = 0, 1
@@ -25,6 +26,7 @@ RUN_HELP = "the run, as `testbed list` shows it (default: the only running testb
 
 def open_run(run_id: str) -> Journal:
     """The journal of run ``run_id``, or RunNotFound naming where to look."""
+    from testbed.kernel.journal import RUNS_DIR, Journal, run_dir     # imported by the commands that use them
     if not RUN_ID_RE.match(run_id) or not os.path.isdir(run_dir(run_id)):
         raise RunNotFound(f"no run {run_id!r} under {RUNS_DIR}; see `testbed list`")
     return Journal.open(run_id)
@@ -32,6 +34,7 @@ def open_run(run_id: str) -> Journal:
 
 def pick_run(run_id: str | None, node: str, has_node: Callable[[Journal], bool], what: str) -> Journal:
     """The run given with --run, else the only one whose ``has_node`` is true."""
+    from testbed.kernel.journal import all_runs
     if run_id:
         run = open_run(run_id)
         if not has_node(run):
@@ -49,6 +52,7 @@ def pick_run(run_id: str | None, node: str, has_node: Callable[[Journal], bool],
 # ---------------------------------------------------------------- list, clean
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from testbed.kernel.journal import all_runs
     runs = all_runs()
     if args.json:
         print(json.dumps([dict(r.meta(), alive=r.owner_alive(), objects=len(r.entries())) for r in runs],
@@ -68,6 +72,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
+    from testbed.kernel.journal import all_runs
     from testbed.deploy.teardown import teardown
     if args.run_id and args.run and args.run_id != args.run:
         raise UsageError(f"clean {args.run_id} --run {args.run}: name the run once")

@@ -34,19 +34,28 @@ from testbed.model.plan import Node, Plan
 
 CHUNK = 128                     # objects per netlink batch (and journal write)
 FDS_NEEDED = 2 * CHUNK + 64     # namespace fds held while one batch of links is made, and some room
+HOSTS_LINKS_MAX = 60_000        # hard links of one /etc/netns entry (ext4 allows 65,000)
 CARRIER_TIMEOUT = 10.0          # seconds for every veth to report carrier after the build
 
 __all__ = ["PHASES", "Progress", "build", "netns_name"]
 
 
-def build(plan: Plan, journal: Journal, worker: nsfs.NetnsWorker, progress: Progress | None = None) -> None:
-    """Make every object of the plan; on any failure remove what was made and raise."""
+def build(plan: Plan, journal: Journal, worker: nsfs.NetnsWorker, progress: Progress | None = None
+          ) -> dict[str, tuple[float, float]]:
+    """Make every object of the plan; on any failure remove what was made and raise.
+
+    Returns how long each phase took: name -> (wall seconds, CPU seconds of this process).
+    """
     ctx = DeployContext(plan, journal, worker, progress)
+    timings: dict[str, tuple[float, float]] = {}
     try:
         nsfs.ensure_netns_dir()
         nsfs.raise_fd_limit(FDS_NEEDED)
         for phase in PHASES:
+            wall, cpu = time.perf_counter(), time.process_time()
             phase(ctx)
+            timings[phase.__name__] = (time.perf_counter() - wall, time.process_time() - cpu)
+        return timings
     except BaseException as exc:
         with deferred_signals():
             teardown(journal)
@@ -74,7 +83,7 @@ def _create_chunk(ctx: DeployContext, chunk: tuple[Node, ...]) -> None:
         def setup(node: Node = node) -> None:
             for key, value in node.sysctls:
                 try:
-                    nsfs.write_sysctl(key, value)
+                    ctx.worker.write_sysctl(key, value)
                 except FileNotFoundError:       # names an interface not made yet
                     ctx.deferred.setdefault(node.name, []).append((key, value))
                 except OSError as exc:
@@ -180,7 +189,7 @@ def _configure_chunk(ctx: DeployContext, chunk: list[Node], peers, neighbours) -
                 raise netlink.NetlinkError(exc.errno, f"node {node.name}: {exc.what}") from None
             for key, value in ctx.deferred.get(node.name, ()):
                 try:
-                    nsfs.write_sysctl(key, value)
+                    ctx.worker.write_sysctl(key, value)
                 except OSError as exc:
                     raise DeployError(f"node {node.name}: sysctl {key}={value}: {exc.strerror}") from None
 
@@ -207,23 +216,38 @@ def backends_start(ctx: DeployContext) -> None:
 def hosts_files(ctx: DeployContext) -> None:
     """/etc/netns/<ns>/hosts: each name resolves to the address best reached from that node.
 
-    Nodes on the same subnets share one file in the run's folder, linked from each
-    /etc/netns entry (``ip netns exec`` bind-mounts what the link points to).
+    Nodes on the same subnets share one folder in the run's folder holding their hosts file;
+    each node's /etc/netns/<ns> is a link to it (``ip netns exec`` follows it and bind-mounts
+    the hosts file inside). The first node's is a symbolic link and the others' are hard links
+    of it: no new inode per node (see nsfs.MountPoints for what one costs).
     """
     l3 = [n for n in ctx.plan.nodes if n.role == "l3"]
-    dirs = [os.path.join(ETC_NETNS, ctx.ns(n.name)) for n in l3]
-    ctx.record(Dir(d) for d in dirs)
+    entries = [os.path.join(ETC_NETNS, ctx.ns(n.name)) for n in l3]
+    ctx.record(Dir(d) for d in entries)
     os.makedirs(ETC_NETNS, exist_ok=True)
-    files: dict[frozenset, str] = {}
-    for node, directory in zip(l3, dirs):
+    groups: dict[frozenset, list] = {}          # subnets -> [first /etc/netns entry, its links]
+    for node, entry in zip(l3, entries):
         nets = frozenset(ipaddress.ip_interface(a).network for a in node.addresses)
-        if nets not in files:
-            files[nets] = os.path.join(ctx.journal.dir, f"hosts.{len(files)}")
-            with open(files[nets], "w") as f:
+        group = groups.get(nets)
+        if group is not None and group[1] < HOSTS_LINKS_MAX:
+            try:
+                os.link(group[0], entry, follow_symlinks=False)
+                group[1] += 1
+                continue
+            except FileExistsError:
+                raise
+            except OSError:
+                pass                             # links refused here: a symbolic link each
+        folder = os.path.join(ctx.journal.dir, f"etc.{len(groups)}")
+        if group is None:
+            os.mkdir(folder)
+            with open(os.path.join(folder, "hosts"), "w") as f:
                 f.write(hosts_text(ctx.plan, nets))
-        os.mkdir(directory)
-        os.symlink(files[nets], os.path.join(directory, "hosts"))
-    ctx.tick("hosts files", len(dirs), len(dirs))
+        else:
+            folder = os.readlink(group[0])
+        os.symlink(folder, entry)
+        groups[nets] = [entry, 1]
+    ctx.tick("hosts files", len(entries), len(entries))
 
 
 def wait_carrier(ctx: DeployContext, timeout: float = CARRIER_TIMEOUT) -> None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import secrets
 import shutil
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, Iterable
@@ -28,7 +28,7 @@ ETC_NETNS = "/etc/netns"
 
 
 def new_run_id() -> str:
-    return RUN_ID_PREFIX + secrets.token_hex(3)
+    return RUN_ID_PREFIX + os.urandom(3).hex()
 
 
 def run_dir(run_id: str) -> str:
@@ -54,9 +54,11 @@ class Removal:
         self.entries = entries
         self.counts: dict[str, int] = {"process": 0, "netns": 0, "dir": 0, "link": 0}
         self.netns = {e.name for e in entries if isinstance(e, Netns)}
+        self._lock = threading.Lock()
 
     def count(self, what: str, n: int = 1) -> None:
-        self.counts[what] = self.counts.get(what, 0) + n
+        with self._lock:                 # namespaces are removed from several threads at once
+            self.counts[what] = self.counts.get(what, 0) + n
 
 
 @dataclass(frozen=True)
@@ -106,13 +108,19 @@ class Link(Entry):
 @entry_type
 @dataclass(frozen=True)
 class Dir(Entry):
-    """An /etc/netns/<namespace> folder (name resolution inside the node)."""
+    """An /etc/netns/<namespace> entry (name resolution inside the node): a link to a folder
+    of the run, or a folder."""
 
     TYPE: ClassVar[str] = "dir"
     path: str
 
     def remove(self, removal: Removal) -> None:
-        if os.path.dirname(self.path) == ETC_NETNS and os.path.isdir(self.path):
+        if os.path.dirname(self.path) != ETC_NETNS:
+            return
+        if os.path.islink(self.path):
+            os.unlink(self.path)
+            removal.count("dir")
+        elif os.path.isdir(self.path):
             try:                                 # its hosts link, then the folder (or all of it)
                 os.unlink(os.path.join(self.path, "hosts"))
                 os.rmdir(self.path)

@@ -18,6 +18,7 @@ IFADDRMSG = struct.Struct("=BBBBI")
 RTMSG = struct.Struct("=BBBBBBBBI")
 NDMSG = struct.Struct("=BxxxiHBB")
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_LINK, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_FD = 1, 3, 5, 10, 18, 28
+IFLA_NUM_TX_QUEUES, IFLA_NUM_RX_QUEUES = 31, 32
 IFLA_MACVLAN_MODE = 1
 IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 1, 2, 1
 IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST = 1, 2, 4
@@ -60,12 +61,25 @@ def _link_attrs(name: str, mac: str, netns_fd: int | None) -> bytes:
     return attrs
 
 
+def _queues(queues: int | None) -> bytes:
+    if queues is None:
+        return b""
+    return nla(IFLA_NUM_TX_QUEUES, _u32(queues)) + nla(IFLA_NUM_RX_QUEUES, _u32(queues))
+
+
 def veth(seq: int, flags: int, *, name: str, index: int, mac: str, netns_fd: int, master: int | None,
-         up: bool, peer_name: str, peer_index: int, peer_mac: str, peer_netns_fd: int) -> bytes:
-    """RTM_NEWLINK for a veth pair, each end in its namespace."""
-    peer = IFINFOMSG.pack(0, 0, peer_index, 0, 0) + _link_attrs(peer_name, peer_mac, peer_netns_fd)
+         up: bool, peer_name: str, peer_index: int, peer_mac: str, peer_netns_fd: int,
+         queues: int | None = 1) -> bytes:
+    """RTM_NEWLINK for a veth pair, each end in its namespace.
+
+    ``queues``: the ends' tx and rx queues, said up front. Without them the kernel makes one
+    per CPU and then cuts that down to one (veth_init_queues), and cutting queues of a
+    registered device waits for an RCU grace period, holding the RTNL lock: the largest part
+    of a veth's cost on a busy machine (benchmarks/scale.py).
+    """
+    peer = IFINFOMSG.pack(0, 0, peer_index, 0, 0) + _link_attrs(peer_name, peer_mac, peer_netns_fd) + _queues(queues)
     info = nla(IFLA_INFO_KIND, b"veth\0") + nla(IFLA_INFO_DATA, nla(VETH_INFO_PEER, peer))
-    attrs = _link_attrs(name, mac, netns_fd)
+    attrs = _link_attrs(name, mac, netns_fd) + _queues(queues)
     if master is not None:
         attrs += nla(IFLA_MASTER, _u32(master))
     attrs += nla(IFLA_LINKINFO, info)

@@ -6,6 +6,7 @@ to work when the request reaches the destination and the reply comes back.
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -145,14 +146,29 @@ def _source_address(table: _Table, by_node_seg: dict, src: str, dst_ip) -> str |
     return None if hop is None else by_node_seg.get((src, hop[1]))
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _parsed(addresses: tuple[str, ...]) -> tuple[tuple[tuple, ...], frozenset]:
+    """((network, address without prefix), ...) and the set of networks of a node's CIDRs.
+
+    Parsed once per set of addresses: an all-pairs test asks about every ordered pair of hosts
+    (999,000 for 1,000 hosts), and parsing them each time was most of its own cost."""
+    pairs = tuple((ipaddress.ip_interface(a).network, a.split("/")[0]) for a in addresses)
+    return pairs, frozenset(net for net, _ in pairs)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _address(text: str):
+    return ipaddress.ip_address(text)
+
+
 def target_address(plan: Plan, src: str, dst: str) -> str | None:
     """The address of ``dst`` to ping from ``src``: one on a shared subnet, else its first."""
-    mine = {ipaddress.ip_interface(a).network for a in plan.node(src).addresses}
-    theirs = plan.node(dst).addresses
-    for cidr in theirs:
-        if ipaddress.ip_interface(cidr).network in mine:
-            return cidr.split("/")[0]
-    return theirs[0].split("/")[0] if theirs else None
+    mine = _parsed(tuple(plan.node(src).addresses))[1]
+    theirs = _parsed(tuple(plan.node(dst).addresses))[0]
+    for net, ip in theirs:
+        if net in mine:
+            return ip
+    return theirs[0][1] if theirs else None
 
 
 class Reachability:
@@ -174,9 +190,9 @@ class Reachability:
         target = target_address(self.plan, src, dst)
         if target is None:
             return False
-        dst_ip = ipaddress.ip_address(target)
+        dst_ip = _address(target)
         back = _source_address(self.table, self.by_node_seg, src, dst_ip)
         if back is None:
             return False
-        seen = _delivers(self.table, src, dst_ip, ipaddress.ip_address(back))
+        seen = _delivers(self.table, src, dst_ip, _address(back))
         return seen is not None and _delivers(self.table, dst, seen) is not None

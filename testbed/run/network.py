@@ -78,6 +78,8 @@ class Network:
         self._reach: Reachability | None = None
         self.leases: dict[tuple[str, str], str] = {}    # (node, ifname) -> CIDR given at run time (DHCP)
         self.down: set[int] = set()                     # indexes of the links taken down
+        # how long each build phase and the teardown took: name -> (wall s, CPU s of this process)
+        self.timings: dict[str, tuple[float, float]] = {}
         self._live_plan: Plan | None = None
 
     # ------------------------------------------------------------ lifecycle
@@ -89,7 +91,7 @@ class Network:
                 "links": len(self.plan.links)}
         try:
             self.journal = Journal.create(self.run_id, meta)
-            build.build(self.plan, self.journal, self.worker, self.progress)
+            self.timings.update(build.build(self.plan, self.journal, self.worker, self.progress))
         except BaseException:
             if self.journal is not None:     # build() rolled back; this covers a signal before it began
                 with deferred_signals():
@@ -123,6 +125,7 @@ class Network:
         if self.journal is None:
             return {}
         with deferred_signals():
+            wall, cpu = time.perf_counter(), time.process_time()
             for proc in list(self._procs.values()):
                 if proc.poll() is None:
                     stop_signal(proc.pid)      # all at once; teardown waits, then kills what is left
@@ -138,6 +141,7 @@ class Network:
             if self.worker is not None:
                 self.worker.close()
                 self.worker = None
+            self.timings["teardown"] = (time.perf_counter() - wall, time.process_time() - cpu)
         return counts
 
     def __enter__(self) -> "Network":

@@ -63,6 +63,20 @@ class Owned:
         return {k: v for k, v in found.items() if v}
 
 
+def runs_of(pid: int, runs_dir: str = RUNS_DIR) -> list[str]:
+    """The runs whose folder names process ``pid`` as their owner (also after it died)."""
+    import json
+    found = []
+    for name in sorted(_listdir(runs_dir)):
+        try:
+            with open(os.path.join(runs_dir, name, "meta.json")) as f:
+                if json.load(f).get("pid") == pid:
+                    found.append(name)
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def cli_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "testbed.cli.main", *args]
 

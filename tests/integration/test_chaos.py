@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from itest import RUNS_DIR, cli_argv, run_cli
+from itest import RUNS_DIR, cli_argv, run_cli, runs_of
 from testbed.deploy.build import PHASES
 
 HERE = Path(__file__).resolve().parent
@@ -70,13 +70,16 @@ def _stopped(pid: int, timeout: float = 30.0) -> None:
     raise AssertionError(f"process {pid} did not stop at its point within {timeout} s")
 
 
-def _chaos(owned, topology: str, sig: signal.Signals, point: str) -> tuple[int, str, float]:
-    """(exit code, stderr, seconds from the signal to the exit)."""
+def _chaos(owned, topology: str, sig: signal.Signals, point: str) -> tuple[int, str, float, list[str]]:
+    """(exit code, stderr, seconds from the signal to the exit, the runs it made).
+
+    The runs are those it printed and those whose folder names it as owner: a run killed
+    during its build has printed no run id yet, and must leave nothing either."""
     args = ["run", *TOPOLOGIES[topology]] + ([] if point == "run" else ["--test", "none"])
     argv = [sys.executable, str(HERE / "chaos_run.py"), "none" if point == "run" else point, "--", *args]
     proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
-    lines, sent_at = [], None
+    lines, sent_at, runs = [], None, set()
     wanted = " built in " if point == "run" else f"chaos: stopped at {point}"
     try:
         for line in proc.stderr:                         # up to the point (then it waits or is stopped)
@@ -86,6 +89,7 @@ def _chaos(owned, topology: str, sig: signal.Signals, point: str) -> tuple[int, 
             if wanted in line:
                 if point != "run":
                     _stopped(proc.pid)
+                runs.update(runs_of(proc.pid))           # (its folder is gone once it has torn down)
                 sent_at = time.monotonic()
                 os.kill(proc.pid, sig)
                 if sig != signal.SIGKILL:
@@ -98,11 +102,14 @@ def _chaos(owned, topology: str, sig: signal.Signals, point: str) -> tuple[int, 
             proc.kill()
             proc.wait()
     text = "".join(lines) + rest
-    run_id = _run_id(text)
-    if run_id:
+    runs.update(runs_of(proc.pid))
+    if _run_id(text):
+        runs.add(_run_id(text))
+    for run_id in runs:
         owned.add(run_id)
     assert sent_at is not None, f"the run never reached {point}:\n{text}"
-    return proc.returncode, text, ended - sent_at
+    assert len(runs) <= 1, f"one process made several runs: {sorted(runs)}"
+    return proc.returncode, text, ended - sent_at, sorted(runs)
 
 
 CASES = [(t, s, p) for t in TOPOLOGIES for s in (signal.SIGTERM, signal.SIGINT, signal.SIGKILL) for p in POINTS
@@ -113,18 +120,19 @@ CASES = [(t, s, p) for t in TOPOLOGIES for s in (signal.SIGTERM, signal.SIGINT, 
 @pytest.mark.parametrize("topology, sig, point", CASES,
                          ids=[f"{t}-{s.name}-{p}" for t, s, p in CASES])
 def test_a_signal_at_any_point_leaves_nothing(owned, topology, sig, point):
-    code, text, took = _chaos(owned, topology, sig, point)
-    run_id = _run_id(text)
+    code, text, took, runs = _chaos(owned, topology, sig, point)
+    if point.startswith("build:") or point in ("start", "run"):
+        assert runs, f"no run folder names the process killed at {point}:\n{text}"
     if sig == signal.SIGKILL:
         assert code == -signal.SIGKILL, text
-        if run_id:                                       # killed before the journal existed: nothing was made
+        for run_id in runs:                              # none: killed before the journal existed
             done = run_cli(owned, "clean", run_id)
             assert done.returncode in (0, 2), done.stderr    # 2: the run's folder was not made yet
     else:
         assert code == 130, f"exit {code}, expected 130 after {sig.name} at {point}:\n{text}"
         assert "interrupted; torn down" in text, text
     assert took < EXIT_WITHIN, f"{sig.name} at {point}: exited {took:.1f} s after the signal"
-    if run_id:
+    for run_id in runs:
         assert _leftovers(run_id) == {}, f"{sig.name} at {point} left: {_leftovers(run_id)}\n{text}"
 
 

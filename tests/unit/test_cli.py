@@ -36,6 +36,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     (["run", "topologies/single.py", "--test", "bogus"], "--test 'bogus': unknown test"),
     (["plan", "topologies/ring.py", "--param", "stp=0"], "no STP on s1, s2, s3"),
     (["run", "topologies/pair.py", "--test", "pingall", "--count", "0"], "--count 0: give at least 1"),
+    (["run", "topologies/single.py", "--param", "n=1024", "--test", "none"],
+     "node 's1': has 1024 links; a Linux bridge holds at most 1023 ports (spread the hosts over a tree of "
+     "switches (e.g. topologies/tree.py), or use backend='ovs' on 's1' (or --switch ovs))"),
 ])
 def test_bad_input_exits_2_without_building(args, text, no_build, capsys):
     assert cli.main(args) == 2

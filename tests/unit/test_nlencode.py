@@ -26,9 +26,10 @@ def reference(cls, fields, attrs, msg_type, flags, seq):
 
 @pytest.mark.parametrize("master", [None, 2])
 def test_veth(master):
+    queues = [("IFLA_NUM_TX_QUEUES", 1), ("IFLA_NUM_RX_QUEUES", 1)]
     peer = {"index": 5, "attrs": [("IFLA_IFNAME", "h1-eth0"), ("IFLA_ADDRESS", "02:00:00:00:00:01"),
-                                  ("IFLA_NET_NS_FD", 9)]}
-    attrs = [("IFLA_IFNAME", "s1-eth1"), ("IFLA_ADDRESS", "02:01:00:00:00:01"), ("IFLA_NET_NS_FD", 7)]
+                                  ("IFLA_NET_NS_FD", 9), *queues]}
+    attrs = [("IFLA_IFNAME", "s1-eth1"), ("IFLA_ADDRESS", "02:01:00:00:00:01"), ("IFLA_NET_NS_FD", 7), *queues]
     if master:
         attrs.append(("IFLA_MASTER", master))
     attrs.append(("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", "veth"), ("IFLA_INFO_DATA", {
