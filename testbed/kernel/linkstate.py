@@ -68,6 +68,25 @@ def replace_routes(routes: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return failed
 
 
+RTN_BLACKHOLE = 6
+
+
+def ipv4_routes(table: int = 254) -> list[tuple[str, int, tuple[str, ...], bool]]:
+    """(destination CIDR, protocol number, gateways, blackhole) of every IPv4 route of a table
+    in this namespace (the main table by default); multipath routes list every gateway."""
+    found = []
+    with _iproute() as ipr:
+        for msg in ipr.get_routes(family=socket.AF_INET, table=table):
+            dst = msg.get("RTA_DST") or "0.0.0.0"
+            gateways = [msg.get("RTA_GATEWAY")] if msg.get("RTA_GATEWAY") else []
+            for hop in msg.get("RTA_MULTIPATH") or ():
+                if hop.get("RTA_GATEWAY"):
+                    gateways.append(hop.get("RTA_GATEWAY"))
+            found.append((f"{dst}/{msg['dst_len']}", msg["proto"], tuple(sorted(set(gateways))),
+                          msg["type"] == RTN_BLACKHOLE))
+    return found
+
+
 def operstates(names: list[str]) -> dict[str, str]:
     """ifname -> operational state ("UP", "DOWN", "LOWERLAYERDOWN"...) of the named interfaces."""
     wanted = set(names)

@@ -19,3 +19,5 @@ class Effects:
     cut: set = field(default_factory=set)          # {(node, ifname)}: its frames are dropped on its LAN
     uncertain: set = field(default_factory=set)    # nodes whose reachability depends on traffic order
     nats: list = field(default_factory=list)       # NatGateway: masquerading, nothing opened from outside
+    routes: dict = field(default_factory=dict)     # node -> [(network, via or None: a blackhole)]: the routes
+                                                   # it has at run time besides its planned ones (dynamic routing)

@@ -42,6 +42,7 @@ __all__ = ["ARP_POLICIES", "Network", "Node", "PairResult", "PingallResult"]
 ARP_POLICIES = ("auto", "static", "dynamic")
 LINK_UP_TIMEOUT = 5.0     # seconds for a link brought up to get its carrier
 READY_TIMEOUT = 20.0      # seconds for a run-time service to come up
+CONVERGE_TIMEOUT = 60.0   # seconds for routing protocols to install the routes they will have
 
 
 class ServiceError(DeployError):
@@ -78,6 +79,8 @@ class Network:
         self._reach: Reachability | None = None
         self.leases: dict[tuple[str, str], str] = {}    # (node, ifname) -> CIDR given at run time (DHCP)
         self._live_plan: Plan | None = None
+        self.links_down: set[int] = set()              # indexes of the plan's links taken down
+        self.converged = False                         # routing settled since the last link change
 
     # ------------------------------------------------------------ lifecycle
 
@@ -115,7 +118,10 @@ class Network:
 
     def _environment(self, node: str) -> dict[str, str]:
         backend = backends.of_node(self.plan, node)
-        return backend.environment(self.run_id, node) if backend is not None else {}
+        env = backend.environment(self.run_id, node) if backend is not None else {}
+        for concern in concerns.REGISTRY:
+            env.update(concern.environment(self.plan, self.run_id, node))
+        return env
 
     def stop(self) -> dict[str, int]:
         """Stop our processes and delete everything the journal lists; safe to call twice."""
@@ -225,9 +231,16 @@ class Network:
         Taking a link down makes the kernel drop the routes through it, so bringing it up
         installs the planned routes of both ends again.
         """
-        ends = [end for link in self.link(a, b) for end in (link.a, link.b)]
+        links = self.link(a, b)
+        ends = [end for link in links for end in (link.a, link.b)]
         for node, intf in ends:
             self[node].set_link_state(intf, up)
+        for link in links:
+            if up:
+                self.links_down.discard(link.index)
+            else:
+                self.links_down.add(link.index)
+        self.converged = False
         if up:
             self._wait_carrier(ends)
             for name in (a, b):
@@ -269,8 +282,21 @@ class Network:
             self._reach = Reachability(self.live_plan)
         return self._reach
 
+    def converge(self, timeout: float = CONVERGE_TIMEOUT) -> float:
+        """Wait until the routing protocols (every concern that runs something that settles) have
+        installed the routes they will have with the links as they are now; the seconds it took.
+        Raises an error naming, per router, the routes still missing or wrong after ``timeout``."""
+        started = time.monotonic()
+        for concern in concerns.REGISTRY:
+            concern.converge(self, max(0.0, timeout - (time.monotonic() - started)))
+        self.converged = True
+        return time.monotonic() - started
+
     def pingall(self, hosts: Sequence[str] | None = None, count: int = 1, timeout: float = 1.0) -> PingallResult:
-        """Ping every ordered pair of hosts in parallel; compare with the expected reachability."""
+        """Ping every ordered pair of hosts in parallel; compare with the expected reachability.
+        After a build or a link change, routing is first given time to converge (``converge``)."""
+        if not self.converged:
+            self.converge()
         return pingall_module.pingall(self, hosts, count, timeout)
 
     def install_static_arp(self) -> int:

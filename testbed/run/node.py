@@ -30,7 +30,8 @@ class Node:
         self.name = plan.name
         self.kind = plan.kind
         self.netns = netns
-        # what commands run here need besides the caller's environment (an OVS switch: its own OVS)
+        # what commands run here need besides the caller's environment (an OVS switch: its own
+        # OVS; a router running routing daemons: PATH first finds the vtysh of its own daemons)
         self.environment = dict(environment or {})
 
     def __repr__(self) -> str:
@@ -82,7 +83,10 @@ class Node:
         if self.environment:
             env = dict(kwargs.get("env") or os.environ)
             for var, value in self.environment.items():
-                env.setdefault(var, value)
+                if var == "PATH":
+                    env["PATH"] = value + os.pathsep + env.get("PATH", os.defpath)
+                else:
+                    env.setdefault(var, value)
             kwargs["env"] = env
         return self.net._spawn(self._argv(command), **kwargs)
 
