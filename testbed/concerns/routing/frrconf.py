@@ -1,0 +1,158 @@
+"""FRR's integrated configuration (frr.conf) of one router, generated from its record.
+
+Paths never appear in it (the daemons get their files on the command line), so the text
+depends on the topology alone and is pinned by golden files (tests/unit/golden/frr/).
+Timers are set for a lab: SPF and LSA generation without hold-down, LSAs accepted as fast
+as they come, retransmissions after 1 s, BGP connection retries every second.
+A router's ``frr_config`` is appended as written; ``own_config_line`` says where it begins
+(errors in it are reported by their line in it).
+"""
+from __future__ import annotations
+
+from testbed.concerns.routing.records import Port, Router
+from testbed.concerns.routing.spec import Bfd
+
+ISIS_TAG = "tb"
+OSPF_SPF_THROTTLE = "0 50 1000"       # ms: initial delay, initial hold, maximum hold
+
+
+def render(router: Router, extra: str | None = None) -> tuple[tuple[str, ...], int]:
+    """(the lines of frr.conf, the line where ``extra`` begins or 0)."""
+    lines = ["frr defaults traditional", f"hostname {router.node}", "!"]
+    for prefix in router.blackholes:
+        lines.append(f"ip route {prefix} blackhole")
+    if router.blackholes:
+        lines.append("!")
+    lines += _interface("lo", _loopback_lines(router))
+    for port in router.ports:
+        lines += _interface(port.ifname, _port_lines(router, port))
+    if router.ospf:
+        lines += _ospf(router)
+    if router.isis:
+        lines += _isis(router)
+    if router.rip:
+        lines += _rip(router)
+    if router.bgp:
+        lines += _bgp(router)
+    lines += _bfd(router)
+    own = 0
+    if extra:
+        lines.append("! frr_config")
+        own = len(lines) + 1
+        lines += extra.rstrip("\n").split("\n")
+        lines.append("!")
+    return tuple(lines), own
+
+
+def _interface(name: str, body: list[str]) -> list[str]:
+    return [f"interface {name}", *body, "exit", "!"] if body else []
+
+
+def _loopback_lines(router: Router) -> list[str]:
+    body = []
+    if router.ospf:
+        body += [f" ip ospf area {router.ospf.loopback_area}", " ip ospf passive"]
+    if router.isis:
+        body += [f" ip router isis {ISIS_TAG}", " isis passive"]
+    return body
+
+
+def _port_lines(router: Router, port: Port) -> list[str]:
+    body = []
+    o = port.ospf
+    if o is not None:
+        body += [f" ip ospf area {o.area}", f" ip ospf cost {o.cost}"]
+        if o.passive:
+            body.append(" ip ospf passive")
+        else:
+            body += [f" ip ospf hello-interval {o.hello}", f" ip ospf dead-interval {o.dead}",
+                     " ip ospf retransmit-interval 1"]
+            if o.network == "point-to-point":
+                body.append(" ip ospf network point-to-point")
+            if port.bfd:
+                body += [" ip ospf bfd", f" ip ospf bfd profile {port.bfd.profile}"]
+    i = port.isis
+    if i is not None:
+        body += [f" ip router isis {ISIS_TAG}", f" isis metric {i.metric}"]
+        if i.passive:
+            body.append(" isis passive")
+        else:
+            body.append(f" isis hello-interval {i.hello}")
+            if i.point_to_point:
+                body.append(" isis network point-to-point")
+            if port.bfd:
+                body += [" isis bfd", f" isis bfd profile {port.bfd.profile}"]
+    return body
+
+
+def _ospf(router: Router) -> list[str]:
+    lines = ["router ospf", f" ospf router-id {router.router_id}", f" timers throttle spf {OSPF_SPF_THROTTLE}",
+             " timers throttle lsa all 0", " timers lsa min-arrival 0", f" maximum-paths {router.ecmp}"]
+    lines += [f" redistribute {source}" for source in router.ospf.redistribute]
+    return lines + ["exit", "!"]
+
+
+def _isis(router: Router) -> list[str]:
+    lines = [f"router isis {ISIS_TAG}", f" net {router.isis.net}", " is-type level-2-only", " metric-style wide",
+             " lsp-gen-interval 1", " spf-interval 1"]
+    lines += [f" redistribute ipv4 {source} level-2" for source in router.isis.redistribute]
+    return lines + ["exit", "!"]
+
+
+def _rip(router: Router) -> list[str]:
+    r = router.rip
+    lines = ["router rip", " version 2", f" timers basic {r.update} {r.timeout} {r.garbage}"]
+    if router.ecmp > 1:
+        lines.append(" allow-ecmp")
+    for port in router.ports:
+        if port.rip is not None:
+            lines.append(f" network {port.ifname}")
+    lines.append(f" network {router.loopback}")
+    lines.append(" passive-interface lo")
+    lines += [f" passive-interface {p.ifname}" for p in router.ports if p.rip is not None and p.rip.passive]
+    lines += [f" redistribute {source}" for source in r.redistribute]
+    return lines + ["exit", "!"]
+
+
+def _bgp(router: Router) -> list[str]:
+    b = router.bgp
+    lines = [f"router bgp {b.asn}", f" bgp router-id {router.router_id}", " no bgp ebgp-requires-policy",
+             " no bgp default ipv4-unicast", " bgp bestpath as-path multipath-relax", " bgp bestpath compare-routerid",
+             f" timers bgp {b.keepalive} {b.hold}"]
+    for s in b.sessions:
+        lines.append(f" neighbor {s.peer_address} remote-as {'internal' if s.ibgp else s.remote_asn}")
+        lines.append(f" neighbor {s.peer_address} description {s.peer}")
+        lines.append(f" neighbor {s.peer_address} timers connect 1")
+        if s.ibgp:
+            lines.append(f" neighbor {s.peer_address} update-source {s.local_address}")
+        if s.bfd:
+            lines.append(f" neighbor {s.peer_address} bfd profile {s.bfd.profile}")
+    lines += [" !", " address-family ipv4 unicast"]
+    lines += [f"  network {prefix}" for prefix in b.networks]
+    lines += [f"  redistribute {source} metric 0" for source in b.redistribute]
+    for s in b.sessions:
+        lines.append(f"  neighbor {s.peer_address} activate")
+        if s.ibgp:
+            lines.append(f"  neighbor {s.peer_address} next-hop-self")
+        if s.client:
+            lines.append(f"  neighbor {s.peer_address} route-reflector-client")
+    lines += [f"  maximum-paths {router.ecmp}", f"  maximum-paths ibgp {router.ecmp}", " exit-address-family",
+              "exit", "!"]
+    return lines
+
+
+def _bfd(router: Router) -> list[str]:
+    profiles: dict[str, Bfd] = {}
+    for port in router.ports:
+        if port.bfd:
+            profiles[port.bfd.profile] = port.bfd
+    for s in (router.bgp.sessions if router.bgp else ()):
+        if s.bfd:
+            profiles[s.bfd.profile] = s.bfd
+    if not profiles:
+        return []
+    lines = ["bfd"]
+    for name, bfd in sorted(profiles.items()):
+        lines += [f" profile {name}", f"  transmit-interval {bfd.interval}", f"  receive-interval {bfd.interval}",
+                  f"  detect-multiplier {bfd.multiplier}", " exit"]
+    return lines + ["exit", "!"]
