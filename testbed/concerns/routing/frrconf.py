@@ -4,6 +4,9 @@ Paths never appear in it (the daemons get their files on the command line), so t
 depends on the topology alone and is pinned by golden files (tests/unit/golden/frr/).
 Timers are set for a lab: SPF and LSA generation without hold-down, LSAs accepted as fast
 as they come, retransmissions after 1 s, BGP connection retries every second.
+Zebra installs plain (multipath) routes rather than kernel nexthop objects: with those,
+FRR 8.4 loses an ECMP member for good when its interface goes down and up again (the
+kernel drops it from the group; zebra believes the group intact).
 A router's ``frr_config`` is appended as written; ``own_config_line`` says where it begins
 (errors in it are reported by their line in it).
 """
@@ -18,7 +21,7 @@ OSPF_SPF_THROTTLE = "0 50 1000"       # ms: initial delay, initial hold, maximum
 
 def render(router: Router, extra: str | None = None) -> tuple[tuple[str, ...], int]:
     """(the lines of frr.conf, the line where ``extra`` begins or 0)."""
-    lines = ["frr defaults traditional", f"hostname {router.node}", "!"]
+    lines = ["frr defaults traditional", f"hostname {router.node}", "no zebra nexthop kernel enable", "!"]
     for prefix in router.blackholes:
         lines.append(f"ip route {prefix} blackhole")
     if router.blackholes:
