@@ -26,7 +26,7 @@ from testbed.deploy import build
 from testbed.deploy.context import Progress, netns_name
 from testbed.deploy.teardown import deferred_signals, teardown
 from testbed.errors import CommandFailed, DeployError, EnvironmentProblem, UsageError
-from testbed.kernel import caps, linkstate, nsfs
+from testbed.kernel import caps, linkstate, nft, nsfs
 from testbed.kernel.journal import File, Journal, Process, new_run_id, run_dir
 from testbed.kernel.procs import process_start_time, stop_signal
 from testbed.model.plan import Plan
@@ -80,6 +80,8 @@ class Network:
         self.leases: dict[tuple[str, str], str] = {}    # (node, ifname) -> CIDR given at run time (DHCP)
         self._live_plan: Plan | None = None
         self.links_down: set[int] = set()              # indexes of the plan's links taken down
+        self.links_silent: set[int] = set()            # ... of those, the ones down without losing carrier
+        self._cut: set[tuple[str, str]] = set()        # link ends dropping every frame (silent failures)
         self.converged = False                         # routing settled since the last link change
 
     # ------------------------------------------------------------ lifecycle
@@ -225,21 +227,35 @@ class Network:
             raise UsageError(f"no link between {a!r} and {b!r}")
         return found
 
-    def set_link(self, a: str, b: str, up: bool) -> None:
+    def set_link(self, a: str, b: str, up: bool, silent: bool = False) -> None:
         """Bring both ends of every link between a and b up or down.
 
         Taking a link down makes the kernel drop the routes through it, so bringing it up
-        installs the planned routes of both ends again.
+        installs the planned routes of both ends again. ``silent=True`` takes it down without
+        telling anyone: both ends keep their carrier and drop every frame they receive (an
+        nftables netdev ingress rule), like a cable cut behind a media converter, so routing
+        protocols notice only when their hellos stop (dead interval, BFD). ``up`` ends either.
         """
         links = self.link(a, b)
         ends = [end for link in links for end in (link.a, link.b)]
+        if up or not silent:
+            for node, intf in ends:
+                self[node].set_link_state(intf, up)
         for node, intf in ends:
-            self[node].set_link_state(intf, up)
+            if up and (node, intf) in self._cut:
+                self.worker.run_inside(self[node].netns, nft.run, _cut_rules(intf, cut=False))
+                self._cut.discard((node, intf))
+            elif not up and silent and (node, intf) not in self._cut:
+                self.worker.run_inside(self[node].netns, nft.run, _cut_rules(intf, cut=True))
+                self._cut.add((node, intf))
         for link in links:
             if up:
                 self.links_down.discard(link.index)
+                self.links_silent.discard(link.index)
             else:
                 self.links_down.add(link.index)
+                if silent:
+                    self.links_silent.add(link.index)
         self.converged = False
         if up:
             self._wait_carrier(ends)
@@ -263,8 +279,8 @@ class Network:
                                     f"within {timeout:.0f} s")
             time.sleep(0.01)
 
-    def link_down(self, a: str, b: str) -> None:
-        self.set_link(a, b, False)
+    def link_down(self, a: str, b: str, silent: bool = False) -> None:
+        self.set_link(a, b, False, silent)
 
     def link_up(self, a: str, b: str) -> None:
         self.set_link(a, b, True)
@@ -345,6 +361,15 @@ class Network:
         """The (port, MAC, IP) bindings a DHCP-snooping switch learned."""
         self[switch]
         return portsec.bindings(self, switch)
+
+
+def _cut_rules(intf: str, cut: bool) -> str:
+    """nftables text that makes ``intf`` drop every frame it receives (cut) or stop doing so."""
+    table = "testbed_cut_" + "".join(c if c.isalnum() else "_" for c in intf)
+    if not cut:
+        return f"delete table netdev {table}\n"
+    return (f"table netdev {table} {{\n  chain in {{\n    type filter hook ingress device \"{intf}\" priority -500; "
+            "policy drop;\n  }\n}\n")
 
 
 def with_addresses(plan: Plan, given: dict[tuple[str, str], str]) -> Plan:

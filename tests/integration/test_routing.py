@@ -117,7 +117,7 @@ def test_bgp_as_path_changes_when_the_peering_fails():
         net.converge()
         best = vtysh_json(net, "r1", f"show bgp ipv4 unicast {prefix} bestpath")["paths"][0]
         assert best["aspath"]["string"] == "65002 65003"
-        hops = net["h1"].cmd(["traceroute", "-n", "-q", "1", "-w", "2", net["h2"].ip])
+        hops = net["h1"].cmd(["traceroute", "-n", "-N", "1", "-q", "1", "-w", "2", net["h2"].ip])
         assert address(net, "r2", "r1") in hops and address(net, "r3", "r4") not in hops, hops
         result = net.pingall()
         assert result.ok, result.matrix()
@@ -213,3 +213,18 @@ def test_clean_stops_the_daemons_of_a_killed_run(background):
     assert done.returncode == 0, done.stderr
     assert frr_processes(run_id) == []
     assert not os.path.exists(f"/run/testbed/{run_id}")
+
+
+def test_a_silent_failure_is_noticed_by_bfd_and_routed_around():
+    with Routed(load_network("ospf_ring", n=4, bfd=True)) as net:
+        net.converge()
+        net.link_down("r1", "r2", silent=True)
+        end = next(i.name for i in net.plan.node("r1").interfaces if i.peer and i.peer[0] == "r2")
+        assert "state UP" in net["r1"].cmd(["ip", "link", "show", end])       # carrier kept: nobody is told
+        net.converge()                                   # BFD (or the dead interval) found it
+        assert kernel_route(net, "r1", lan(net, "h2")) == {address(net, "r4", "r1")}
+        result = net.pingall()
+        assert result.ok, result.matrix()
+        net.link_up("r1", "r2")
+        net.converge()
+        assert kernel_route(net, "r1", lan(net, "h2")) == {address(net, "r2", "r1")}

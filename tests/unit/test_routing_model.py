@@ -203,3 +203,17 @@ def test_isis_chain():
     p = plan(chain(3, "isis"))
     assert routes(p, "r1")[lan(p, "h3")] == (address(p, "r2", "r1"),)
     assert p.concern("routing").router("r1").isis.net == "49.0001.0102.5500.0001.00"
+
+
+def test_a_silent_failure_keeps_the_links_prefix_announced():
+    """A link that drops everything but keeps its carrier: no adjacency over it, but both ends
+    still have (and announce) its subnet, unlike a link that went down."""
+    p = planned("ospf_ring", n=5)
+    records = p.concern("routing")
+    link = link_index(p, "r2", "r3")
+    subnet = str(ipaddress.ip_interface(address(p, "r2", "r3") + "/24").network)
+    down = {r.prefix: r.via for r in fib.solve(records.routers, frozenset({link})).records("r1")}
+    cut = {r.prefix: r.via for r in fib.solve(records.routers, frozenset(), frozenset({link})).records("r1")}
+    assert subnet not in down
+    assert cut[subnet] == (address(p, "r2", "r1"),)          # r2 still announces it
+    assert cut[lan(p, "h3")] == down[lan(p, "h3")] == (address(p, "r5", "r1"),)

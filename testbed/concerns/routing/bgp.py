@@ -66,8 +66,8 @@ class Best:
 
 def _session_up(v: View, node: str, s: Session, resolve: Resolver) -> bool:
     if not s.ibgp:
-        mine = any(p.ip == s.local_address for p in v.up[node])
-        theirs = any(p.ip == s.peer_address for p in v.up.get(s.peer, ()))
+        mine = any(p.ip == s.local_address and not v.isolated(p) for p in v.up[node])
+        theirs = any(p.ip == s.peer_address and not v.isolated(p) for p in v.up.get(s.peer, ()))
         return mine and theirs
     return resolve(node, s.peer_address) is not None and resolve(s.peer, s.local_address) is not None
 

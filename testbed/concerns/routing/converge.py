@@ -31,9 +31,10 @@ class NotConverged(CommandFailed):
     """The routing protocols did not install the expected routes in time (a failed check: exit 1)."""
 
 
-def expected(records: RoutingPlan, down: frozenset[int]) -> dict[str, dict[str, tuple[str, ...]]]:
-    """node -> prefix -> next hops, for the links that are up."""
-    solution = fib.solve(records.routers, down) if down else None
+def expected(records: RoutingPlan, down: frozenset[int], cut: frozenset[int] = frozenset()
+             ) -> dict[str, dict[str, tuple[str, ...]]]:
+    """node -> prefix -> next hops, for the links that are up (``cut``: down without losing carrier)."""
+    solution = fib.solve(records.routers, down - cut, cut) if down else None
     result = {}
     for router in records.routers:
         routes = solution.records(router.node) if solution is not None else records.routes_of(router.node)
@@ -41,16 +42,16 @@ def expected(records: RoutingPlan, down: frozenset[int]) -> dict[str, dict[str, 
     return result
 
 
-def bfd_peers(records: RoutingPlan, down: frozenset[int]) -> dict[str, set[str]]:
+def bfd_peers(records: RoutingPlan, down: frozenset[int], cut: frozenset[int] = frozenset()) -> dict[str, set[str]]:
     """node -> addresses of the BFD peers it has with the links that are up (routers running bfdd)."""
-    v = igp.view(records.routers, down)
+    v = igp.view(records.routers, down - cut, cut)
     found: dict[str, set[str]] = {}
     for router in records.routers:
         if "bfdd" not in router.daemons:
             continue
         peers = found.setdefault(router.node, set())
         for port in v.up[router.node]:
-            if not port.bfd:
+            if not port.bfd or v.isolated(port):
                 continue
             for other, theirs in v.segments.get(port.segment, ()):
                 if other == router.node:
@@ -60,8 +61,8 @@ def bfd_peers(records: RoutingPlan, down: frozenset[int]) -> dict[str, set[str]]
                     if mine and yours and not mine.passive and not yours.passive:
                         peers.add(theirs.ip)
         for s in (router.bgp.sessions if router.bgp else ()):
-            if s.bfd and any(p.ip == s.local_address for p in v.up[router.node]) and \
-                    any(p.ip == s.peer_address for p in v.up.get(s.peer, ())):
+            if s.bfd and any(p.ip == s.local_address and not v.isolated(p) for p in v.up[router.node]) and \
+                    any(p.ip == s.peer_address and not v.isolated(p) for p in v.up.get(s.peer, ())):
                 peers.add(s.peer_address)
     return found
 
@@ -116,11 +117,12 @@ def wait(net, records: RoutingPlan, timeout: float = DEFAULT_TIMEOUT) -> float:
     """Seconds until every router has its expected routes; NotConverged naming what is missing."""
     started = time.monotonic()
     down = frozenset(getattr(net, "links_down", ()))
-    want = expected(records, down)
+    cut = frozenset(getattr(net, "links_silent", ()))
+    want = expected(records, down, cut)
     unstable = set(records.unstable)
     routers = [r for r in records.routers if r.node not in unstable]
     skip = {r.node: frozenset(str(ipaddress.ip_network(p)) for p in r.kernel_routes) for r in routers}
-    bfd = bfd_peers(records, down)
+    bfd = bfd_peers(records, down, cut)
     deadline = started + timeout
     while True:                                 # every router matches in the same pass
         report = {r.node: differences(want[r.node], installed(net.worker, net[r.node].netns), r.ecmp, skip[r.node])

@@ -3,8 +3,9 @@ by administrative distance (as zebra does), repeated while redistribution change
 
     solve(routers, down=frozenset())  ->  Solution: node -> prefix -> Route
 
-``down`` is a set of link indexes taken down (their interfaces and sessions are gone), so
-the same model says what the routes become after a failure. Connected prefixes are not
+``down`` is a set of link indexes taken down (their interfaces and sessions are gone),
+``cut`` a set of links that fail silently (interfaces up, nothing crosses), so the same
+model says what the routes become after a failure. Connected prefixes are not
 routes here (every router has them); blackholes of announced prefixes are ("static").
 """
 from __future__ import annotations
@@ -46,8 +47,8 @@ def _ip_key(text: str) -> int:
     return int(ipaddress.IPv4Address(text))
 
 
-def solve(routers: Iterable[Router], down: frozenset[int] = frozenset()) -> Solution:
-    v = igp.view(routers, down)
+def solve(routers: Iterable[Router], down: frozenset[int] = frozenset(), cut: frozenset[int] = frozenset()) -> Solution:
+    v = igp.view(routers, down, cut)
     statics = {n: {ipaddress.ip_network(p): Entry("static", DISTANCE["static"], 0, frozenset())
                    for p in r.blackholes} for n, r in v.routers.items()}
     kernel = {n: {ipaddress.ip_network(p) for p in r.kernel_routes} for n, r in v.routers.items()}

@@ -34,12 +34,19 @@ class View:
     up: dict[str, list[Port]]                                  # node -> its ports that are up
     connected: dict[str, set[Net]]                             # node -> networks of up ports, loopback
     segments: dict[int, list[tuple[str, Port]]] = field(default_factory=dict)
+    cut: frozenset[int] = frozenset()                          # links up but dropping every frame
+
+    def isolated(self, port: Port) -> bool:
+        """A port that is up but hears nothing: no adjacency, no session over it."""
+        return port.link is not None and port.link in self.cut
 
     def ports(self, node: str, protocol: str) -> list[Port]:
         return [p for p in self.up[node] if getattr(p, protocol) is not None]
 
 
-def view(routers: Iterable[Router], down: frozenset[int] = frozenset()) -> View:
+def view(routers: Iterable[Router], down: frozenset[int] = frozenset(), cut: frozenset[int] = frozenset()) -> View:
+    """The routers with the ``down`` links' interfaces down and the ``cut`` links silent (their
+    interfaces up, their prefixes still announced, but nothing crosses them)."""
     by_name = {r.node: r for r in routers}
     up = {r.node: [p for p in r.ports if p.link is None or p.link not in down] for r in by_name.values()}
     connected = {n: {ipaddress.ip_interface(p.address).network for p in ports} |
@@ -48,7 +55,7 @@ def view(routers: Iterable[Router], down: frozenset[int] = frozenset()) -> View:
     for node, ports in up.items():
         for port in ports:
             segments[port.segment].append((node, port))
-    return View(by_name, up, connected, dict(segments))
+    return View(by_name, up, connected, dict(segments), frozenset(cut))
 
 
 Edges = dict[str, list[tuple[str, int, str]]]          # node -> [(neighbour, cost, next-hop IP)]
@@ -68,7 +75,7 @@ def edges(v: View, protocol: str, area: str | None = None) -> Edges:
     found: Edges = defaultdict(list)
     for members in v.segments.values():
         speakers = [(n, p, getattr(p, protocol)) for n, p in members
-                    if getattr(p, protocol) is not None and not getattr(p, protocol).passive
+                    if getattr(p, protocol) is not None and not getattr(p, protocol).passive and not v.isolated(p)
                     and (area is None or getattr(p, protocol).area == area)]
         for a, _, sa in speakers:
             for b, pb, sb in speakers:

@@ -14,7 +14,7 @@ the link's routing interfaces), ``bgp`` (False: no session over this link) and `
 OSPF cost, an IS-IS metric) may be a dict keyed by the link's node names.
 
 Defaults are a lab's, not FRR's: OSPF hello 1 s / dead 4 s, BGP keepalive 1 s / hold 3 s,
-RIP updates every 5 s, IS-IS hellos every second, BFD every 100 ms (x3), so that a network
+RIP updates every 5 s, IS-IS hellos every second, BFD every 200 ms (x3), so that a network
 converges in seconds.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ SOURCES = ("connected", "static", "kernel", "ospf", "bgp", "rip", "isis")   # wh
 ASN_MAX = 2**32 - 1
 ECMP_MAX = 64
 DEFAULT_ECMP = 16
-BFD_INTERVAL = 100          # ms
+BFD_INTERVAL = 200          # ms: 3 missed (0.6 s) is a failure; 100 ms flapped on a busy 2-core machine
 BFD_MULTIPLIER = 3
 OSPF_NETWORKS = ("point-to-point", "broadcast")
 
