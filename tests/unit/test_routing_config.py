@@ -14,6 +14,7 @@ import networkx as nx
 import pytest
 
 from testbed import load, plan
+from testbed.concerns.routing.frrconf import split
 
 GOLDEN = Path(__file__).parent / "golden" / "frr"
 
@@ -121,3 +122,18 @@ def test_configs_do_not_depend_on_the_run():
     for case in CASES:
         for text in configs(case).values():
             assert "/run/" not in text and not re.search(r"\btb[0-9a-f]{6}\b", text), text
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_each_daemon_gets_its_part_of_the_config(case):
+    """Every generated line reaches a daemon: the header every one, the rest exactly one."""
+    for router in plan(CASES[case]()).concern("routing").routers:
+        parts = split(router.config, router.own_config_line)
+        assert set(parts) <= set(router.daemons)
+        generated = router.config[:router.own_config_line - 2] if router.own_config_line else router.config
+        header = [line for line in generated if line.startswith(("frr defaults ", "hostname "))]
+        bodies = [line for daemon in parts.values() for line in daemon[len(header):]]
+        wanted = [line for line in generated if line != "!" and line not in header]
+        assert sorted(line for line in bodies if not line.startswith("interface ") and line != "exit") == \
+            sorted(line for line in wanted if not line.startswith("interface ") and line != "exit")
+        assert all(parts[d][:len(header)] == header for d in parts)

@@ -12,8 +12,9 @@ Start: every config is first checked with FRR's own dry run (``vtysh -C``, one r
 routers; an error in a router's frr_config is reported by its line there). Then every
 router's zebra at once, then all the other daemons at once, each started inside its
 router's namespace (spawned from a thread in it: no ``ip netns exec``) with -d (it returns
-when the daemon is ready) and an empty startup config, journaled by PID; then ``vtysh -b``
-loads each router's frr.conf into its daemons, all routers in parallel.
+when the daemon is ready) and its own part of frr.conf (frrconf.split), journaled by PID;
+then ripd's and isisd's parts and a router's frr_config go to its daemons through
+``vtysh -f`` (read from a startup config, RIP and IS-IS took 10-30 s to converge).
 
 The folder is journaled (FrrRouter) before anything is made in it, so teardown and
 ``testbed clean`` stop a daemon whose PID never reached the journal: from its pid file,
@@ -29,6 +30,7 @@ import subprocess
 from dataclasses import dataclass, replace
 from typing import Callable, ClassVar, Iterable
 
+from testbed.concerns.routing.frrconf import split
 from testbed.concerns.routing.records import Router
 from testbed.errors import DeployError, EnvironmentProblem, Problem, TopologyError
 from testbed.kernel import journal
@@ -93,7 +95,7 @@ class Instance:
 
     def daemon_argv(self, daemon: str, ecmp: int) -> list[str]:
         """The daemon's command line (run inside the router's namespace)."""
-        argv = [binary(daemon), "-d", "-f", "/dev/null",
+        argv = [binary(daemon), "-d", "-f", self.path(f"{daemon}.conf"),
                 "-i", self.path(f"{daemon}.pid"), "-z", self.path("zserv.api"), "--vty_socket", self.dir,
                 "-P", "0", "--log", f"file:{self.path(daemon + '.log')}", "--log-level", "informational"]
         if daemon == "zebra":
@@ -131,11 +133,21 @@ class Instance:
 
     # ------------------------------------------------------------ files
 
-    def write(self, config: tuple[str, ...]) -> None:
-        """The folder with frr.conf, vtysh.conf and bin/vtysh, owned by FRR's user."""
+    def write(self, router: Router) -> None:
+        """The folder with frr.conf, each daemon's startup part of it (<daemon>.conf), what is
+        configured once they run (late.conf), vtysh.conf and bin/vtysh, owned by FRR's user."""
         os.makedirs(self.bin, mode=0o755, exist_ok=True)
         with open(self.path("frr.conf"), "w") as f:
-            f.write("\n".join(config) + "\n")
+            f.write("\n".join(router.config) + "\n")
+        parts = split(router.config, router.own_config_line)
+        header = [line for line in router.config[:3] if line.startswith(("frr defaults ", "hostname "))]
+        for daemon in router.daemons:
+            with open(self.path(f"{daemon}.conf"), "w") as f:
+                f.write("\n".join(header if daemon in LATE else parts.get(daemon, ())) + "\n")
+        late, _ = late_config(router)
+        if late:
+            with open(self.path("late.conf"), "w") as f:
+                f.write("\n".join(late) + "\n")
         with open(self.path("vtysh.conf"), "w") as f:
             f.write(f"hostname {self.node}\n")
         wrapper = self.path("bin/vtysh")
@@ -158,6 +170,20 @@ class Instance:
             message = re.sub(r"\[\d+\]", "", message)
             found.append(Problem(where, " ".join(message.split()), "see FRR's documentation of the command"))
         return found
+
+LATE = ("isisd", "ripd")   # configured once running: from a startup config their first adjacency took 10-30 s
+
+
+def late_config(router: Router) -> tuple[list[str], int]:
+    """What goes to a router's daemons through vtysh once they run: the parts of the daemons in
+    LATE, then its frr_config; (lines, the line where frr_config begins or 0)."""
+    parts = split(router.config, router.own_config_line)
+    header = [line for line in router.config[:3] if line.startswith(("frr defaults ", "hostname "))]
+    lines = [line for daemon in LATE if daemon in router.daemons for line in parts.get(daemon, [])[len(header):]]
+    if not router.own_config_line:
+        return lines, 0
+    return lines + list(router.config[router.own_config_line - 1:]), len(lines) + 1
+
 
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0].strip(" %") if text.strip() else ""
@@ -242,10 +268,11 @@ def check_all(instances: list[tuple[Instance, Router]]) -> list[Problem]:
 
 def start_all(instances: list[tuple[Instance, Router]], record: Record, spawn: Spawn) -> None:
     """Check every router's config, then start every router's daemons: every zebra at once,
-    then every other daemon at once (each returns when it is ready), then load each router's
-    frr.conf (``vtysh -b``). PIDs are journaled as the daemons report them."""
+    then every other daemon at once, each reading its part of frr.conf (it returns when it is
+    ready), then what is configured once they run (RIP, IS-IS, frr_config) through vtysh.
+    PIDs are journaled as the daemons report them."""
     for inst, router in instances:
-        inst.write(router.config)
+        inst.write(router)
     problems = check_all(instances)
     if problems:
         raise TopologyError(problems, "frr_config")
@@ -254,14 +281,21 @@ def start_all(instances: list[tuple[Instance, Router]], record: Record, spawn: S
                    for inst, router in instances
                    for daemon in (router.daemons[:1] if first else router.daemons[1:])]
         _finish(started, record)
-    loading = [(inst, router, subprocess.Popen(inst.vtysh_argv("-b"), stdout=subprocess.PIPE,
-                                               stderr=subprocess.STDOUT, text=True, cwd=inst.dir))
-               for inst, router in instances]
+    loading = [(inst, router, subprocess.Popen(inst.vtysh_argv("-f", inst.path("late.conf")),
+                                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                               cwd=inst.dir))
+               for inst, router in instances if late_config(router)[0]]
     failures: list[BaseException] = []
     for inst, router, proc in loading:
         text = _wait(proc)
         if proc.returncode == 0:
             continue
+        _, own = late_config(router)
+
+        def integrated(match: re.Match) -> str:       # a line of late.conf as a line of frr.conf
+            number = int(match.group(1))
+            return f"line {number - own + router.own_config_line}:" if own and number >= own else "line 0:"
+        text = re.sub(r"line (\d+):", integrated, text)
         problems = inst.located(text, router.own_config_line)
         if problems and all("frr_config" in p.where for p in problems):
             failures.append(TopologyError([replace(p, what=f"{p.what} ({_first_line(text)})") for p in problems],

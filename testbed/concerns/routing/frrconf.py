@@ -9,6 +9,10 @@ FRR 8.4 loses an ECMP member for good when its interface goes down and up again 
 kernel drops it from the group; zebra believes the group intact).
 A router's ``frr_config`` is appended as written; ``own_config_line`` says where it begins
 (errors in it are reported by their line in it).
+
+``split`` cuts the generated part into one config per daemon (the daemons read their own
+at start, which saves a ``vtysh -b`` per router); ``frr_config``, which may hold anything,
+goes to the daemons through vtysh, which knows where each line belongs.
 """
 from __future__ import annotations
 
@@ -159,3 +163,55 @@ def _bfd(router: Router) -> list[str]:
         lines += [f" profile {name}", f"  transmit-interval {bfd.interval}", f"  receive-interval {bfd.interval}",
                   f"  detect-multiplier {bfd.multiplier}", " exit"]
     return lines + ["exit", "!"]
+
+
+HEADER = ("frr defaults ", "hostname ")
+BLOCKS = {"router ospf": "ospfd", "router isis ": "isisd", "router rip": "ripd", "router bgp ": "bgpd",
+          "bfd": "bfdd"}
+INTERFACE_LINES = ((" ip ospf ", "ospfd"), (" ip router isis ", "isisd"), (" isis ", "isisd"))
+
+
+def split(config: tuple[str, ...], own_line: int = 0) -> dict[str, list[str]]:
+    """The generated part of a router's frr.conf as one config per daemon (zebra, ospfd, ...):
+    the header lines go to every daemon, each block to the daemon it configures, an interface
+    block's lines (after the blocks) to the daemons they belong to. ``frr_config`` (from
+    ``own_line``) is left out."""
+    lines = list(config[:own_line - 2] if own_line else config)
+    header = [line for line in lines if line.startswith(HEADER)]
+    found: dict[str, list[str]] = {}
+    interfaces: dict[str, list[str]] = {}    # after the daemon's own blocks: isisd needs its area first
+    block: str | None = None
+    interface: str | None = None
+    per_interface: dict[str, list[str]] = {}
+    for line in lines:
+        if line.startswith(HEADER) or line == "!":
+            continue
+        if interface is not None:
+            if line == "exit":
+                for daemon, body in per_interface.items():
+                    interfaces.setdefault(daemon, []).extend([interface, *body, "exit"])
+                interface, per_interface = None, {}
+                continue
+            daemon = next((d for prefix, d in INTERFACE_LINES if line.startswith(prefix)), None)
+            if daemon is None:
+                raise ValueError(f"no daemon for interface line {line!r}")
+            per_interface.setdefault(daemon, []).append(line)
+            continue
+        if block is not None:
+            found[block].append(line)
+            if line == "exit":
+                block = None
+            continue
+        if line.startswith("interface "):
+            interface = line
+        elif line.startswith("ip route "):
+            found.setdefault("staticd", []).append(line)
+        elif line.startswith("no zebra "):
+            found.setdefault("zebra", []).append(line)
+        elif any(line == b or line.startswith(b) for b in BLOCKS):
+            block = next(d for b, d in BLOCKS.items() if line == b or line.startswith(b))
+            found.setdefault(block, []).append(line)
+        else:
+            raise ValueError(f"no daemon for line {line!r}")
+    return {daemon: header + found.get(daemon, []) + interfaces.get(daemon, [])
+            for daemon in dict.fromkeys([*found, *interfaces])}
