@@ -217,3 +217,26 @@ def test_a_silent_failure_keeps_the_links_prefix_announced():
     assert subnet not in down
     assert cut[subnet] == (address(p, "r2", "r1"),)          # r2 still announces it
     assert cut[lan(p, "h3")] == down[lan(p, "h3")] == (address(p, "r5", "r1"),)
+
+
+def test_convergence_differences_name_what_is_missing_or_wrong():
+    from testbed.concerns.routing.converge import differences
+    want = {"10.0.1.0/24": ("10.0.0.2", "10.0.9.2"), "10.0.2.0/24": ("10.0.0.2",), "203.0.113.0/24": ()}
+    assert differences(want, dict(want), ecmp=16) == []
+    assert differences(want, {"10.0.1.0/24": ("10.0.0.2",), "10.0.2.0/24": ("10.0.0.2",),
+                              "203.0.113.0/24": (), "10.9.0.0/24": ("10.0.0.2",)}, ecmp=16) == [
+        "10.0.1.0/24 via 10.0.0.2,10.0.9.2, has via 10.0.0.2",
+        "10.9.0.0/24 via 10.0.0.2 should not be there"]
+    assert differences(want, {"10.0.1.0/24": ("10.0.9.2",), "10.0.2.0/24": ("10.0.0.2",)}, ecmp=1) == [
+        "203.0.113.0/24 blackhole missing"]                      # one of two paths is all ecmp=1 allows
+    assert differences(want, {}, ecmp=16, skip=frozenset(want)) == []
+
+
+def test_frr_config_errors_found_at_run_time_point_at_their_line():
+    from testbed.concerns.routing.daemons import late_config
+    g = chain(2, "rip")
+    g.nodes["r1"]["frr_config"] = "router rip\n offset-list 1 in 3\n"
+    router = plan(g).concern("routing").router("r1")
+    lines, own = late_config(router)
+    assert lines[0] == "router rip" and " version 2" in lines[:own - 1]           # ripd's generated part first
+    assert lines[own - 1:] == list(router.config[router.own_config_line - 1:]) == ["router rip", " offset-list 1 in 3", "!"]
