@@ -163,7 +163,7 @@ PLOTS = [
     Plot("outage", y="outage_s", x="dead", group="detection", kind="line", where={"event": "down"},
          identity=True, unit="s", x_unit="s", xlabel="OSPF dead interval", ylabel="traffic outage",
          labels={"detection": "failure detected by"}, title="Outage after a link failure in an OSPF ring",
-         caption="h1 -> h3 at 100 packets/s; hello 1 s; BFD 3 x 200 ms; dashed: outage = dead interval"),
+         caption="h1 -> h3 at 100 packets/s; hello 1 s; BFD 3 x 200 ms; dotted: outage = dead interval"),
     Plot("outage_up", y="outage_s", x="detection", group="dead", where={"event": "up"}, unit="s",
          xlabel="how the link had failed", ylabel="traffic outage", legend="dead interval (s)",
          title="Outage when the link comes back"),

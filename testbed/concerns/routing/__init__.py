@@ -128,8 +128,11 @@ class Routing(Concern):
                 f"missing: apt-get install {daemons.PACKAGE} (or `make install`)")
 
     def reach(self, plan, records: RoutingPlan | None, effects) -> None:
-        for entry in (records.converged if records else ()):
+        if records is None:
+            return
+        for entry in records.converged:
             effects.routes[entry.node] = [(r.prefix, r.via[0] if r.via else None) for r in entry.routes]
+        effects.uncertain |= set(records.unstable)      # routes the model could not settle
 
     def configure(self, ctx) -> None:
         records: RoutingPlan | None = ctx.plan.concern(self.name)
