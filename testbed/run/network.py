@@ -78,9 +78,9 @@ class Network:
         self._lock = threading.Lock()
         self._reach: Reachability | None = None
         self.leases: dict[tuple[str, str], str] = {}    # (node, ifname) -> CIDR given at run time (DHCP)
+        self.down: set[int] = set()                     # indexes of the links taken down
         self._live_plan: Plan | None = None
-        self.links_down: set[int] = set()              # indexes of the plan's links taken down
-        self.links_silent: set[int] = set()            # ... of those, the ones down without losing carrier
+        self.silent: set[int] = set()                   # ... of those, the ones down without losing carrier
         self._cut: set[tuple[str, str]] = set()        # link ends dropping every frame (silent failures)
         self.converged = False                         # routing settled since the last link change
 
@@ -248,14 +248,15 @@ class Network:
             elif not up and silent and (node, intf) not in self._cut:
                 self.worker.run_inside(self[node].netns, nft.run, _cut_rules(intf, cut=True))
                 self._cut.add((node, intf))
-        for link in links:
-            if up:
-                self.links_down.discard(link.index)
-                self.links_silent.discard(link.index)
-            else:
-                self.links_down.add(link.index)
-                if silent:
-                    self.links_silent.add(link.index)
+        indexes = {link.index for link in links}
+        if up:
+            self.down -= indexes
+            self.silent -= indexes
+        else:
+            self.down |= indexes
+            if silent:
+                self.silent |= indexes
+        self._reach = None                               # the expected reachability follows the links
         self.converged = False
         if up:
             self._wait_carrier(ends)
@@ -295,7 +296,7 @@ class Network:
     @property
     def reachability(self) -> Reachability:
         if self._reach is None:
-            self._reach = Reachability(self.live_plan)
+            self._reach = Reachability(self.live_plan, frozenset(self.down))
         return self._reach
 
     def converge(self, timeout: float = CONVERGE_TIMEOUT) -> float:

@@ -240,3 +240,11 @@ def test_frr_config_errors_found_at_run_time_point_at_their_line():
     lines, own = late_config(router)
     assert lines[0] == "router rip" and " version 2" in lines[:own - 1]           # ripd's generated part first
     assert lines[own - 1:] == list(router.config[router.own_config_line - 1:]) == ["router rip", " offset-list 1 in 3", "!"]
+
+
+def test_the_expected_reachability_follows_links_taken_down():
+    p = planned("ospf_ring", n=5)
+    one = Reachability(p, frozenset({link_index(p, "r1", "r2")}))
+    assert one.expected("h1", "h2") is True                      # the long way round
+    both = Reachability(p, frozenset({link_index(p, "r1", "r2"), link_index(p, "r1", "r5")}))
+    assert both.expected("h1", "h2") is False and both.expected("h2", "h3") is True

@@ -130,9 +130,15 @@ class Routing(Concern):
     def reach(self, plan, records: RoutingPlan | None, effects) -> None:
         if records is None:
             return
-        for entry in records.converged:
+        if effects.down:                                # the routes as they become with those links down
+            solution = fib.solve(records.routers, frozenset(effects.down))
+            converged = [RouterRoutes(r.node, solution.records(r.node)) for r in records.routers]
+            unstable = solution.unstable
+        else:
+            converged, unstable = list(records.converged), set(records.unstable)
+        for entry in converged:
             effects.routes[entry.node] = [(r.prefix, r.via[0] if r.via else None) for r in entry.routes]
-        effects.uncertain |= set(records.unstable)      # routes the model could not settle
+        effects.uncertain |= set(unstable)              # routes the model could not settle
 
     def configure(self, ctx) -> None:
         records: RoutingPlan | None = ctx.plan.concern(self.name)

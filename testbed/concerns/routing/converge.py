@@ -116,8 +116,8 @@ def _via(hops: tuple[str, ...]) -> str:
 def wait(net, records: RoutingPlan, timeout: float = DEFAULT_TIMEOUT) -> float:
     """Seconds until every router has its expected routes; NotConverged naming what is missing."""
     started = time.monotonic()
-    down = frozenset(getattr(net, "links_down", ()))
-    cut = frozenset(getattr(net, "links_silent", ()))
+    down = frozenset(net.down)
+    cut = frozenset(net.silent)
     want = expected(records, down, cut)
     unstable = set(records.unstable)
     routers = [r for r in records.routers if r.node not in unstable]
