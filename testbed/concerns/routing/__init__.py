@@ -17,8 +17,6 @@ What a router with ``routing`` gets (spec.py: the attributes; derive.py: the rul
 """
 from __future__ import annotations
 
-import functools
-import subprocess
 from dataclasses import replace
 from typing import Any
 
@@ -31,7 +29,7 @@ from testbed.concerns.routing.records import RouterRoutes, RoutingPlan
 from testbed.concerns.routing.spec import (IGPS, igp_link_parser, parse_bfd, parse_bgp_link, parse_frr_config,
                                            parse_routing)
 from testbed.errors import Problem
-from testbed.kernel import netlink, nsfs
+from testbed.kernel import netlink, nsfs, procs
 from testbed.model.schema import Attr, table
 
 __all__ = ["CONCERN", "Routing", "RoutingPlan"]
@@ -151,10 +149,8 @@ class Routing(Concern):
                      for r in records.routers]
         ctx.record(daemons.FrrRouter(i.node, i.netns, i.dir) for i in instances)
 
-        def spawn(netns: str, argv: list[str], cwd: str) -> subprocess.Popen:
-            return ctx.worker.run_inside(netns, functools.partial(
-                subprocess.Popen, argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                text=True, cwd=cwd))
+        def spawn(netns: str, argv: list[str], output: str) -> int:
+            return ctx.worker.run_inside(netns, procs.spawn, argv, output)
         daemons.start_all(list(zip(instances, records.routers)), ctx.record, spawn)
         ctx.tick("routing daemons", len(instances), len(instances))
 

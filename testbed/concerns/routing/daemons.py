@@ -11,7 +11,8 @@ socket (-z), one log per daemon, and bin/vtysh, a wrapper that points vtysh at t
 Start: every config is first checked with FRR's own dry run (``vtysh -C``, one run for all
 routers; an error in a router's frr_config is reported by its line there). Then every
 router's zebra at once, then all the other daemons at once, each started inside its
-router's namespace (spawned from a thread in it: no ``ip netns exec``) with -d (it returns
+router's namespace (posix_spawn from a thread in it, no ``ip netns exec``, with an empty
+signal mask: that thread blocks SIGTERM, and a daemon that inherited it would not stop) with -d (it returns
 when the daemon is ready) and its own part of frr.conf (frrconf.split), journaled by PID;
 then ripd's and isisd's parts and a router's frr_config go to its daemons through
 ``vtysh -f`` (read from a startup config, RIP and IS-IS took 10-30 s to converge).
@@ -26,7 +27,9 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
+import time
 from dataclasses import dataclass, replace
 from typing import Callable, ClassVar, Iterable
 
@@ -235,7 +238,7 @@ class FrrRouter(Entry):
                 pass
 
 
-Spawn = Callable[[str, list[str], str], subprocess.Popen]      # (netns, argv, cwd) -> a process in netns
+Spawn = Callable[[str, list[str], str], int]      # (netns, argv, output file) -> PID of a process in netns
 
 
 def check_all(instances: list[tuple[Instance, Router]]) -> list[Problem]:
@@ -277,7 +280,8 @@ def start_all(instances: list[tuple[Instance, Router]], record: Record, spawn: S
     if problems:
         raise TopologyError(problems, "frr_config")
     for first in (True, False):
-        started = [(inst, daemon, spawn(inst.netns, inst.daemon_argv(daemon, router.ecmp), inst.dir))
+        started = [(inst, daemon, spawn(inst.netns, inst.daemon_argv(daemon, router.ecmp),
+                                        inst.path(f"{daemon}.out")))
                    for inst, router in instances
                    for daemon in (router.daemons[:1] if first else router.daemons[1:])]
         _finish(started, record)
@@ -315,17 +319,38 @@ def _wait(proc: subprocess.Popen) -> str:
     return (out or "") + (err or "")
 
 
-def _finish(started: list[tuple[Instance, str, subprocess.Popen]], record: Record) -> None:
+def _exit_status(pid: int, timeout: float = TIMEOUT) -> int | None:
+    """Wait for our child ``pid`` (a daemon's -d parent, which exits once the daemon is ready):
+    its exit code, or None when it did not exit in time (then it is killed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return None
+        time.sleep(0.005)
+
+
+def _finish(started: list[tuple[Instance, str, int]], record: Record) -> None:
     """Wait for daemons started with -d to be ready; journal their PIDs; the first failure raised
     once all are waited for."""
     entries, failures = [], []
-    for inst, daemon, proc in started:
-        text = _wait(proc)
+    for inst, daemon, parent in started:
+        code = _exit_status(parent)
         pid = _read_pid(inst.path(f"{daemon}.pid"))
         if pid is not None and process_alive(pid, None):
             entries.append(Process(pid, process_start_time(pid), daemon))
-        if proc.returncode != 0 or pid is None:
-            failures.append(f"router {inst.node}: {daemon} did not start (exit {proc.returncode}): "
+        if code != 0 or pid is None:
+            try:
+                with open(inst.path(f"{daemon}.out")) as f:
+                    text = f.read()
+            except OSError:
+                text = ""
+            failures.append(f"router {inst.node}: {daemon} did not start "
+                            f"({'no exit in time' if code is None else f'exit {code}'}): "
                             f"{text.strip()[-300:]}{inst._log_tail()}")
     record(entries)
     if failures:
