@@ -36,6 +36,11 @@ def frr_processes(run_id: str) -> list[int]:
     return found
 
 
+def _status(pid: int) -> dict[str, str]:
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
 class Routed:
     """A network that must leave no FRR daemon or file behind."""
 
@@ -44,7 +49,11 @@ class Routed:
 
     def __enter__(self) -> Network:
         self.net.start()
-        assert frr_processes(self.net.run_id), "no FRR daemon of the run is running"
+        daemons = frr_processes(self.net.run_id)
+        assert daemons, "no FRR daemon of the run is running"
+        for pid in daemons:                  # SIGTERM reaches them (teardown need not kill them)
+            blocked = int(_status(pid).get("SigBlk", "0"), 16)
+            assert not blocked & (1 << (signal.SIGTERM - 1)), f"daemon {pid} blocks SIGTERM"
         return self.net
 
     def __exit__(self, *exc) -> None:
