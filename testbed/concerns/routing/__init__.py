@@ -6,7 +6,7 @@
 
 What a router with ``routing`` gets (spec.py: the attributes; derive.py: the rules):
 
-- plan: its ports, sessions, loopback and router ID (derive.py), its frr.conf (frrconf.py)
+- plan: its ports (IPv4; IPv6 for OSPFv3), sessions, loopback and router ID (derive.py), its frr.conf (frrconf.py)
   and the routes it will have once converged (fib.py, over igp.py and bgp.py); no static
   routes from the core (``owns_routes``): routing and static routes are exclusive per router;
 - expected reachability: those converged routes;
@@ -35,6 +35,7 @@ from testbed.model.schema import Attr, table
 __all__ = ["CONCERN", "Routing", "RoutingPlan"]
 
 MULTIPATH_HASH = ("net.ipv4.fib_multipath_hash_policy", "1")     # ECMP by 5-tuple: flows spread over paths
+IPV6_FORWARDING = (("net.ipv6.conf.all.forwarding", "1"), ("net.ipv6.fib_multipath_hash_policy", "1"))
 LINK_ATTRS = ("ospf", "isis", "rip", "bgp", "bfd")
 
 
@@ -144,7 +145,7 @@ class Routing(Concern):
             return
         daemons.require((d for r in records.routers for d in r.daemons), (r.node for r in records.routers))
         for router in records.routers:
-            ctx.worker.run_inside(ctx.ns(router.node), _loopback, router.loopback)
+            ctx.worker.run_inside(ctx.ns(router.node), _loopback, router.loopback, bool(router.ports6))
         instances = [daemons.Instance(r.node, ctx.ns(r.node), daemons.router_dir(ctx.run_id, r.node))
                      for r in records.routers]
         ctx.record(daemons.FrrRouter(i.node, i.netns, i.dir) for i in instances)
@@ -167,12 +168,16 @@ class Routing(Concern):
         return convergence.wait(net, records, timeout)
 
 
-def _loopback(cidr: str) -> None:
-    """(inside a router's namespace) its loopback address on lo, and ECMP hashing by 5-tuple."""
+def _loopback(cidr: str, ipv6: bool = False) -> None:
+    """(inside a router's namespace) its loopback address on lo, and ECMP hashing by 5-tuple;
+    with IPv6 interfaces (OSPFv3), IPv6 forwarding and the same hashing for IPv6."""
     with netlink.Batch() as batch:
         batch.address(1, "lo", cidr)
         batch.commit()
     nsfs.write_sysctl(*MULTIPATH_HASH)
+    if ipv6:
+        for setting in IPV6_FORWARDING:
+            nsfs.write_sysctl(*setting)
 
 
 def _unused_bfd(topo, routers) -> list[Problem]:

@@ -6,7 +6,9 @@ are up now: every expected route there with the expected next hops (all of them,
 many as the router's ``ecmp`` allows), and no other route of a routing protocol. Where
 links run BFD, its sessions must be up too (``show bfd peers json``), so that a failure
 right after convergence is detected by BFD. The wait polls until that holds, or says,
-per router, which routes (or BFD peers) are missing or wrong.
+per router, which routes (or BFD peers) are missing or wrong. OSPFv3's routes and BFD peers
+have the neighbours' link-local addresses, read from the routers and named by the global
+address of the same interface (as the model has them).
 """
 from __future__ import annotations
 
@@ -50,10 +52,12 @@ def bfd_peers(records: RoutingPlan, down: frozenset[int], cut: frozenset[int] = 
         if "bfdd" not in router.daemons:
             continue
         peers = found.setdefault(router.node, set())
-        for port in v.up[router.node]:
+        for port in v.up[router.node] + [p for p in router.ports6 if p.link not in down - cut]:
             if not port.bfd or v.isolated(port):
                 continue
-            for other, theirs in v.segments.get(port.segment, ()):
+            for other, theirs in v.segments.get(port.segment, ()) if port in router.ports else \
+                    [(r.node, p) for r in records.routers for p in r.ports6
+                     if p.segment == port.segment and p.link not in down - cut]:
                 if other == router.node:
                     continue
                 for protocol in ("ospf", "isis"):
@@ -67,20 +71,43 @@ def bfd_peers(records: RoutingPlan, down: frozenset[int], cut: frozenset[int] = 
     return found
 
 
-def bfd_up(inst: daemons.Instance) -> set[str]:
-    """Addresses of the router's BFD peers that are up."""
+def bfd_up(inst: daemons.Instance, names: dict[str, str] | None = None) -> set[str]:
+    """Addresses of the router's BFD peers that are up (link-local ones named by ``names``)."""
     try:
         peers = json.loads(inst.vtysh("show bfd peers json") or "[]")
     except (json.JSONDecodeError, subprocess.SubprocessError):
         return set()
-    return {p.get("peer") for p in peers if isinstance(p, dict) and p.get("status") == "up"}
+    names = names or {}
+    return {names.get(p.get("peer"), p.get("peer")) for p in peers
+            if isinstance(p, dict) and p.get("status") == "up"}
 
 
-def installed(worker, netns: str) -> dict[str, tuple[str, ...]]:
-    """prefix -> next hops of the routes a routing daemon installed in ``netns`` (a blackhole: ())."""
+def installed(worker, netns: str, ipv6: bool = False, names: dict[str, str] | None = None
+              ) -> dict[str, tuple[str, ...]]:
+    """prefix -> next hops of the routes a routing daemon installed in ``netns`` (a blackhole: ());
+    with ``ipv6`` its IPv6 routes too, their link-local next hops shown by ``names`` (link-local
+    -> the neighbour's global address, as the model has them)."""
     routes = worker.run_inside(netns, linkstate.ipv4_routes)
+    if ipv6:
+        names = names or {}
+        routes += [(dst, proto, tuple(sorted(names.get(g, g) for g in gateways)), blackhole)
+                   for dst, proto, gateways, blackhole in worker.run_inside(netns, linkstate.ipv6_routes)]
     return {dst: (() if blackhole else gateways) for dst, proto, gateways, blackhole in routes
             if proto in ZEBRA_PROTOCOLS}
+
+
+def link_local_names(worker, records: RoutingPlan, netns_of) -> dict[str, str]:
+    """link-local address -> the global address of the same IPv6 routing interface, over every
+    router with IPv6 interfaces (OSPFv3's next hops are the neighbours' link-local addresses)."""
+    names = {}
+    for router in records.routers:
+        if not router.ports6:
+            continue
+        local = worker.run_inside(netns_of(router.node), linkstate.link_locals)
+        for port in router.ports6:
+            if port.ifname in local:
+                names[local[port.ifname]] = port.ip
+    return names
 
 
 def differences(want: dict[str, tuple[str, ...]], have: dict[str, tuple[str, ...]], ecmp: int,
@@ -124,13 +151,18 @@ def wait(net, records: RoutingPlan, timeout: float = DEFAULT_TIMEOUT) -> float:
     skip = {r.node: frozenset(str(ipaddress.ip_network(p)) for p in r.kernel_routes) for r in routers}
     bfd = bfd_peers(records, down, cut)
     deadline = started + timeout
+    ipv6 = any(r.ports6 for r in records.routers)
+    names: dict[str, str] = {}
     while True:                                 # every router matches in the same pass
-        report = {r.node: differences(want[r.node], installed(net.worker, net[r.node].netns), r.ecmp, skip[r.node])
+        if ipv6:                                # interfaces that came back up have their link-local again
+            names = link_local_names(net.worker, records, lambda node: net[node].netns)
+        report = {r.node: differences(want[r.node], installed(net.worker, net[r.node].netns, bool(r.ports6), names),
+                                      r.ecmp, skip[r.node])
                   for r in routers}
         if not any(report.values()):
             for node, peers in bfd.items():     # routes are right: are the BFD sessions up too?
                 inst = daemons.Instance(node, net[node].netns, daemons.router_dir(net.run_id, node))
-                missing = sorted(peers - bfd_up(inst), key=lambda a: ipaddress.ip_address(a))
+                missing = sorted(peers - bfd_up(inst, names), key=lambda a: ipaddress.ip_address(a))
                 if missing:
                     report[node] = [f"BFD session with {a} not up" for a in missing]
         pending = {node for node, wrong in report.items() if wrong}

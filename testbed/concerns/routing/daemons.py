@@ -44,7 +44,7 @@ FRR_LIBEXEC = "/usr/lib/frr"
 VTYSH = "vtysh"
 PACKAGE = "frr"
 USER = "frr"
-DAEMONS = ("bfdd", "bgpd", "ospfd", "isisd", "ripd", "staticd", "zebra")   # stop order: zebra last
+DAEMONS = ("bfdd", "bgpd", "ospfd", "ospf6d", "isisd", "ripd", "staticd", "zebra")   # stop order: zebra last
 TIMEOUT = 30.0
 Record = Callable[[list[Entry]], None]
 

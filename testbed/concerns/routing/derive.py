@@ -3,7 +3,8 @@
 Rules (each can be overridden where the user writes a setting):
 
 - every addressed IPv4 interface of a router is a port of each protocol it runs, unless
-  the link says ``ospf=False`` (``isis=False``, ``rip=False``);
+  the link says ``ospf=False`` (``isis=False``, ``rip=False``); an OSPF router with IPv6 on
+  (``ipv6=True``) runs OSPFv3 on its IPv6 interfaces, with the same settings;
 - a port is passive (announced, no adjacency) when no other router on its LAN runs the
   protocol there: host-facing interfaces are passive by default;
 - a LAN with exactly two routers of a protocol is point-to-point (no DR/DIS election);
@@ -40,9 +41,12 @@ def derive(planned) -> tuple[list[Router], list[Problem]]:
     specs: dict[str, RoutingSpec] = {n.name: n.get("routing") for n in nodes}
     problems: list[Problem] = []
     ports = {n.name: _addressed(planned, n) for n in nodes}
+    ports6 = {n.name: _addressed(planned, n, 6) for n in nodes}
     loopbacks, ids = _identities(planned, nodes, specs, problems)
     enabled = {proto: _enabled(topo, specs, ports, proto) for proto in IGPS}
     speakers = {proto: _speakers(ports, enabled[proto]) for proto in IGPS}
+    enabled6 = _enabled(topo, specs, ports6, "ospf")          # OSPFv3 where the router has IPv6 interfaces
+    speakers6 = _speakers(ports6, enabled6)
     routers = []
     for node in nodes:
         spec = specs[node.name]
@@ -60,19 +64,25 @@ def derive(planned) -> tuple[list[Router], list[Problem]]:
                     len(speakers["rip"][segment]) < 2
                 port = replace(port, rip=RipPort(passive))
             built.append(port)
+        built6 = [Port(ifname, cidr, segment, link,
+                       ospf=_ospf_port(node.name, spec, _link_settings(topo, link).get("ospf"), segment, speakers6))
+                  for ifname, cidr, segment, link in ports6[node.name] if (node.name, ifname) in enabled6]
         routers.append(Router(node=node.name, router_id=ids[node.name], loopback=loopbacks[node.name],
-                              ecmp=spec.ecmp, daemons=(), ports=tuple(built)))
+                              ecmp=spec.ecmp, daemons=(), ports=tuple(built), ports6=tuple(built6)))
     routers = _protocols(planned, nodes, specs, routers, problems)
     problems += _ospf_problems(routers)
     return routers, problems
 
 
-def _addressed(planned, node) -> list[tuple[str, str, int, int | None]]:
-    """(ifname, CIDR, segment, link) of every interface of ``node`` with a static IPv4 address."""
+def _addressed(planned, node, version: int = 4) -> list[tuple[str, str, int, int | None]]:
+    """(ifname, CIDR, segment, link) of every interface of ``node`` with a static address of
+    that IP version (IPv6: only where the node has IPv6 on)."""
     found = []
+    if version == 6 and node.get("ipv6", False) is not True:
+        return found
     for intf in planned.node(node.name).interfaces:
         cidr = planned.addresses.get((node.name, intf.name))
-        if cidr is None or ipaddress.ip_interface(cidr).version != 4:
+        if cidr is None or ipaddress.ip_interface(cidr).version != version:
             continue
         segment = planned.segment_of((node.name, intf.name))
         end = planned.topo.ends.get((node.name, intf.name))
@@ -209,13 +219,15 @@ def _protocols(planned, nodes, specs, routers: list[Router], problems) -> list[R
             bgp = BgpRouter(b.asn, tuple(dict.fromkeys(nets)), tuple(sessions.get(node.name, ())), b.redistribute,
                             b.rr, b.keepalive, b.hold)
         ports = tuple(_with_bfd(topo, p, ospf is not None, isis is not None, bgp) for p in ports)
+        ports6 = tuple(_with_bfd(topo, p, ospf is not None, False, None) for p in router.ports6) if ospf else ()
         kernel_routes = tuple(dst for dst, _ in node.get("routes") or ())
         daemons = ["zebra"] + (["staticd"] if blackholes else [])
-        daemons += [d for d, on in (("ospfd", ospf), ("isisd", isis), ("ripd", rip), ("bgpd", bgp)) if on]
-        if any(p.bfd for p in ports) or (bgp and any(s.bfd for s in bgp.sessions)):
+        daemons += [d for d, on in (("ospfd", ospf), ("ospf6d", ports6), ("isisd", isis), ("ripd", rip),
+                                    ("bgpd", bgp)) if on]
+        if any(p.bfd for p in ports + ports6) or (bgp and any(s.bfd for s in bgp.sessions)):
             daemons.append("bfdd")
-        result.append(replace(router, ports=ports, ospf=ospf, isis=isis, rip=rip, bgp=bgp, blackholes=blackholes,
-                              kernel_routes=kernel_routes, daemons=tuple(daemons)))
+        result.append(replace(router, ports=ports, ports6=ports6, ospf=ospf, isis=isis, rip=rip, bgp=bgp,
+                              blackholes=blackholes, kernel_routes=kernel_routes, daemons=tuple(daemons)))
     return result
 
 
@@ -294,7 +306,7 @@ def _ospf_problems(routers: list[Router]) -> list[Problem]:
     problems = []
     by_segment: dict[int, list[tuple[str, Port]]] = defaultdict(list)
     for router in routers:
-        for port in router.ports:
+        for port in router.ports + router.ports6:
             if port.ospf is not None and not port.ospf.passive:
                 by_segment[port.segment].append((router.node, port))
     for members in by_segment.values():
@@ -305,18 +317,19 @@ def _ospf_problems(routers: list[Router]) -> list[Problem]:
                 shown = ", ".join(f"{n}/{p.ifname} {_show(get(p.ospf))}" for n, p in members)
                 problems.append(Problem(shown, f"OSPF interfaces on one link disagree on {what}: they would "
                                         "form no adjacency", f"give both ends the same {what} (the link's ospf={{...}})"))
-    areas: dict[str, set[str]] = defaultdict(set)
-    for router in routers:
-        for port in router.ports:
-            if port.ospf is not None:
-                areas[router.node].add(port.ospf.area)
-    every = {a for s in areas.values() for a in s}
-    if len(every) > 1:
-        for area in sorted(every - {"0.0.0.0"}):
-            if not any({"0.0.0.0", area} <= s for s in areas.values()):
-                problems.append(Problem(f"OSPF area {area}", "has no area border router: no router has interfaces "
-                                        "in both it and the backbone (area 0), so its routes stay inside it",
-                                        "give one of its routers a link in area 0"))
+    for family, name in (("ports", "OSPF"), ("ports6", "OSPFv3")):
+        areas: dict[str, set[str]] = defaultdict(set)
+        for router in routers:
+            for port in getattr(router, family):
+                if port.ospf is not None:
+                    areas[router.node].add(port.ospf.area)
+        every = {a for s in areas.values() for a in s}
+        if len(every) > 1:
+            for area in sorted(every - {"0.0.0.0"}):
+                if not any({"0.0.0.0", area} <= s for s in areas.values()):
+                    problems.append(Problem(f"{name} area {area}", "has no area border router: no router has "
+                                            "interfaces in both it and the backbone (area 0), so its routes stay "
+                                            "inside it", "give one of its routers a link in area 0"))
     return problems
 
 

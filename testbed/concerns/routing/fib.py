@@ -7,11 +7,12 @@ by administrative distance (as zebra does), repeated while redistribution change
 ``cut`` a set of links that fail silently (interfaces up, nothing crosses), so the same
 model says what the routes become after a failure. Connected prefixes are not
 routes here (every router has them); blackholes of announced prefixes are ("static").
+OSPFv3 (routers' IPv6 interfaces) is solved apart, its routes added as "ospf6".
 """
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 from testbed.concerns.routing import bgp, igp
@@ -25,7 +26,7 @@ MAX_ROUNDS = 8
 
 @dataclass(frozen=True)
 class Entry:
-    protocol: str               # "static", "ospf", "isis", "rip", "bgp"
+    protocol: str               # "static", "ospf", "ospf6", "isis", "rip", "bgp"
     distance: int
     metric: int
     via: frozenset[str]
@@ -40,11 +41,13 @@ class Solution:
     def records(self, node: str) -> tuple[Route, ...]:
         table = self.routes.get(node, {})
         return tuple(Route(str(net), e.protocol, tuple(sorted(e.via, key=_ip_key)))
-                     for net, e in sorted(table.items(), key=lambda item: (item[0].network_address, item[0].prefixlen)))
+                     for net, e in sorted(table.items(), key=lambda item: (item[0].version, int(item[0].network_address),
+                                                                           item[0].prefixlen)))
 
 
-def _ip_key(text: str) -> int:
-    return int(ipaddress.IPv4Address(text))
+def _ip_key(text: str) -> tuple[int, int]:
+    ip = ipaddress.ip_address(text)
+    return ip.version, int(ip)
 
 
 def solve(routers: Iterable[Router], down: frozenset[int] = frozenset(), cut: frozenset[int] = frozenset()) -> Solution:
@@ -81,8 +84,34 @@ def solve(routers: Iterable[Router], down: frozenset[int] = frozenset(), cut: fr
         changed = {n for n in v.routers if new[n] != fib[n]}
         fib = new
     else:
-        return Solution(fib, as_paths, changed)
-    return Solution(fib, as_paths, set() if settled_bgp else {n for n, r in v.routers.items() if r.bgp})
+        return Solution(_with_ospf6(fib, v.routers.values(), down, cut), as_paths, changed)
+    return Solution(_with_ospf6(fib, v.routers.values(), down, cut), as_paths,
+                    set() if settled_bgp else {n for n, r in v.routers.items() if r.bgp})
+
+
+def _with_ospf6(fib: dict[str, dict[Net, Entry]], routers: Iterable[Router], down, cut) -> dict[str, dict[Net, Entry]]:
+    """The IPv4 routes and those of OSPFv3: the same solver over the routers' IPv6 interfaces
+    (the only IPv6 routing protocol here, so nothing to combine), its next hops the neighbours'
+    global addresses (the kernel has their link-local ones: converge.py maps them)."""
+    six = []
+    for r in routers:
+        if r.ospf is None or not r.ports6:
+            continue
+        areas = [p.ospf.area for p in r.ports6]
+        area = r.ospf.loopback_area if r.ospf.loopback_area in areas else areas[0]
+        six.append(replace(r, ports=r.ports6, ospf=replace(r.ospf, loopback_area=area), isis=None, rip=None,
+                           bgp=None, blackholes=(), kernel_routes=()))
+    if not six:
+        return fib
+    v6 = igp.view(six, down, cut)
+
+    def sources(node: str, kinds: tuple[str, ...]) -> set[Net]:
+        return {n for n in v6.connected[node] if n.version == 6} if "connected" in kinds else set()
+    for node, routes in igp.ospf(v6, sources).items():
+        for net, r in routes.items():
+            if net.version == 6:
+                fib[node][net] = Entry("ospf6", DISTANCE["ospf"], r.metric, frozenset(r.via))
+    return fib
 
 
 def _offer(table: dict[Net, Entry], net: Net, entry: Entry) -> None:

@@ -21,6 +21,7 @@ from testbed.concerns.routing.spec import Bfd
 
 ISIS_TAG = "tb"
 OSPF_SPF_THROTTLE = "0 50 1000"       # ms: initial delay, initial hold, maximum hold
+OSPF6_SOURCES = ("connected", "static", "kernel")   # what OSPFv3 redistributes (the IPv6 routes are its alone)
 
 
 def render(router: Router, extra: str | None = None) -> tuple[tuple[str, ...], int]:
@@ -33,8 +34,12 @@ def render(router: Router, extra: str | None = None) -> tuple[tuple[str, ...], i
     lines += _interface("lo", _loopback_lines(router))
     for port in router.ports:
         lines += _interface(port.ifname, _port_lines(router, port))
+    for port in router.ports6:
+        lines += _interface(port.ifname, _port6_lines(port))
     if router.ospf:
         lines += _ospf(router)
+    if router.ports6:
+        lines += _ospf6(router)
     if router.isis:
         lines += _isis(router)
     if router.rip:
@@ -90,6 +95,28 @@ def _port_lines(router: Router, port: Port) -> list[str]:
             if port.bfd:
                 body += [" isis bfd", f" isis bfd profile {port.bfd.profile}"]
     return body
+
+
+def _port6_lines(port: Port) -> list[str]:
+    """OSPFv3 on an IPv6 interface: the same settings as OSPFv2's."""
+    o = port.ospf
+    body = [f" ipv6 ospf6 area {o.area}", f" ipv6 ospf6 cost {o.cost}"]
+    if o.passive:
+        return body + [" ipv6 ospf6 passive"]
+    body += [f" ipv6 ospf6 hello-interval {o.hello}", f" ipv6 ospf6 dead-interval {o.dead}",
+             " ipv6 ospf6 retransmit-interval 1"]
+    if o.network == "point-to-point":
+        body.append(" ipv6 ospf6 network point-to-point")
+    if port.bfd:
+        body += [" ipv6 ospf6 bfd", f" ipv6 ospf6 bfd profile {port.bfd.profile}"]
+    return body
+
+
+def _ospf6(router: Router) -> list[str]:
+    lines = ["router ospf6", f" ospf6 router-id {router.router_id}", f" timers throttle spf {OSPF_SPF_THROTTLE}",
+             " timers lsa min-arrival 0", f" maximum-paths {router.ecmp}"]
+    lines += [f" redistribute {source}" for source in router.ospf.redistribute if source in OSPF6_SOURCES]
+    return lines + ["exit", "!"]
 
 
 def _ospf(router: Router) -> list[str]:
@@ -166,9 +193,10 @@ def _bfd(router: Router) -> list[str]:
 
 
 HEADER = ("frr defaults ", "hostname ")
-BLOCKS = {"router ospf": "ospfd", "router isis ": "isisd", "router rip": "ripd", "router bgp ": "bgpd",
-          "bfd": "bfdd"}
-INTERFACE_LINES = ((" ip ospf ", "ospfd"), (" ip router isis ", "isisd"), (" isis ", "isisd"))
+BLOCKS = {"router ospf6": "ospf6d", "router ospf": "ospfd", "router isis ": "isisd", "router rip": "ripd",
+          "router bgp ": "bgpd", "bfd": "bfdd"}           # "router ospf6" before "router ospf"
+INTERFACE_LINES = ((" ipv6 ospf6 ", "ospf6d"), (" ip ospf ", "ospfd"), (" ip router isis ", "isisd"),
+                   (" isis ", "isisd"))
 
 
 def split(config: tuple[str, ...], own_line: int = 0) -> dict[str, list[str]]:

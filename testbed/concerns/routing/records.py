@@ -1,7 +1,8 @@
 """The routing concern's records in the Plan (``plan.concern("routing")``).
 
 One :class:`Router` per router that runs routing daemons: its router ID and loopback,
-the daemons it runs, its routing interfaces (:class:`Port`) with each protocol's settings,
+the daemons it runs, its routing interfaces (:class:`Port`) with each protocol's settings
+(IPv4 in ``ports``; IPv6 in ``ports6``, where OSPF is OSPFv3),
 its BGP sessions, and the FRR configuration generated from all of that (``config``, one
 string per line, as ``testbed plan`` shows it). ``converged`` holds the routes every such
 router has once the protocols have converged with every link up (what the expected
@@ -116,6 +117,7 @@ class Router:
     kernel_routes: tuple[str, ...] = ()       # destinations of its explicit ``routes`` (kernel routes)
     config: tuple[str, ...] = ()              # frr.conf, one string per line
     own_config_line: int = 0                  # the line where its frr_config begins (0: it has none)
+    ports6: tuple[Port, ...] = ()             # IPv6 interfaces; ``ospf`` there is OSPFv3 (ospf6d)
 
     def port(self, ifname: str) -> Port | None:
         return next((p for p in self.ports if p.ifname == ifname), None)
@@ -130,7 +132,7 @@ class Route:
     """A route a router has once converged: ``via`` the next hops (sorted; () a blackhole)."""
 
     prefix: str
-    protocol: str                   # "ospf", "isis", "rip", "bgp", "static"
+    protocol: str                   # "ospf", "ospf6", "isis", "rip", "bgp", "static"
     via: tuple[str, ...]
 
 
