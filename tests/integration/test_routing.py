@@ -237,3 +237,34 @@ def test_a_silent_failure_is_noticed_by_bfd_and_routed_around():
         net.link_up("r1", "r2")
         net.converge()
         assert kernel_route(net, "r1", lan(net, "h2")) == {address(net, "r2", "r1")}
+
+
+def kernel_route6(net, node: str, prefix: str) -> set[str]:
+    """The devices of ``node``'s IPv6 route to ``prefix`` (OSPFv3's next hops are link-local)."""
+    out = net[node].cmd(["ip", "-6", "route", "show", prefix])
+    assert "fe80::" in out or not out.strip(), out
+    return set(re.findall(r"via fe80::\S+ dev (\S+)", out))
+
+
+def towards(net, node: str, peer: str) -> str:
+    return next(i.name for i in net.plan.node(node).interfaces if i.peer and i.peer[0] == peer)
+
+
+def test_ospfv3_ring_adjacencies_ecmp_bfd_and_failover():
+    with Routed(load_network("ospf_ring", n=4, ipv6=True, bfd=True)) as net:
+        net.converge()                                   # IPv6 routes and BFD sessions as the model says
+        neighbours = vtysh_json(net, "r1", "show ipv6 ospf6 neighbor")["neighbors"]
+        assert sorted((n["neighborId"], n["state"]) for n in neighbours) == [("10.255.0.2", "Full"),
+                                                                             ("10.255.0.4", "Full")], neighbours
+        assert kernel_route6(net, "r1", lan(net, "h3")) == {towards(net, "r1", "r2"), towards(net, "r1", "r4")}
+        assert net["r1"].cmd(["sysctl", "-n", "net.ipv6.conf.all.forwarding"]).strip() == "1"
+        result = net.pingall()                           # ICMPv6 between the hosts' IPv6 addresses
+        assert result.ok and ":" in net["h3"].ip, result.matrix()
+        net.link_down("r1", "r2", silent=True)           # carrier kept: BFD must notice
+        net.converge()
+        assert kernel_route6(net, "r1", lan(net, "h2")) == {towards(net, "r1", "r4")}
+        result = net.pingall()
+        assert result.ok, result.matrix()
+        net.link_up("r1", "r2")
+        net.converge()
+        assert kernel_route6(net, "r1", lan(net, "h2")) == {towards(net, "r1", "r2")}

@@ -55,6 +55,7 @@ CASES = {
     "ospf_ring": lambda: _topology("ospf_ring", {"n": "4", "bfd": "true"}),
     "leaf_spine": lambda: _topology("leaf_spine", {}),
     "bgp_as": lambda: _topology("bgp_as", {}),
+    "ospf6_ring": lambda: _topology("ospf_ring", {"n": "3", "bfd": "true", "ipv6": "true"}),
     "features": features,
 }
 

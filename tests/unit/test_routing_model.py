@@ -248,3 +248,43 @@ def test_the_expected_reachability_follows_links_taken_down():
     assert one.expected("h1", "h2") is True                      # the long way round
     both = Reachability(p, frozenset({link_index(p, "r1", "r2"), link_index(p, "r1", "r5")}))
     assert both.expected("h1", "h2") is False and both.expected("h2", "h3") is True
+
+
+def test_ospfv3_routes_follow_the_ipv6_ring_with_ecmp_and_failures():
+    p = planned("ospf_ring", n=4, ipv6=True)
+    r1 = p.concern("routing").router("r1")
+    assert r1.daemons == ("zebra", "ospf6d") and len(r1.ports6) == 3 and r1.ports == ()   # no IPv4: no ospfd
+    assert all(r.protocol == "ospf6" for r in p.concern("routing").routes_of("r1"))
+    assert routes(p, "r1")[lan(p, "h3")] == tuple(sorted((address(p, "r2", "r1"), address(p, "r4", "r1")),
+                                                        key=ipaddress.ip_address))
+    assert routes(p, "r1")[lan(p, "h2")] == (address(p, "r2", "r1"),)
+    after = fib.solve(p.concern("routing").routers, frozenset({link_index(p, "r1", "r2")}))
+    assert {r.prefix: r.via for r in after.records("r1")}[lan(p, "h2")] == (address(p, "r4", "r1"),)
+    reach = Reachability(p)
+    assert reach.expected("h1", "h3") is True
+    assert Reachability(p, frozenset({link_index(p, "r1", "r2"), link_index(p, "r1", "r4")})).expected(
+        "h1", "h3") is False
+
+
+def test_ospfv3_runs_beside_ospfv2_on_a_routers_ipv6_interfaces():
+    """IPv4 and IPv6 links in one network: each family's protocol sees only its own links."""
+    g = chain(3, "ospf")
+    for node in ("r1", "r2", "r3"):
+        g.nodes[node]["ipv6"] = True
+    g.add_edge("r1", "r3", ip={"r1": "2001:db8:13::1/64", "r3": "2001:db8:13::3/64"})
+    g.add_node("s1", kind="switch")                          # an IPv6 LAN behind r3
+    g.add_node("h6", kind="host", ipv6=True)
+    g.add_edge("r3", "s1", ip={"r3": "2001:db8:36::1/64"})
+    g.add_edge("h6", "s1", ip={"h6": "2001:db8:36::6/64"})
+    p = plan(g)
+    r1 = p.concern("routing").router("r1")
+    assert [port.ifname for port in r1.ports6] == ["r1-eth2"] and not r1.ports6[0].ospf.passive
+    assert routes(p, "r1")["2001:db8:36::/64"] == ("2001:db8:13::3",)
+    assert routes(p, "r2").get("2001:db8:36::/64") is None   # r2 has no IPv6 interface
+    assert routes(p, "r1")[lan(p, "h3")] == (address(p, "r2", "r1"),)
+    assert "ospf6d" not in p.concern("routing").router("r2").daemons
+
+
+def test_a_router_with_ipv6_off_runs_no_ospfv3():
+    p = planned("ospf_ring", n=3)
+    assert all(not r.ports6 and "ospf6d" not in r.daemons for r in p.concern("routing").routers)

@@ -104,6 +104,19 @@ def test_ospf_areas_that_disagree_on_a_link():
     assert validate(g) == []
 
 
+def test_ospfv3_interfaces_are_checked_as_ospfv2_ones():
+    g = routers({"ospf": {"area": 0}}, {"ospf": {"area": 1}}, hosts=False)
+    for node in ("r1", "r2"):
+        g.nodes[node]["ipv6"] = True
+    g.edges["r1", "r2"]["ip"] = {"r1": "2001:db8::1/64", "r2": "2001:db8::2/64"}
+    found = messages(g)
+    assert "r1/r1-eth0 0.0.0.0, r2/r2-eth0 0.0.0.1: OSPF interfaces on one link disagree on area: they would " \
+           "form no adjacency (give both ends the same area (the link's ospf={...}))" in found, found
+    assert any(m.startswith("OSPFv3 area 0.0.0.1: has no area border router") for m in found), found
+    g.edges["r1", "r2"]["ospf"] = {"area": 0}
+    assert validate(g) == []
+
+
 def test_hello_and_dead_that_disagree():
     g = routers({"ospf": {"hello": 1, "dead": 4}}, {"ospf": {"hello": 2, "dead": 8}})
     assert "disagree on hello/dead" in one_message(g)

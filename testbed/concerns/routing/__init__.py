@@ -182,7 +182,7 @@ def _loopback(cidr: str, ipv6: bool = False) -> None:
 
 def _unused_bfd(topo, routers) -> list[Problem]:
     """A link asking for BFD where no OSPF/IS-IS adjacency or BGP session runs over it."""
-    used = {p.link for r in routers for p in r.ports if p.bfd} | \
+    used = {p.link for r in routers for p in r.ports + r.ports6 if p.bfd} | \
         {s.link for r in routers if r.bgp for s in r.bgp.sessions if s.bfd}
     found = []
     for link in topo.links:

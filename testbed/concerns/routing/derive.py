@@ -222,7 +222,7 @@ def _protocols(planned, nodes, specs, routers: list[Router], problems) -> list[R
         ports6 = tuple(_with_bfd(topo, p, ospf is not None, False, None) for p in router.ports6) if ospf else ()
         kernel_routes = tuple(dst for dst, _ in node.get("routes") or ())
         daemons = ["zebra"] + (["staticd"] if blackholes else [])
-        daemons += [d for d, on in (("ospfd", ospf), ("ospf6d", ports6), ("isisd", isis), ("ripd", rip),
+        daemons += [d for d, on in (("ospfd", ospf and any(p.ospf for p in ports)), ("ospf6d", ports6), ("isisd", isis), ("ripd", rip),
                                     ("bgpd", bgp)) if on]
         if any(p.bfd for p in ports + ports6) or (bgp and any(s.bfd for s in bgp.sessions)):
             daemons.append("bfdd")

@@ -36,7 +36,7 @@ def render(router: Router, extra: str | None = None) -> tuple[tuple[str, ...], i
         lines += _interface(port.ifname, _port_lines(router, port))
     for port in router.ports6:
         lines += _interface(port.ifname, _port6_lines(port))
-    if router.ospf:
+    if router.ospfv2:
         lines += _ospf(router)
     if router.ports6:
         lines += _ospf6(router)
@@ -62,7 +62,7 @@ def _interface(name: str, body: list[str]) -> list[str]:
 
 def _loopback_lines(router: Router) -> list[str]:
     body = []
-    if router.ospf:
+    if router.ospfv2:
         body += [f" ip ospf area {router.ospf.loopback_area}", " ip ospf passive"]
     if router.isis:
         body += [f" ip router isis {ISIS_TAG}", " isis passive"]

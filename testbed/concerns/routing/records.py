@@ -123,6 +123,11 @@ class Router:
         return next((p for p in self.ports if p.ifname == ifname), None)
 
     @property
+    def ospfv2(self) -> bool:
+        """Whether it runs OSPFv2 (ospfd): OSPF on some IPv4 interface (not only OSPFv3)."""
+        return self.ospf is not None and any(p.ospf for p in self.ports)
+
+    @property
     def loopback_ip(self) -> str:
         return self.loopback.split("/")[0]
 
