@@ -70,8 +70,32 @@ def derive(planned) -> tuple[list[Router], list[Problem]]:
         routers.append(Router(node=node.name, router_id=ids[node.name], loopback=loopbacks[node.name],
                               ecmp=spec.ecmp, daemons=(), ports=tuple(built), ports6=tuple(built6)))
     routers = _protocols(planned, nodes, specs, routers, problems)
+    routers = _quiet6(routers)
     problems += _ospf_problems(routers)
     return routers, problems
+
+
+def _quiet6(routers: list[Router]) -> list[Router]:
+    """The OSPFv3 point-to-point links whose prefix only one end announces (the lower router ID).
+
+    Both ends announcing it (as OSPFv3 does) gives every other router a route with two
+    origins, and FRR 8.4's ospf6d sometimes keeps such a route after both withdraw it (a link
+    going down: found by the convergence check, the symptom of FRRouting/frr issue 13579)."""
+    by_segment: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for router in routers:
+        for port in router.ports6:
+            if port.ospf is not None and not port.ospf.passive and port.ospf.network == "point-to-point":
+                by_segment[port.segment].append((router.node, router.router_id))
+    result = []
+    for router in routers:
+        quiet = []
+        for port in router.ports6:
+            ends = by_segment.get(port.segment, [])
+            if len(ends) == 2 and any(n != router.node and ipaddress.ip_address(rid) <
+                                      ipaddress.ip_address(router.router_id) for n, rid in ends):
+                quiet.append(port.ifname)
+        result.append(replace(router, quiet6=tuple(quiet)) if quiet else router)
+    return result
 
 
 def _addressed(planned, node, version: int = 4) -> list[tuple[str, str, int, int | None]]:
@@ -222,8 +246,8 @@ def _protocols(planned, nodes, specs, routers: list[Router], problems) -> list[R
         ports6 = tuple(_with_bfd(topo, p, ospf is not None, False, None) for p in router.ports6) if ospf else ()
         kernel_routes = tuple(dst for dst, _ in node.get("routes") or ())
         daemons = ["zebra"] + (["staticd"] if blackholes else [])
-        daemons += [d for d, on in (("ospfd", ospf and any(p.ospf for p in ports)), ("ospf6d", ports6), ("isisd", isis), ("ripd", rip),
-                                    ("bgpd", bgp)) if on]
+        daemons += [d for d, on in (("ospfd", ospf and any(p.ospf for p in ports)), ("ospf6d", ports6),
+                                    ("isisd", isis), ("ripd", rip), ("bgpd", bgp)) if on]
         if any(p.bfd for p in ports + ports6) or (bgp and any(s.bfd for s in bgp.sessions)):
             daemons.append("bfdd")
         result.append(replace(router, ports=ports, ports6=ports6, ospf=ospf, isis=isis, rip=rip, bgp=bgp,

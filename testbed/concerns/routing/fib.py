@@ -107,7 +107,8 @@ def _with_ospf6(fib: dict[str, dict[Net, Entry]], routers: Iterable[Router], dow
 
     def sources(node: str, kinds: tuple[str, ...]) -> set[Net]:
         return {n for n in v6.connected[node] if n.version == 6} if "connected" in kinds else set()
-    for node, routes in igp.ospf(v6, sources).items():
+    quiet = frozenset((r.node, ifname) for r in six for ifname in r.quiet6)
+    for node, routes in igp.ospf(v6, sources, quiet).items():
         for net, r in routes.items():
             if net.version == 6:
                 fib[node][net] = Entry("ospf6", DISTANCE["ospf"], r.metric, frozenset(r.via))

@@ -21,6 +21,7 @@ from testbed.concerns.routing.spec import Bfd
 
 ISIS_TAG = "tb"
 OSPF_SPF_THROTTLE = "0 50 1000"       # ms: initial delay, initial hold, maximum hold
+QUIET_PREFIXES = "tb-none"            # a prefix list that matches nothing
 OSPF6_SOURCES = ("connected", "static", "kernel")   # what OSPFv3 redistributes (the IPv6 routes are its alone)
 
 
@@ -34,8 +35,10 @@ def render(router: Router, extra: str | None = None) -> tuple[tuple[str, ...], i
     lines += _interface("lo", _loopback_lines(router))
     for port in router.ports:
         lines += _interface(port.ifname, _port_lines(router, port))
+    if router.quiet6:
+        lines += [f"ipv6 prefix-list {QUIET_PREFIXES} seq 5 deny any", "!"]
     for port in router.ports6:
-        lines += _interface(port.ifname, _port6_lines(port))
+        lines += _interface(port.ifname, _port6_lines(port, port.ifname in router.quiet6))
     if router.ospfv2:
         lines += _ospf(router)
     if router.ports6:
@@ -97,10 +100,13 @@ def _port_lines(router: Router, port: Port) -> list[str]:
     return body
 
 
-def _port6_lines(port: Port) -> list[str]:
-    """OSPFv3 on an IPv6 interface: the same settings as OSPFv2's."""
+def _port6_lines(port: Port, quiet: bool = False) -> list[str]:
+    """OSPFv3 on an IPv6 interface: the same settings as OSPFv2's; ``quiet``: its prefix left to
+    the other end of the link to announce (derive._quiet6)."""
     o = port.ospf
     body = [f" ipv6 ospf6 area {o.area}", f" ipv6 ospf6 cost {o.cost}"]
+    if quiet:
+        body.append(f" ipv6 ospf6 advertise prefix-list {QUIET_PREFIXES}")
     if o.passive:
         return body + [" ipv6 ospf6 passive"]
     body += [f" ipv6 ospf6 hello-interval {o.hello}", f" ipv6 ospf6 dead-interval {o.dead}",
@@ -234,6 +240,8 @@ def split(config: tuple[str, ...], own_line: int = 0) -> dict[str, list[str]]:
             interface = line
         elif line.startswith("ip route "):
             found.setdefault("staticd", []).append(line)
+        elif line.startswith("ipv6 prefix-list "):
+            found.setdefault("ospf6d", []).insert(0, line)
         elif line.startswith("no zebra "):
             found.setdefault("zebra", []).append(line)
         elif any(line == b or line.startswith(b) for b in BLOCKS):

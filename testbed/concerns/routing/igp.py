@@ -173,8 +173,9 @@ def simple(v: View, protocol: str, sources) -> dict[str, dict[Net, IgpRoute]]:
     return result
 
 
-def ospf(v: View, sources) -> dict[str, dict[Net, IgpRoute]]:
-    """OSPFv2 with areas: intra-area, then inter-area through the ABRs, then type-2 externals."""
+def ospf(v: View, sources, quiet: frozenset[tuple[str, str]] = frozenset()) -> dict[str, dict[Net, IgpRoute]]:
+    """OSPFv2 with areas: intra-area, then inter-area through the ABRs, then type-2 externals
+    (OSPFv3 too, over IPv6 ports; ``quiet``: (node, ifname) of ports whose prefix is not announced)."""
     members = {n for n, r in v.routers.items() if r.ospf is not None}
     areas_of: dict[str, set[str]] = {n: {p.ospf.area for p in v.ports(n, "ospf")} |
                                      {v.routers[n].ospf.loopback_area} for n in members}
@@ -186,7 +187,7 @@ def ospf(v: View, sources) -> dict[str, dict[Net, IgpRoute]]:
         origins: Origins = []
         for node in members:
             for port in v.ports(node, "ospf"):
-                if port.ospf.area == area:
+                if port.ospf.area == area and (node, port.ifname) not in quiet:
                     origins.append((node, _network(port), port.ospf.cost))
             if v.routers[node].ospf.loopback_area == area:
                 origins.append((node, _loopback(v.routers[node]), 0))
@@ -198,7 +199,7 @@ def ospf(v: View, sources) -> dict[str, dict[Net, IgpRoute]]:
             if area in areas_of[node]:
                 own = intra[area].setdefault(node, {})
                 for port in v.ports(node, "ospf"):
-                    if port.ospf.area == area:
+                    if port.ospf.area == area and (node, port.ifname) not in quiet:
                         own.setdefault(_network(port), IgpRoute(port.ospf.cost, set()))
                 if v.routers[node].ospf.loopback_area == area:
                     own.setdefault(_loopback(v.routers[node]), IgpRoute(0, set()))

@@ -118,6 +118,7 @@ class Router:
     config: tuple[str, ...] = ()              # frr.conf, one string per line
     own_config_line: int = 0                  # the line where its frr_config begins (0: it has none)
     ports6: tuple[Port, ...] = ()             # IPv6 interfaces; ``ospf`` there is OSPFv3 (ospf6d)
+    quiet6: tuple[str, ...] = ()              # of those, the ones whose prefix the other end announces alone
 
     def port(self, ifname: str) -> Port | None:
         return next((p for p in self.ports if p.ifname == ifname), None)
