@@ -14,6 +14,9 @@ its dead interval, BFD after its detection time of 3 x 200 ms). Claims:
 - silent, without BFD: dead - hello - 0.25 s <= outage <= dead + SPF delay (0 s) + 1 s;
 - carrier loss: outage <= 1 s, whatever the timers;
 - the link coming back: outage <= 1 s.
+
+``--param ipv6=true`` runs the same over an IPv6 ring routed by OSPFv3 (the stream pings
+h3's IPv6 address).
 """
 from __future__ import annotations
 

@@ -161,6 +161,8 @@ def test_bfd_sessions_come_up_with_ospf():
         peers = vtysh_json(net, "r2", "show bfd peers")
         assert sorted((p["peer"], p["status"]) for p in peers) == sorted(
             [(address(net, "r1", "r2"), "up"), (address(net, "r3", "r2"), "up")])
+        assert {(p["transmit-interval"], p["receive-interval"], p["detect-multiplier"]) for p in peers} == \
+            {(200, 200, 3)}, peers                          # the profile's timers, not bfdd's defaults
 
 
 def test_routers_on_an_open_vswitch_lan_with_a_shaped_link():
@@ -258,6 +260,9 @@ def test_ospfv3_ring_adjacencies_ecmp_bfd_and_failover():
                                                                              ("10.255.0.4", "Full")], neighbours
         assert kernel_route6(net, "r1", lan(net, "h3")) == {towards(net, "r1", "r2"), towards(net, "r1", "r4")}
         assert net["r1"].cmd(["sysctl", "-n", "net.ipv6.conf.all.forwarding"]).strip() == "1"
+        sessions = vtysh_json(net, "r1", "show bfd peers")      # OSPFv3's, at the link's 200 ms, not bfdd's 300
+        assert sorted((p["interface"], p["status"], p["transmit-interval"], p["detect-multiplier"])
+                      for p in sessions) == [("r1-eth0", "up", 200, 3), ("r1-eth1", "up", 200, 3)], sessions
         result = net.pingall()                           # ICMPv6 between the hosts' IPv6 addresses
         assert result.ok and ":" in net["h3"].ip, result.matrix()
         net.link_down("r1", "r2", silent=True)           # carrier kept: BFD must notice

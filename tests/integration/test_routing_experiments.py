@@ -22,6 +22,10 @@ CASES = {
     "bgp_path": ([], ["pings.png"], {"shortest_as_path_wins": "pass", "transit_takes_over": "pass",
                                      "withdrawal_removes_the_route": "pass",
                                      "restoring_brings_the_direct_path_back": "pass"}),
+    "ospf_convergence ipv6": (["--param", "ipv6=true", "--param", "dead=4", "--param", "bfd=false,true"],
+                              ["outage.png", "outage_up.png"],
+                              {"bfd_is_fast": "pass", "dead_interval_bounds": "pass", "carrier_loss_is_fast": "pass",
+                               "restoring_is_fast": "pass"}),          # the same ring with OSPFv3
 }
 
 
@@ -35,6 +39,7 @@ def frr_daemons_of(run_ids: list[str]) -> list[str]:
 def test_routing_experiment_runs_and_its_claims_hold(name, tmp_path, capsys):
     args, plots, checks = CASES[name]
     out = str(tmp_path / "results")
+    name = name.split()[0]
     code = main(["experiment", os.path.join(EXPERIMENTS, f"{name}.py"), "--repeat", "1", "--out", out, *args])
     captured = capsys.readouterr()
     assert code == 0, captured.out + captured.err

@@ -113,8 +113,8 @@ def _port6_lines(port: Port, quiet: bool = False) -> list[str]:
              " ipv6 ospf6 retransmit-interval 1"]
     if o.network == "point-to-point":
         body.append(" ipv6 ospf6 network point-to-point")
-    if port.bfd:
-        body += [" ipv6 ospf6 bfd", f" ipv6 ospf6 bfd profile {port.bfd.profile}"]
+    if port.bfd:       # ospf6d 8.4 leaves a session it asks for at bfdd's defaults with a profile, not so with these
+        body.append(f" ipv6 ospf6 bfd {port.bfd.multiplier} {port.bfd.interval} {port.bfd.interval}")
     return body
 
 
