@@ -23,6 +23,10 @@ def topology(n: int = 6, hosts: int = 1, hello: int = 1, dead: int = 4, cost: in
 
     def ip(subnet: int, **ends: int) -> dict:           # IPv6 addresses of a link's ends
         return {"ip": {node: f"2001:db8:0:{subnet:x}::{i}/64" for node, i in ends.items()}} if ipv6 else {}
+
+    def host(r: int) -> dict:                           # IPv6 on, the default route via its router
+        return {"ipv6": True, "default_route": "none",
+                "routes": [{"dst": "::/0", "via": f"2001:db8:0:{0x100 + r:x}::1"}]} if ipv6 else {}
     g = nx.Graph()
     for r in range(1, n + 1):
         g.add_node(f"r{r}", kind="router", routing={"ospf": {"area": 0}}, **v6)
@@ -34,12 +38,12 @@ def topology(n: int = 6, hosts: int = 1, hello: int = 1, dead: int = 4, cost: in
     for r in range(1, n + 1):
         lan = 0x100 + r
         if hosts == 1:
-            g.add_node(f"h{r}", kind="host", **v6)
+            g.add_node(f"h{r}", kind="host", **host(r))
             g.add_edge(f"h{r}", f"r{r}", **ip(lan, **{f"r{r}": 1, f"h{r}": 2}))
         elif hosts > 1:
             g.add_node(f"s{r}", kind="switch")
             g.add_edge(f"r{r}", f"s{r}", **ip(lan, **{f"r{r}": 1}))
             for i in range(1, hosts + 1):
-                g.add_node(f"h{r}_{i}", kind="host", **v6)
+                g.add_node(f"h{r}_{i}", kind="host", **host(r))
                 g.add_edge(f"h{r}_{i}", f"s{r}", **ip(lan, **{f"h{r}_{i}": i + 1}))
     return g

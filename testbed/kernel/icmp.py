@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 ECHO_REQUEST, ECHO_REPLY = 8, 0
-ECHO_REQUEST6, ECHO_REPLY6 = 128, 129   # ICMPv6 (the kernel computes its checksum)
 MAGIC = b"testbed!"
 SO_TIMESTAMPNS = 35                  # asm-generic/socket.h (SO_TIMESTAMPNS_OLD); SCM_TIMESTAMPNS too
 TIMESPEC = struct.Struct("@qq")      # struct timespec on a 64-bit kernel: seconds, nanoseconds
@@ -36,33 +35,28 @@ def _checksum(data: bytes) -> int:
     return ~total & 0xFFFF
 
 
-def echo_request(ident: int, seq: int, payload: bytes, ipv6: bool = False) -> bytes:
-    if ipv6:
-        return struct.pack("!BBHHH", ECHO_REQUEST6, 0, 0, ident, seq) + payload
+def echo_request(ident: int, seq: int, payload: bytes) -> bytes:
     header = struct.pack("!BBHHH", ECHO_REQUEST, 0, 0, ident, seq)
     csum = _checksum(header + payload)
     return struct.pack("!BBHHH", ECHO_REQUEST, 0, csum, ident, seq) + payload
 
 
-def parse_reply(packet: bytes, ipv6: bool = False) -> tuple[int, int] | None:
-    """(ident, seq) of an echo reply carrying our payload, from a raw IPv4 packet (IPv6: the
-    ICMPv6 message alone, as a raw IPv6 socket reads it)."""
-    if ipv6:
-        icmp, reply = packet, ECHO_REPLY6
-    else:
-        if len(packet) < 20:
-            return None
-        icmp, reply = packet[(packet[0] & 0x0F) * 4:], ECHO_REPLY
-    if len(icmp) < 8 + len(MAGIC) or icmp[0] != reply or icmp[8:8 + len(MAGIC)] != MAGIC:
+def parse_reply(packet: bytes) -> tuple[int, int] | None:
+    """(ident, seq) of an echo reply carrying our payload, from a raw IPv4 packet."""
+    if len(packet) < 20:
+        return None
+    ihl = (packet[0] & 0x0F) * 4
+    icmp = packet[ihl:]
+    if len(icmp) < 8 + len(MAGIC) or icmp[0] != ECHO_REPLY or icmp[8:8 + len(MAGIC)] != MAGIC:
         return None
     _, _, _, ident, seq = struct.unpack("!BBHHH", icmp[:8])
     return ident, seq
 
 
-def open_socket(family: int = socket.AF_INET) -> socket.socket:
-    """A raw ICMP (AF_INET6: ICMPv6) socket in the calling thread's namespace."""
-    sock = socket.socket(family, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
-                         socket.IPPROTO_ICMP if family == socket.AF_INET else socket.IPPROTO_ICMPV6)
+def open_socket() -> socket.socket:
+    """A raw ICMP socket in the calling thread's namespace."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
+                         socket.IPPROTO_ICMP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     try:
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
@@ -99,40 +93,33 @@ class Probe:
 
 
 def mesh(open_in: Callable[[str], socket.socket], probes: Sequence[Probe], count: int = 1,
-         timeout: float = 1.0, interval: float = 0.2, window: int = 1024,
-         open_in6: Callable[[str], socket.socket] | None = None) -> None:
+         timeout: float = 1.0, interval: float = 0.2, window: int = 1024) -> None:
     """Send ``count`` echo requests for every probe and count the replies (in place).
 
-    ``open_in(ns)`` returns a raw ICMP socket opened inside namespace ``ns`` (``open_in6``
-    an ICMPv6 one, for probes of IPv6 addresses; without it those are lost). At most
+    ``open_in(ns)`` returns a raw ICMP socket opened inside namespace ``ns``. At most
     ``window`` probes are in flight: a burst of ARP broadcasts flooded to every port of a
     big LAN would overflow the kernel's per-CPU backlog (net.core.netdev_max_backlog).
     """
-    by_src: dict[tuple[str, bool], list[int]] = {}
+    by_src: dict[str, list[int]] = {}
     for i, probe in enumerate(probes):
         probe.rtts = []
-        ipv6 = ":" in probe.dst_ip
-        if ipv6 and open_in6 is None:
-            continue
-        by_src.setdefault((probe.src, ipv6), []).append(i)
+        by_src.setdefault(probe.src, []).append(i)
     base = int.from_bytes(os.urandom(2), "big")
-    sockets: dict[tuple[str, bool], socket.socket] = {}
-    family: dict[socket.socket, bool] = {}
+    sockets: dict[str, socket.socket] = {}
     # (ident, seq) -> (probe index, sent at: monotonic s for expiry, realtime ns for the RTT)
     slots: dict[tuple[int, int], tuple[int, float, int]] = {}
     plan: list[tuple[socket.socket, bytes, str, tuple[int, int], int]] = []
     selector = selectors.DefaultSelector()
     try:
-        for n, ((src, ipv6), indexes) in enumerate(by_src.items()):
-            sock = sockets[(src, ipv6)] = open_in6(src) if ipv6 else open_in(src)
-            family[sock] = ipv6
+        for n, (src, indexes) in enumerate(by_src.items()):
+            sock = sockets[src] = open_in(src)
             selector.register(sock, selectors.EVENT_READ)
             for k, i in enumerate(indexes):
                 for attempt in range(count):
                     seq_all = k * count + attempt
                     ident = (base + n + (seq_all >> 16) * len(by_src)) & 0xFFFF
                     seq = seq_all & 0xFFFF
-                    packet = echo_request(ident, seq, MAGIC + struct.pack("!I", i), ipv6)
+                    packet = echo_request(ident, seq, MAGIC + struct.pack("!I", i))
                     plan.append((sock, packet, probes[i].dst_ip, (ident, seq), attempt))
         rounds: list[list] = [[p for p in plan if p[4] == a] for a in range(count)]
         deadline = 0.0
@@ -141,7 +128,7 @@ def mesh(open_in: Callable[[str], socket.socket], probes: Sequence[Probe], count
             for sock, packet, dst, key, _ in sends:
                 i = int.from_bytes(packet[8 + len(MAGIC):12 + len(MAGIC)], "big")
                 while len(slots) >= window:        # wait for room first: a reply read while
-                    _receive(selector, slots, probes, 0.001, family)   # waiting must find its slot
+                    _receive(selector, slots, probes, 0.001)   # waiting must find its slot
                     _expire(slots, timeout)
                 slots[key] = (i, time.monotonic(), _now_ns())     # before sendto: see the docstring
                 try:
@@ -149,12 +136,12 @@ def mesh(open_in: Callable[[str], socket.socket], probes: Sequence[Probe], count
                 except OSError:
                     pass          # no route or a full queue: counted as lost
                 probes[i].sent += 1
-                _receive(selector, slots, probes, 0, family)
+                _receive(selector, slots, probes, 0)
             deadline = time.monotonic() + timeout
             while time.monotonic() < round_end:
-                _receive(selector, slots, probes, max(0.0, round_end - time.monotonic()), family)
+                _receive(selector, slots, probes, max(0.0, round_end - time.monotonic()))
         while slots and time.monotonic() < deadline:
-            _receive(selector, slots, probes, max(0.0, deadline - time.monotonic()), family)
+            _receive(selector, slots, probes, max(0.0, deadline - time.monotonic()))
     finally:
         selector.close()
         for sock in sockets.values():
@@ -168,7 +155,7 @@ def _expire(slots: dict, timeout: float) -> None:
         del slots[key]
 
 
-def _receive(selector, slots, probes, wait: float, family=None) -> None:
+def _receive(selector, slots, probes, wait: float) -> None:
     for key, _ in selector.select(wait):
         sock = key.fileobj
         while True:
@@ -176,7 +163,7 @@ def _receive(selector, slots, probes, wait: float, family=None) -> None:
                 packet, arrived_ns = _read(sock)
             except (BlockingIOError, InterruptedError):
                 break
-            found = parse_reply(packet, bool(family and family.get(sock)))
+            found = parse_reply(packet)
             if found is None or found not in slots:
                 continue
             i, _, sent_ns = slots.pop(found)

@@ -62,8 +62,7 @@ def replace_routes(routes: list[tuple[str, str]]) -> list[tuple[str, str]]:
     with _iproute() as ipr:
         for dst, via in routes:
             try:
-                default = "0.0.0.0/0" if ":" not in via else "::/0"
-                ipr.route("replace", dst=default if dst == "default" else dst, gateway=via, proto=4)
+                ipr.route("replace", dst="0.0.0.0/0" if dst == "default" else dst, gateway=via, proto=4)
             except OSError:  # pyroute2's NetlinkError
                 failed.append((dst, via))
     return failed
@@ -74,7 +73,8 @@ RTN_BLACKHOLE = 6
 
 def ipv4_routes(table: int = 254, family: int = socket.AF_INET) -> list[tuple[str, int, tuple[str, ...], bool]]:
     """(destination CIDR, protocol number, gateways, blackhole) of every IPv4 route of a table
-    in this namespace (the main table by default); multipath routes list every gateway."""
+    in this namespace (the main table by default); multipath routes list every gateway
+    (``family`` AF_INET6: the IPv6 routes)."""
     found = []
     with _iproute() as ipr:
         for msg in ipr.get_routes(family=family, table=table):

@@ -122,8 +122,8 @@ def address(seq: int, flags: int, *, index: int, cidr: str) -> bytes:
 
 def route(seq: int, flags: int, *, dst: str, via: str) -> bytes:
     """RTM_NEWROUTE in the main table, static, via a gateway ("default" or a network)."""
+    net = ipaddress.ip_network("0.0.0.0/0" if dst == "default" else dst)
     gateway = ipaddress.ip_address(via)
-    net = ipaddress.ip_network(("0.0.0.0/0" if gateway.version == 4 else "::/0") if dst == "default" else dst)
     family = socket.AF_INET if net.version == 4 else socket.AF_INET6
     attrs = nla(RTA_DST, net.network_address.packed) if net.prefixlen else b""
     attrs += nla(RTA_GATEWAY, gateway.packed)

@@ -33,7 +33,6 @@ from testbed.topology import checks
 from testbed.topology.resolve import resolve
 
 NO_IPV6 = (("net.ipv6.conf.default.disable_ipv6", "1"),)   # before any interface is made
-KEEP_IPV6 = (("net.ipv6.conf.all.keep_addr_on_down", "1"),)  # a link down and up keeps its IPv6 addresses, as IPv4
 FORWARDING = (("net.ipv4.ip_forward", "1"),)
 ARP_MODES = ("dynamic", "static")
 
@@ -220,7 +219,7 @@ def _node(spec: NodeSpec, topo: Topology, by_end, addresses, macs, features=None
         interfaces.append(Interface(name=end.ifname, kind="veth", mac=macs[end.key],
                                     addresses=() if master else _addr(addresses, name, end.ifname),
                                     master=master, peer=link.other(name), link=link.index))
-    sysctls = KEEP_IPV6 if spec.get("ipv6", False) else NO_IPV6
+    sysctls = () if spec.get("ipv6", False) else NO_IPV6
     if kind.forwards:
         sysctls += FORWARDING
     sysctls += tuple(spec.get("sysctls") or ())

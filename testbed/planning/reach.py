@@ -40,7 +40,7 @@ def _table(plan: Plan, down: frozenset[int] = frozenset()) -> _Table:
                 seg = seg_of.get((node.name, intf.name))
                 owner[iface.ip] = (node.name, seg)
                 connected.setdefault(node.name, []).append((iface.network, seg))
-        routes[node.name] = [(ipaddress.ip_network(_default(r.via) if r.dst == "default" else r.dst),
+        routes[node.name] = [(ipaddress.ip_network("0.0.0.0/0" if r.dst == "default" else r.dst),
                               ipaddress.ip_address(r.via)) for r in node.routes]
     forwards = {n.name for n in plan.nodes if kinds.of(n.kind).forwards}
     effects = Effects(down=frozenset(down))
@@ -57,11 +57,6 @@ def _table(plan: Plan, down: frozenset[int] = frozenset()) -> _Table:
                                                 ipaddress.ip_address(via)) for dst, via in extra]
     return _Table(owner, connected, routes, forwards, nats, effects.blocked, cut,
                   effects.uncertain | _multihomed(plan, seg_of))
-
-
-def _default(via: str) -> str:
-    """The default route's network, of the gateway's IP version."""
-    return "0.0.0.0/0" if ipaddress.ip_address(via).version == 4 else "::/0"
 
 
 def _cut_by(plan: Plan, dead: set[str], down: frozenset[int] = frozenset()) -> set[frozenset]:

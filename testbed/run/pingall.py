@@ -6,7 +6,6 @@ expected result of each pair comes from the plan (testbed.planning.reach).
 from __future__ import annotations
 
 import errno
-import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
@@ -123,8 +122,7 @@ def pingall(net: "Network", hosts: Sequence[str] | None = None, count: int = 1, 
         if limit is not None:
             window = min(window, limit)
     icmp.mesh(lambda ns: net.worker.run_inside(ns, icmp.open_socket), probes, count=count,
-              timeout=timeout, window=window,
-              open_in6=lambda ns: net.worker.run_inside(ns, icmp.open_socket, socket.AF_INET6))
+              timeout=timeout, window=window)
     for pair, probe in zip(probed, probes):
         pair.sent, pair.received = probe.sent, probe.received
         pair.rtt_ms = min(probe.rtts) if probe.rtts else None

@@ -77,33 +77,3 @@ def test_without_kernel_timestamps_the_read_time_is_used():
     finally:
         a.close()
         b.close()
-
-
-class InstantNetwork6(InstantNetwork):
-    """The same for ICMPv6: the reply as a raw IPv6 socket reads it (no IP header)."""
-
-    def sendto(self, packet, address):
-        assert packet[0] == icmp.ECHO_REQUEST6 and ":" in address[0]
-        _, _, _, ident, seq = struct.unpack("!BBHHH", packet[:8])
-        self.theirs.send(struct.pack("!BBHHH", icmp.ECHO_REPLY6, 0, 0, ident, seq) + packet[8:])
-        return len(packet)
-
-
-def test_ipv6_addresses_are_probed_with_icmpv6_sockets():
-    probes = [icmp.Probe("ns-a", "10.0.0.2"), icmp.Probe("ns-a", "2001:db8::2"), icmp.Probe("ns-b", "2001:db8::3")]
-    opened = []
-
-    def open6(ns):
-        opened.append(ns)
-        return InstantNetwork6()
-    icmp.mesh(lambda ns: InstantNetwork(), probes, count=2, timeout=2.0, interval=0.0, open_in6=open6)
-    assert [p.received for p in probes] == [2, 2, 2] and opened == ["ns-a", "ns-b"]
-    lost = [icmp.Probe("ns-a", "2001:db8::2")]
-    icmp.mesh(lambda ns: InstantNetwork(), lost, count=1, timeout=0.1)     # no ICMPv6 socket: lost, not sent
-    assert (lost[0].sent, lost[0].received) == (0, 0)
-
-
-def test_an_ipv4_reply_is_not_taken_for_an_icmpv6_one():
-    v6_reply = struct.pack("!BBHHH", icmp.ECHO_REPLY6, 0, 0, 7, 1) + icmp.MAGIC
-    assert icmp.parse_reply(v6_reply, ipv6=True) == (7, 1)
-    assert icmp.parse_reply(struct.pack("!BBHHH", icmp.ECHO_REPLY, 0, 0, 7, 1) + icmp.MAGIC, ipv6=True) is None

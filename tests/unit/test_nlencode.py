@@ -90,12 +90,6 @@ def test_route(dst):
     assert nlencode.route(5, CREATE, dst=dst, via="10.0.0.1") == ref
 
 
-def test_default_route_via_an_ipv6_gateway_is_ipv6():
-    ref = reference(rtmsg, {"family": socket.AF_INET6, "dst_len": 0, "table": 254, "proto": 4, "scope": 0,
-                            "type": 1}, [("RTA_GATEWAY", "2001:db8::1")], 24, CREATE, 5)
-    assert nlencode.route(5, CREATE, dst="default", via="2001:db8::1") == ref
-
-
 def test_neighbour():
     ref = reference(ndmsg, {"family": socket.AF_INET, "ifindex": 2, "state": 0x80},
                     [("NDA_DST", "10.0.0.7"), ("NDA_LLADDR", "02:00:00:00:00:01")], 28, CREATE, 6)

@@ -35,7 +35,8 @@ from testbed.model.schema import Attr, table
 __all__ = ["CONCERN", "Routing", "RoutingPlan"]
 
 MULTIPATH_HASH = ("net.ipv4.fib_multipath_hash_policy", "1")     # ECMP by 5-tuple: flows spread over paths
-IPV6_FORWARDING = (("net.ipv6.conf.all.forwarding", "1"), ("net.ipv6.fib_multipath_hash_policy", "1"))
+IPV6_FORWARDING = (("net.ipv6.conf.all.forwarding", "1"), ("net.ipv6.fib_multipath_hash_policy", "1"),
+                   ("net.ipv6.conf.all.keep_addr_on_down", "1"))   # a link down and up keeps its IPv6 address
 LINK_ATTRS = ("ospf", "isis", "rip", "bgp", "bfd")
 
 
@@ -170,7 +171,8 @@ class Routing(Concern):
 
 def _loopback(cidr: str, ipv6: bool = False) -> None:
     """(inside a router's namespace) its loopback address on lo, and ECMP hashing by 5-tuple;
-    with IPv6 interfaces (OSPFv3), IPv6 forwarding and the same hashing for IPv6."""
+    with IPv6 interfaces (OSPFv3), IPv6 forwarding, the same hashing for IPv6, and IPv6
+    addresses kept while a link is down (the kernel drops them by default; IPv4 keeps its own)."""
     with netlink.Batch() as batch:
         batch.address(1, "lo", cidr)
         batch.commit()

@@ -102,10 +102,15 @@ def _addressed(planned, node, version: int = 4) -> list[tuple[str, str, int, int
     """(ifname, CIDR, segment, link) of every interface of ``node`` with a static address of
     that IP version (IPv6: only where the node has IPv6 on)."""
     found = []
-    if version == 6 and node.get("ipv6", False) is not True:
-        return found
+    table = planned.addresses
+    if version == 6:
+        table = getattr(planned, "addresses6", None)    # a table of IPv6 addresses of their own, if planned so
+        if table is None:
+            if node.get("ipv6", False) is not True:
+                return found
+            table = planned.addresses
     for intf in planned.node(node.name).interfaces:
-        cidr = planned.addresses.get((node.name, intf.name))
+        cidr = table.get((node.name, intf.name))
         if cidr is None or ipaddress.ip_interface(cidr).version != version:
             continue
         segment = planned.segment_of((node.name, intf.name))

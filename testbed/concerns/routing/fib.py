@@ -41,8 +41,11 @@ class Solution:
     def records(self, node: str) -> tuple[Route, ...]:
         table = self.routes.get(node, {})
         return tuple(Route(str(net), e.protocol, tuple(sorted(e.via, key=_ip_key)))
-                     for net, e in sorted(table.items(), key=lambda item: (item[0].version, int(item[0].network_address),
-                                                                           item[0].prefixlen)))
+                     for net, e in sorted(table.items(), key=lambda item: _net_key(item[0])))
+
+
+def _net_key(net: Net) -> tuple[int, int, int]:
+    return net.version, int(net.network_address), net.prefixlen
 
 
 def _ip_key(text: str) -> tuple[int, int]:
