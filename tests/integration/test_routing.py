@@ -183,6 +183,28 @@ def test_routers_on_an_open_vswitch_lan_with_a_shaped_link():
         assert "qdisc htb" in net["r1"].cmd(["tc", "qdisc", "show", "dev", "r1-eth1"])
 
 
+def test_a_nat_running_ospf_still_masquerades():
+    """The NAT kind with routing: OSPF announces its outside LAN inside, the NAT concern still
+    masquerades what leaves (web has no route to h1's LAN: h1's pings come back only so) and
+    drops what is opened from outside."""
+    g = nx.Graph()
+    g.add_node("inet", kind="switch")
+    g.add_node("r1", kind="router", routing={"ospf": {}})
+    g.add_node("nat", kind="nat", outside="inet", routing={"ospf": {}})
+    g.add_node("h1", kind="host")
+    g.add_node("web", kind="host", ip="203.0.113.80/24")
+    g.add_edge("h1", "r1")
+    g.add_edge("r1", "nat")
+    g.add_edge("nat", "inet", ip={"nat": "203.0.113.1/24"})
+    g.add_edge("web", "inet")
+    with Routed(Network(g, source="nat-ospf")) as net:
+        net.converge()
+        assert kernel_route(net, "r1", "203.0.113.0/24") == {address(net, "nat", "r1")}
+        assert net.reachability.expected("h1", "web") is True and net.reachability.expected("web", "h1") is False
+        result = net.pingall()
+        assert result.ok, result.matrix()
+
+
 def test_the_shell_reaches_each_routers_own_daemons(owned):
     done = run_cli(owned, "run", "topologies/ospf_ring.py", "--param", "n=3",
                    "-c", "pingall; r1 vtysh -c 'show ip route ospf'; r2 vtysh -c 'show ip ospf neighbor'")
