@@ -36,7 +36,8 @@ __all__ = ["CONCERN", "Routing", "RoutingPlan"]
 
 MULTIPATH_HASH = ("net.ipv4.fib_multipath_hash_policy", "1")     # ECMP by 5-tuple: flows spread over paths
 IPV6_FORWARDING = (("net.ipv6.conf.all.forwarding", "1"), ("net.ipv6.fib_multipath_hash_policy", "1"),
-                   ("net.ipv6.conf.all.keep_addr_on_down", "1"))   # a link down and up keeps its IPv6 address
+                   ("net.ipv6.conf.all.keep_addr_on_down", "1"),   # a link down and up keeps its IPv6 address
+                   ("net.ipv6.conf.all.accept_dad", "0"))
 LINK_ATTRS = ("ospf", "isis", "rip", "bgp", "bfd")
 
 
@@ -146,7 +147,8 @@ class Routing(Concern):
             return
         daemons.require((d for r in records.routers for d in r.daemons), (r.node for r in records.routers))
         for router in records.routers:
-            ctx.worker.run_inside(ctx.ns(router.node), _loopback, router.loopback, bool(router.ports6))
+            ctx.worker.run_inside(ctx.ns(router.node), _loopback, router.loopback,
+                                  tuple(p.ifname for p in router.ports6))
         instances = [daemons.Instance(r.node, ctx.ns(r.node), daemons.router_dir(ctx.run_id, r.node))
                      for r in records.routers]
         ctx.record(daemons.FrrRouter(i.node, i.netns, i.dir) for i in instances)
@@ -169,10 +171,12 @@ class Routing(Concern):
         return convergence.wait(net, records, timeout)
 
 
-def _loopback(cidr: str, ipv6: bool = False) -> None:
+def _loopback(cidr: str, ipv6: tuple[str, ...] = ()) -> None:
     """(inside a router's namespace) its loopback address on lo, and ECMP hashing by 5-tuple;
-    with IPv6 interfaces (OSPFv3), IPv6 forwarding, the same hashing for IPv6, and IPv6
-    addresses kept while a link is down (the kernel drops them by default; IPv4 keeps its own)."""
+    with IPv6 interfaces (OSPFv3), IPv6 forwarding, the same hashing for IPv6, IPv6 addresses
+    kept while a link is down (the kernel drops them by default; IPv4 keeps its own), and no
+    duplicate address detection on them (the plan's addresses are unique; a link coming back
+    up is usable at once, not after a second or two)."""
     with netlink.Batch() as batch:
         batch.address(1, "lo", cidr)
         batch.commit()
@@ -180,6 +184,9 @@ def _loopback(cidr: str, ipv6: bool = False) -> None:
     if ipv6:
         for setting in IPV6_FORWARDING:
             nsfs.write_sysctl(*setting)
+        for ifname in ipv6:                  # (a name may hold dots: not through write_sysctl's key)
+            with open(f"/proc/sys/net/ipv6/conf/{ifname}/accept_dad", "w") as f:
+                f.write("0")
 
 
 def _unused_bfd(topo, routers) -> list[Problem]:
