@@ -19,12 +19,13 @@ import time
 
 from testbed.concerns.routing import daemons, fib, igp
 from testbed.concerns.routing.records import RoutingPlan
-from testbed.errors import CommandFailed
+from testbed.errors import CommandFailed, DeployError
 from testbed.kernel import linkstate
 
 # rtnetlink protocol numbers of the routes zebra installs (FRR's zebra/rt_netlink.h)
 ZEBRA_PROTOCOLS = {186: "bgp", 187: "isis", 188: "ospf", 189: "rip", 196: "static", 11: "zebra"}
 POLL = 0.1
+BFD_READ_TIMEOUT = 10.0     # seconds for bfdd to answer one `show bfd peers` (then asked again)
 DEFAULT_TIMEOUT = 60.0
 SHOWN = 6
 
@@ -71,10 +72,15 @@ def bfd_peers(records: RoutingPlan, down: frozenset[int], cut: frozenset[int] = 
     return found
 
 
-def bfd_up(inst: daemons.Instance, names: dict[str, str] | None = None) -> set[str]:
-    """Addresses of the router's BFD peers that are up (link-local ones named by ``names``)."""
+def bfd_up(inst: daemons.Instance, names: dict[str, str] | None = None, timeout: float = BFD_READ_TIMEOUT
+           ) -> set[str] | None:
+    """Addresses of the router's BFD peers that are up (link-local ones named by ``names``), as
+    bfdd alone says (vtysh -d bfdd: no other daemon can hold the answer up); None when bfdd
+    did not answer within ``timeout`` (asked again at the next poll)."""
     try:
-        peers = json.loads(inst.vtysh("show bfd peers json") or "[]")
+        peers = json.loads(inst.vtysh("show bfd peers json", daemon="bfdd", timeout=timeout) or "[]")
+    except DeployError:
+        return None
     except (json.JSONDecodeError, subprocess.SubprocessError):
         return set()
     names = names or {}
@@ -162,7 +168,11 @@ def wait(net, records: RoutingPlan, timeout: float = DEFAULT_TIMEOUT) -> float:
         if not any(report.values()):
             for node, peers in bfd.items():     # routes are right: are the BFD sessions up too?
                 inst = daemons.Instance(node, net[node].netns, daemons.router_dir(net.run_id, node))
-                missing = sorted(peers - bfd_up(inst, names), key=lambda a: ipaddress.ip_address(a))
+                up = bfd_up(inst, names, max(1.0, min(BFD_READ_TIMEOUT, deadline - time.monotonic())))
+                if up is None:
+                    report[node] = ["bfdd did not answer `show bfd peers`"]
+                    continue
+                missing = sorted(peers - up, key=lambda a: ipaddress.ip_address(a))
                 if missing:
                     report[node] = [f"BFD session with {a} not up" for a in missing]
         pending = {node for node, wrong in report.items() if wrong}

@@ -108,20 +108,21 @@ class Instance:
     def vtysh_argv(self, *args: str) -> list[str]:
         return [vtysh_path() or VTYSH, "--vty_socket", self.dir, "--config_dir", self.dir, *args]
 
-    def run(self, argv: list[str], what: str, check: bool = True) -> subprocess.CompletedProcess:
+    def run(self, argv: list[str], what: str, check: bool = True, timeout: float = TIMEOUT
+            ) -> subprocess.CompletedProcess:
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, cwd=self.dir)
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=self.dir)
         except subprocess.TimeoutExpired:
-            raise DeployError(f"router {self.node}: {what} did not finish in {TIMEOUT:.0f} s") from None
+            raise DeployError(f"router {self.node}: {what} did not finish in {timeout:.0f} s") from None
         if check and done.returncode != 0:
             raise DeployError(f"router {self.node}: {what} failed (exit {done.returncode}): "
                               f"{(done.stdout + done.stderr).strip()[-600:]}{self._log_tail()}")
         return done
 
-    def vtysh(self, *commands: str) -> str:
-        """Output of vtysh -c COMMAND... against this router's daemons."""
-        args = [a for c in commands for a in ("-c", c)]
-        done = self.run(self.vtysh_argv(*args), f"vtysh {' '.join(commands)}", check=False)
+    def vtysh(self, *commands: str, daemon: str | None = None, timeout: float = TIMEOUT) -> str:
+        """Output of vtysh -c COMMAND... against this router's daemons (or ``daemon`` alone)."""
+        args = (["-d", daemon] if daemon else []) + [a for c in commands for a in ("-c", c)]
+        done = self.run(self.vtysh_argv(*args), f"vtysh {' '.join(commands)}", check=False, timeout=timeout)
         return done.stdout + done.stderr
 
     def _log_tail(self) -> str:
