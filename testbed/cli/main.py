@@ -24,7 +24,7 @@ from testbed.errors import TestbedError, UsageError
 
 EXIT_OK, EXIT_CHECK, EXIT_INPUT, EXIT_ENV = 0, 1, 2, 3
 TESTS: dict[str, Callable] = {}
-KNOWN_TESTS = (None, "none", "pingall", "pingallfull", "ping", "iperf")
+KNOWN_TESTS = (None, "none", "pingall", "pingallfull", "converged", "ping", "iperf")
 
 
 MAX_COUNT = 100_000                 # pings
@@ -173,13 +173,17 @@ def run_test(net, args: argparse.Namespace) -> int:
         return EXIT_CHECK if shell.run_session(net, commands) else EXIT_OK
     if test == "none":
         return EXIT_OK
-    if test in ("pingall", "pingallfull"):
+    timeout = getattr(args, "converge_timeout", None)
+    seconds = net.converge(timeout) if timeout is not None else net.converge()   # routing first (0 s without)
+    if test == "converged":
+        print(f"*** routing converged in {seconds:.2f} s", file=sys.stderr)
+    if test in ("pingall", "pingallfull", "converged"):
         result = net.pingall(count=args.count or 1)
         print(result.matrix())
         return EXIT_OK if result.ok else EXIT_CHECK
     if test in ("iperf", "ping"):
         return link_test(net, test, args)
-    raise UsageError(f"--test {test!r}: unknown test; known: none, pingall, ping, iperf")
+    raise UsageError(f"--test {test!r}: unknown test; known: none, pingall, converged, ping, iperf")
 
 
 def test_pair(net, test: str, pair: str | None) -> tuple[str, str]:
@@ -270,8 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="build a topology, open the testbed> shell (or run -c/stdin "
                        "commands, or a --test), tear down")
     add_topology_args(p)
-    p.add_argument("--test", metavar="TEST", help="none (build and tear down), pingall, pingallfull, ping "
-                   "or iperf (ping and iperf: from the first host to the last, or --pair); exit 1 if it fails")
+    p.add_argument("--test", metavar="TEST", help="none (build and tear down), pingall, pingallfull, converged "
+                   "(wait until every router has its routes, say how long it took, then pingall), ping or iperf "
+                   "(ping and iperf: from the first host to the last, or --pair); exit 1 if it fails")
+    p.add_argument("--converge-timeout", type=float, default=None, metavar="SECONDS",
+                   help="how long routing may take to converge before a test (default 60; pingall waits for it)")
     p.add_argument("--pair", metavar="A,B", help="the two nodes of --test ping or iperf, client first "
                    "(default: the first and the last host, as Mininet's iperf)")
     p.add_argument("--count", type=int, default=None,

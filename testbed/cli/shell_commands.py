@@ -178,12 +178,13 @@ class NetworkCommands:
         return words[0], words[1], seconds
 
     def do_link(self, arg: str) -> None:
-        """link A B up|down: bring the links between nodes A and B up or down."""
+        """link A B up|down [silent]: bring the links between nodes A and B up or down; silent: down
+        without losing carrier (every frame dropped), as routing protocols must detect by themselves."""
         words = arg.split()
-        if len(words) != 3 or words[2] not in ("up", "down"):
-            raise CommandError("usage: link A B up|down")
+        if len(words) not in (3, 4) or words[2] not in ("up", "down") or words[3:] not in ([], ["silent"]):
+            raise CommandError("usage: link A B up|down [silent]")
         self.net[words[0]], self.net[words[1]]
-        self.net.set_link(words[0], words[1], words[2] == "up")
+        self.net.set_link(words[0], words[1], words[2] == "up", silent=words[3:] == ["silent"])
 
 
 def natural(name: str) -> list:

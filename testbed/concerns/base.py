@@ -3,10 +3,12 @@
 Pure hooks (no kernel, no root), called by the planner in this order:
 
     problems(topo)                every problem of the concern's attributes and their use
+    owns_routes(topo)             nodes whose routes it provides (they get no static routes)
     depends_on_kernel(topo)       whether its plan differs by kernel (then the kernel is probed)
     plan(planned)                 its records for the Plan (``planned``: testbed.model.planned)
     refusal(topo, plan, features) why this kernel cannot build its records (None: it can)
     reach(plan, records, effects) its effect on the expected reachability (fills ``effects``)
+    environment(plan, run_id, node)  variables for commands run in a node (PATH: prepended)
 
 Kernel hooks, called by the deployer with its context (testbed/deploy/context.py):
 
@@ -17,6 +19,8 @@ Run-time hooks, called by the running network:
 
     start(net)                    services once the network is up; returns addresses it gave
                                   ({(node, ifname): CIDR}, DHCP leases) or {}
+    converge(net, timeout)        wait until what it runs has settled as its records predict
+                                  (routes installed); the seconds it took
     counters(net, node)           its counters at a node ({} when it has none there)
     status(netns, worker)         the same read from a namespace alone, without the plan
                                   (`testbed counters RUN NODE` from another process)
@@ -41,6 +45,10 @@ class Concern:
     def problems(self, topo) -> list:
         return []
 
+    def owns_routes(self, topo) -> frozenset[str]:
+        """Nodes whose routes this concern provides: the core computes no static routes for them."""
+        return frozenset()
+
     def depends_on_kernel(self, topo) -> bool:
         """Whether planning ``topo`` needs to know what the kernel can do (the probe costs ~0.1 s)."""
         return False
@@ -62,6 +70,12 @@ class Concern:
 
     def start(self, net) -> dict:
         return {}
+
+    def environment(self, plan, run_id: str, node: str) -> dict[str, str]:
+        return {}
+
+    def converge(self, net, timeout: float) -> float:
+        return 0.0
 
     def counters(self, net, node: str) -> dict:
         return {}

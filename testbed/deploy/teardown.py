@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Iterable, Iterator
 
-from testbed import backends
+from testbed import backends, concerns  # noqa: F401 (importing the plug-ins registers their journal entries)
 from testbed.kernel import nsfs
 from testbed.kernel.journal import Entry, Journal, Netns, Removal
 from testbed.kernel.procs import in_namespaces, namespace_inode, stop_all

@@ -68,6 +68,40 @@ def replace_routes(routes: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return failed
 
 
+RTN_BLACKHOLE = 6
+
+
+def ipv4_routes(table: int = 254, family: int = socket.AF_INET) -> list[tuple[str, int, tuple[str, ...], bool]]:
+    """(destination CIDR, protocol number, gateways, blackhole) of every IPv4 route of a table
+    in this namespace (the main table by default); multipath routes list every gateway
+    (``family`` AF_INET6: the IPv6 routes)."""
+    found = []
+    with _iproute() as ipr:
+        for msg in ipr.get_routes(family=family, table=table):
+            dst = msg.get("RTA_DST") or ("0.0.0.0" if family == socket.AF_INET else "::")
+            gateways = [msg.get("RTA_GATEWAY")] if msg.get("RTA_GATEWAY") else []
+            for hop in msg.get("RTA_MULTIPATH") or ():
+                if hop.get("RTA_GATEWAY"):
+                    gateways.append(hop.get("RTA_GATEWAY"))
+            found.append((f"{dst}/{msg['dst_len']}", msg["proto"], tuple(sorted(set(gateways))),
+                          msg["type"] == RTN_BLACKHOLE))
+    return found
+
+
+def ipv6_routes(table: int = 254) -> list[tuple[str, int, tuple[str, ...], bool]]:
+    """The same for IPv6 (gateways are link-local addresses where a routing protocol set them)."""
+    return ipv4_routes(table, socket.AF_INET6)
+
+
+def link_locals() -> dict[str, str]:
+    """ifname -> the IPv6 link-local address of each interface that has one."""
+    with _iproute() as ipr:
+        names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+        return {names.get(a["index"], ""): a.get_attr("IFA_ADDRESS")
+                for a in ipr.get_addr(family=socket.AF_INET6)
+                if a["scope"] == 253 and a.get_attr("IFA_ADDRESS", "").startswith("fe80:")}
+
+
 def operstates(names: list[str]) -> dict[str, str]:
     """ifname -> operational state ("UP", "DOWN", "LOWERLAYERDOWN"...) of the named interfaces."""
     wanted = set(names)

@@ -132,3 +132,18 @@ def stop_all(processes: list[tuple[int, int | None]], grace: float = 1.0) -> int
         if process_alive(pid, start) and not _zombie(pid):
             _send(pid, signal.SIGKILL, False)
     return len(alive)
+
+
+def spawn(argv: list[str], output: str) -> int:
+    """Start ``argv`` in the calling thread's network namespace (posix_spawn: safe from any
+    thread), stdin from /dev/null, stdout and stderr appended to ``output``, with an empty signal
+    mask and SIGINT/SIGTERM at their default actions whatever the calling thread blocks; its PID
+    (the caller waits for it with os.waitpid)."""
+    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+    try:
+        return os.posix_spawn(argv[0], argv, dict(os.environ), file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)],
+            setsigmask=(), setsigdef=(signal.SIGINT, signal.SIGTERM))
+    finally:
+        os.close(fd)

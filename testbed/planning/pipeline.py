@@ -7,7 +7,8 @@
     subnets     declared addresses agree with their LAN; it has room
     addresses   a subnet per LAN, addresses assigned (gateways first)
     nodes       interfaces, devices, sysctls, the kinds' own settings
-    routes      static routes, default routes; gateways reachable
+    routes      static routes (not for nodes a concern routes: dynamic routing), default
+                routes; gateways reachable
     concerns    each concern's records, then each backend's
     kernel      what this kernel cannot build (EnvironmentProblem)
 
@@ -121,7 +122,8 @@ def _build(topo: Topology, source, params, arp, features, problems: list[Problem
     nodes = tuple(_node(spec, topo, by_end, addresses, macs, features) for spec in topo.nodes)
     seg_plans = tuple(Segment(s.index, addressing.network_of(s, addresses), s.interfaces, s.switches)
                       for s in segs)
-    nodes = routes.add_routes(topo, nodes, seg_plans, addresses)
+    owned = frozenset().union(*(c.owns_routes(topo) for c in concerns.REGISTRY))
+    nodes = routes.add_routes(topo, nodes, seg_plans, addresses, owned)
     problems += routes.gateway_problems(topo, nodes)
     problems += ipv6_problems(topo, nodes)
     planned = Planned(topo, macs, addresses, seg_plans, nodes, links, features, problems)

@@ -44,7 +44,7 @@ def _table(plan: Plan, down: frozenset[int] = frozenset()) -> _Table:
         routes[node.name] = [(ipaddress.ip_network("0.0.0.0/0" if r.dst == "default" else r.dst),
                               ipaddress.ip_address(r.via)) for r in node.routes]
     forwards = {n.name for n in plan.nodes if kinds.of(n.kind).forwards}
-    effects = Effects()
+    effects = Effects(down=frozenset(down))
     for concern in concerns.REGISTRY:
         concern.reach(plan, plan.concern(concern.name), effects)
     dead = set().union(*(b.forwards_nothing(plan) for b in backends.REGISTRY.values()))
@@ -53,6 +53,9 @@ def _table(plan: Plan, down: frozenset[int] = frozenset()) -> _Table:
     nats = {g.node: (seg_of.get((g.node, g.outside)), ipaddress.ip_address(g.outside_ip))
             for g in effects.nats if g.outside_ip is not None}
     cut = {(node, seg_of.get((node, ifname))) for node, ifname in effects.cut}
+    for node, extra in effects.routes.items():
+        routes[node] = routes.get(node, []) + [(ipaddress.ip_network(dst), None if via is None else
+                                                ipaddress.ip_address(via)) for dst, via in extra]
     return _Table(owner, connected, routes, forwards, nats, effects.blocked, cut,
                   effects.uncertain | _multihomed(plan, seg_of))
 
@@ -134,10 +137,13 @@ def _next_segment(table: _Table, node: str, dst_ip):
             best = (net, dst_ip, seg)
     for net, via in table.routes.get(node, []):
         if dst_ip in net and (best is None or net.prefixlen > best[0].prefixlen):
+            if via is None:                 # a blackhole
+                best = (net, None, None)
+                continue
             seg = next((s for n, s in table.connected.get(node, []) if via in n), None)
             if seg is not None:
                 best = (net, via, seg)
-    return None if best is None else (best[1], best[2])
+    return None if best is None or best[1] is None else (best[1], best[2])
 
 
 def _source_address(table: _Table, by_node_seg: dict, src: str, dst_ip) -> str | None:

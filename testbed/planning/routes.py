@@ -1,6 +1,8 @@
 """Static routes from the graph: kinds with ``static_routes`` reach every subnet through
 other such nodes; every node owning addresses gets a default route via a gateway on its
-LAN (a router, or a NAT on its LAN side); explicit ``routes`` come first."""
+LAN (a router, or a NAT on its LAN side); explicit ``routes`` come first. Nodes whose
+routes a concern provides (``owned``: routers running routing daemons) get no computed
+static routes, only their explicit ones."""
 from __future__ import annotations
 
 import ipaddress
@@ -10,7 +12,8 @@ from testbed.errors import Problem
 from testbed.model.plan import Node, Route
 
 
-def add_routes(topo, nodes: tuple[Node, ...], segments, addresses) -> tuple[Node, ...]:
+def add_routes(topo, nodes: tuple[Node, ...], segments, addresses,
+               owned: frozenset[str] = frozenset()) -> tuple[Node, ...]:
     seg_of = {m: s.index for s in segments for m in s.interfaces}
     nets = {s.index: s.network for s in segments}
     attached: dict[str, dict[int, str]] = {}       # node -> segment -> its IP there
@@ -33,7 +36,7 @@ def add_routes(topo, nodes: tuple[Node, ...], segments, addresses) -> tuple[Node
     for n in nodes:
         spec = specs[n.name]
         routes = [Route(dst, via) for dst, via in spec.get("routes") or ()]
-        if spec.kind.static_routes:
+        if spec.kind.static_routes and n.name not in owned:
             routes += _router_routes(n.name, routers, attached, nets, routes)
         if not spec.switching and not any(r.dst in DEFAULTS for r in routes):
             default = _default_route(n.name, spec.get("default_route"), candidates, gateways, all_gateways)

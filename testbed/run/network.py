@@ -26,7 +26,7 @@ from testbed.deploy import build
 from testbed.deploy.context import Progress, netns_name
 from testbed.deploy.teardown import deferred_signals, teardown
 from testbed.errors import CommandFailed, DeployError, EnvironmentProblem, UsageError
-from testbed.kernel import caps, linkstate, nsfs
+from testbed.kernel import caps, linkstate, nft, nsfs
 from testbed.kernel.journal import File, Journal, Process, new_run_id, run_dir
 from testbed.kernel.procs import process_start_time, stop_signal
 from testbed.model.plan import Plan
@@ -42,6 +42,7 @@ __all__ = ["ARP_POLICIES", "Network", "Node", "PairResult", "PingallResult"]
 ARP_POLICIES = ("auto", "static", "dynamic")
 LINK_UP_TIMEOUT = 5.0     # seconds for a link brought up to get its carrier
 READY_TIMEOUT = 20.0      # seconds for a run-time service to come up
+CONVERGE_TIMEOUT = 60.0   # seconds for routing protocols to install the routes they will have
 
 
 class ServiceError(DeployError):
@@ -81,6 +82,9 @@ class Network:
         # how long each build phase and the teardown took: name -> (wall s, CPU s of this process)
         self.timings: dict[str, tuple[float, float]] = {}
         self._live_plan: Plan | None = None
+        self.silent: set[int] = set()                   # ... of those, the ones down without losing carrier
+        self._cut: set[tuple[str, str]] = set()        # link ends dropping every frame (silent failures)
+        self.converged = False                         # routing settled since the last link change
 
     # ------------------------------------------------------------ lifecycle
 
@@ -118,7 +122,10 @@ class Network:
 
     def _environment(self, node: str) -> dict[str, str]:
         backend = backends.of_node(self.plan, node)
-        return backend.environment(self.run_id, node) if backend is not None else {}
+        env = backend.environment(self.run_id, node) if backend is not None else {}
+        for concern in concerns.REGISTRY:
+            env.update(concern.environment(self.plan, self.run_id, node))
+        return env
 
     def stop(self) -> dict[str, int]:
         """Stop our processes and delete everything the journal lists; safe to call twice."""
@@ -224,18 +231,37 @@ class Network:
             raise UsageError(f"no link between {a!r} and {b!r}")
         return found
 
-    def set_link(self, a: str, b: str, up: bool) -> None:
+    def set_link(self, a: str, b: str, up: bool, silent: bool = False) -> None:
         """Bring both ends of every link between a and b up or down.
 
         Taking a link down makes the kernel drop the routes through it, so bringing it up
-        installs the planned routes of both ends again.
+        installs the planned routes of both ends again. ``silent=True`` takes it down without
+        telling anyone: both ends keep their carrier and drop every frame they receive (an
+        nftables netdev ingress rule), like a cable cut behind a media converter, so routing
+        protocols notice only when their hellos stop (dead interval, BFD). ``up`` ends either.
         """
         links = self.link(a, b)
         ends = [end for link in links for end in (link.a, link.b)]
+        if up or not silent:
+            for node, intf in ends:
+                self[node].set_link_state(intf, up)
         for node, intf in ends:
-            self[node].set_link_state(intf, up)
-        self.down = (self.down - {l.index for l in links}) if up else (self.down | {l.index for l in links})
+            if up and (node, intf) in self._cut:
+                self.worker.run_inside(self[node].netns, nft.run, _cut_rules(intf, cut=False))
+                self._cut.discard((node, intf))
+            elif not up and silent and (node, intf) not in self._cut:
+                self.worker.run_inside(self[node].netns, nft.run, _cut_rules(intf, cut=True))
+                self._cut.add((node, intf))
+        indexes = {link.index for link in links}
+        if up:
+            self.down -= indexes
+            self.silent -= indexes
+        else:
+            self.down |= indexes
+            if silent:
+                self.silent |= indexes
         self._reach = None                               # the expected reachability follows the links
+        self.converged = False
         if up:
             self._wait_carrier(ends)
             for name in (a, b):
@@ -258,8 +284,8 @@ class Network:
                                     f"within {timeout:.0f} s")
             time.sleep(0.01)
 
-    def link_down(self, a: str, b: str) -> None:
-        self.set_link(a, b, False)
+    def link_down(self, a: str, b: str, silent: bool = False) -> None:
+        self.set_link(a, b, False, silent)
 
     def link_up(self, a: str, b: str) -> None:
         self.set_link(a, b, True)
@@ -277,8 +303,21 @@ class Network:
             self._reach = Reachability(self.live_plan, frozenset(self.down))
         return self._reach
 
+    def converge(self, timeout: float = CONVERGE_TIMEOUT) -> float:
+        """Wait until the routing protocols (every concern that runs something that settles) have
+        installed the routes they will have with the links as they are now; the seconds it took.
+        Raises an error naming, per router, the routes still missing or wrong after ``timeout``."""
+        started = time.monotonic()
+        for concern in concerns.REGISTRY:
+            concern.converge(self, max(0.0, timeout - (time.monotonic() - started)))
+        self.converged = True
+        return time.monotonic() - started
+
     def pingall(self, hosts: Sequence[str] | None = None, count: int = 1, timeout: float = 1.0) -> PingallResult:
-        """Ping every ordered pair of hosts in parallel; compare with the expected reachability."""
+        """Ping every ordered pair of hosts in parallel; compare with the expected reachability.
+        After a build or a link change, routing is first given time to converge (``converge``)."""
+        if not self.converged:
+            self.converge()
         return pingall_module.pingall(self, hosts, count, timeout)
 
     def install_static_arp(self) -> int:
@@ -327,6 +366,15 @@ class Network:
         """The (port, MAC, IP) bindings a DHCP-snooping switch learned."""
         self[switch]
         return portsec.bindings(self, switch)
+
+
+def _cut_rules(intf: str, cut: bool) -> str:
+    """nftables text that makes ``intf`` drop every frame it receives (cut) or stop doing so."""
+    table = "testbed_cut_" + "".join(c if c.isalnum() else "_" for c in intf)
+    if not cut:
+        return f"delete table netdev {table}\n"
+    return (f"table netdev {table} {{\n  chain in {{\n    type filter hook ingress device \"{intf}\" priority -500; "
+            "policy drop;\n  }\n}\n")
 
 
 def with_addresses(plan: Plan, given: dict[tuple[str, str], str]) -> Plan:

@@ -32,7 +32,8 @@ class Node:
         self.kind = plan.kind
         self.netns = netns
         # what commands run here get besides the caller's environment: the run and node they run in,
-        # and what the node's kind or backend adds (an OVS switch: its own OVS's folders)
+        # and what the node's kind, backend or concerns add (an OVS switch: its own OVS's folders; a
+        # router running routing daemons: PATH first finds the vtysh of its own daemons)
         self.environment = {"TESTBED_RUN": net.run_id, "TESTBED_NODE": plan.name, **(environment or {})}
 
     def __repr__(self) -> str:
@@ -94,7 +95,10 @@ class Node:
         kwargs.setdefault("start_new_session", True)
         env = dict(kwargs.get("env") or os.environ)
         for var, value in self.environment.items():
-            env.setdefault(var, value)
+            if var == "PATH":
+                env["PATH"] = value + os.pathsep + env.get("PATH", os.defpath)
+            else:
+                env.setdefault(var, value)
         kwargs["env"] = env
         return self.net._spawn(self._argv(command), **kwargs)
 

@@ -221,7 +221,8 @@ def test_unknown_link_attribute_lists_known():
     g = pair()
     g.edges["h1", "h2"]["zzz"] = 1
     assert one_message(g) == ("link h1--h2: unknown link attribute 'zzz' "
-                              "(known: bw, delay, intf, ip, jitter, label, loss, mac, meta, port, queue, trunk, vlan)")
+                              "(known: bfd, bgp, bw, delay, intf, ip, isis, jitter, label, loss, mac, meta, ospf, "
+                              "port, queue, rip, trunk, vlan)")
 
 
 @pytest.mark.parametrize("key, value, text", [
