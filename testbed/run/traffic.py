@@ -488,7 +488,7 @@ class Capture:
     """tcpdump on one interface of a node into a pcap file; started by popen, stopped by PID."""
 
     def __init__(self, node: TrafficNode, intf: str, path: str, bpf: str | None = None,
-                 snaplen: int = 96, start_timeout: float = 5.0):
+                 snaplen: int = 96, start_timeout: float = 30.0):
         self.node, self.intf, self.path = node, intf, path
         self.argv = ["tcpdump", "-n", "--immediate-mode", "-i", intf, "-s", str(snaplen), "-U", "-w", path, "-Z", "root"]
         if bpf:
@@ -501,14 +501,16 @@ class Capture:
         require_tools("tcpdump")
         self.proc = self.node.popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + self.start_timeout
-        line = ""
-        while "listening on" not in line:      # tcpdump says so once the socket is bound
+        said = ""
+        while True:
             line = self.proc.stderr.readline()
+            if "listening on" in line:         # tcpdump says so once the socket is bound
+                return self
+            said += line
             if not line and self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop(settle=0)
-                raise TrafficError(f"{self.node.name}: tcpdump on {self.intf} did not start: "
-                                   f"{(line + self.stderr).strip()[:200]}")
-        return self
+                raise TrafficError(f"{self.node.name}: tcpdump on {self.intf} did not start within "
+                                   f"{self.start_timeout:g} s: {(said + self.stderr).strip()[:200]}")
 
     def stop(self, settle: float = 0.2) -> None:
         """After ``settle`` s for frames in flight, send SIGINT to tcpdump's PID and wait for it."""

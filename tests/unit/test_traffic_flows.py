@@ -197,3 +197,28 @@ def test_ping_warm_up_on_loopback():
 
 def test_iperf_result_as_dict_has_mss():
     assert IperfResult("TCP", 1.0, 10, 80.0, 80.0, mss=1448).as_dict()["mss"] == 1448
+
+
+class ScriptNode(LocalNode):
+    """Runs a shell script in place of the command it is given (a stand-in for tcpdump)."""
+
+    def __init__(self, script: str):
+        super().__init__("h1")
+        self.script = script
+
+    def popen(self, command: Any, **kwargs: Any) -> subprocess.Popen:
+        return super().popen(["sh", "-c", self.script], **kwargs)
+
+
+def test_a_capture_that_says_it_listens_has_started_however_late(monkeypatch, tmp_path):
+    # on a loaded machine the "listening on" line may come after the start timeout: it still started
+    monkeypatch.setattr(traffic, "require_tools", lambda *tools: None)
+    node = ScriptNode("echo 'listening on h1-eth0, link-type EN10MB' >&2; exec sleep 30")
+    capture = traffic.Capture(node, "h1-eth0", str(tmp_path / "x.pcap"), start_timeout=0)
+    assert capture.start() is capture and capture.proc.poll() is None
+    capture.stop(settle=0)
+    assert node.started[0].returncode is not None                      # stopped by its PID
+    failing = traffic.Capture(ScriptNode("echo 'tcpdump: h1-eth0: No such device' >&2; exit 1"),
+                              "h1-eth0", str(tmp_path / "y.pcap"))
+    with pytest.raises(TrafficError, match="did not start within 30 s: tcpdump: h1-eth0: No such device"):
+        failing.start()
