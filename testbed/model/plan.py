@@ -12,6 +12,7 @@ name and the plug-in's own frozen records, keyed by node and interface inside th
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 from dataclasses import dataclass
 from functools import cached_property
@@ -44,7 +45,14 @@ class Interface:
 @dataclass(frozen=True)
 class Route:
     dst: str                               # "default" or a network
-    via: str
+    via: str                               # the gateway; its family is the route's ("default" too)
+
+    @property
+    def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        """The destination as a network: "default" is 0.0.0.0/0 or ::/0 by the gateway's family."""
+        if self.dst == "default":
+            return ipaddress.ip_network("0.0.0.0/0" if ipaddress.ip_address(self.via).version == 4 else "::/0")
+        return ipaddress.ip_network(self.dst)
 
 
 @dataclass(frozen=True)
@@ -82,9 +90,10 @@ class Link:
 @dataclass(frozen=True)
 class Segment:
     index: int
-    network: str | None                    # the subnet of its L3 interfaces, if any
+    network: str | None                    # the IPv4 subnet of its L3 interfaces, if any
     interfaces: tuple[tuple[str, str], ...]
     switches: tuple[str, ...]
+    network6: str | None = None            # its IPv6 prefix, if any (left out of the JSON when None)
 
 
 @dataclass(frozen=True)
@@ -139,6 +148,9 @@ class Plan:
             for intf in node["interfaces"]:
                 if intf.get("bridge") and not intf["bridge"].get("vlan_filtering"):
                     intf["bridge"].pop("vlan_filtering", None)
+        for segment in data["segments"]:
+            if segment["network6"] is None:
+                del segment["network6"]
         data["concerns"] = {name: _plain(records) for name, records in self.concerns}
         data["backends"] = {name: _plain(records) for name, records in self.backends}
         return data

@@ -5,9 +5,9 @@
     macs        declared MACs kept, the others generated
     segments    broadcast domains (VLAN-aware)
     subnets     declared addresses agree with their LAN; it has room
-    addresses   a subnet per LAN, addresses assigned (gateways first)
+    addresses   a subnet per LAN, addresses assigned (gateways first); IPv6 the same way
     nodes       interfaces, devices, sysctls, the kinds' own settings
-    routes      static routes, default routes; gateways reachable
+    routes      static routes, default routes (per address family); gateways reachable
     concerns    each concern's records, then each backend's
     kernel      what this kernel cannot build (EnvironmentProblem)
 
@@ -32,7 +32,11 @@ from testbed.topology import checks
 from testbed.topology.resolve import resolve
 
 NO_IPV6 = (("net.ipv6.conf.default.disable_ipv6", "1"),)   # before any interface is made
+# IPv6 on: addresses usable at once (no duplicate-address detection on the links the run owns;
+# a node's own sysctls may turn it on again, and the build then waits for it)
+IPV6 = (("net.ipv6.conf.default.accept_dad", "0"),)
 FORWARDING = (("net.ipv4.ip_forward", "1"),)
+FORWARDING6 = (("net.ipv6.conf.all.forwarding", "1"),)
 ARP_MODES = ("dynamic", "static")
 
 Features = Union[Collection[str], Callable[[], Collection[str] | None], None]
@@ -108,23 +112,24 @@ def _build(topo: Topology, source, params, arp, features, problems: list[Problem
     macs = addressing.assign_macs(topo, checks.declared_macs(topo))
     segs = find_segments(topo, macs)
     declared = checks.declared_addresses(topo)
-    too_small = subnet_problems(segs, declared)
+    declared6 = checks.declared_addresses6(topo)
+    too_small = subnet_problems(segs, declared) + subnet_problems(segs, declared6)
     problems += too_small
     try:
         addresses = addressing.assign_addresses(topo, segs, declared)
+        addresses6 = addressing.assign_addresses6(topo, segs, declared6)
     except ValueError as exc:             # the address pool or a subnet ran out
         if not too_small:                 # (a subnet already reported as too small says it all)
             problems.append(Problem("addresses", str(exc), "declare smaller subnets or fewer interfaces"))
         return None
     links = tuple(Link(l.index, l.ends[0].key, l.ends[1].key, _settings(l)) for l in topo.links)
     by_end = {end: link for link in links for end in (link.a, link.b)}
-    nodes = tuple(_node(spec, topo, by_end, addresses, macs) for spec in topo.nodes)
-    seg_plans = tuple(Segment(s.index, addressing.network_of(s, addresses), s.interfaces, s.switches)
-                      for s in segs)
-    nodes = routes.add_routes(topo, nodes, seg_plans, addresses)
+    nodes = tuple(_node(spec, topo, by_end, (addresses, addresses6), macs) for spec in topo.nodes)
+    seg_plans = tuple(Segment(s.index, addressing.network_of(s, addresses), s.interfaces, s.switches,
+                              addressing.network_of(s, addresses6)) for s in segs)
+    nodes = routes.add_routes(topo, nodes, seg_plans, addresses, addresses6)
     problems += routes.gateway_problems(topo, nodes)
-    problems += ipv6_problems(topo, nodes)
-    planned = Planned(topo, macs, addresses, seg_plans, nodes, links, features, problems)
+    planned = Planned(topo, macs, addresses, seg_plans, nodes, links, features, problems, addresses6=addresses6)
     for concern in concerns.REGISTRY:
         records = concern.plan(planned)
         if records is not None:
@@ -180,15 +185,6 @@ def subnet_problems(segs, declared: Mapping[tuple[str, str], str]) -> list[Probl
     return problems
 
 
-def ipv6_problems(topo: Topology, nodes: tuple[Node, ...]) -> list[Problem]:
-    """IPv6 is off in a node unless it sets ipv6=True; the kernel refuses IPv6 addresses then."""
-    return [Problem(f"node {n.name!r}", f"has IPv6 address(es) {', '.join(v6)} but IPv6 is off in it",
-                    "set ipv6=True on the node")
-            for n in nodes
-            for v6 in [[a for a in n.addresses if ipaddress.ip_interface(a).version == 6]]
-            if v6 and topo.node(n.name).get("ipv6", False) is not True]
-
-
 def _node(spec: NodeSpec, topo: Topology, by_end, addresses, macs) -> Node:
     name = spec.name
     kind = spec.kind
@@ -199,17 +195,17 @@ def _node(spec: NodeSpec, topo: Topology, by_end, addresses, macs) -> Node:
     for dev in spec.devices:
         bridge = _device_bridge(dev) if dev.kind == "bridge" else None
         interfaces.append(Interface(name=dev.name, kind=dev.kind, mac=macs[(name, dev.name)],
-                                    addresses=_addr(addresses, name, dev.name), bridge=bridge, parent=dev.parent,
+                                    addresses=_addr(addresses, (name, dev.name)), bridge=bridge, parent=dev.parent,
                                     mode=dev.mode if dev.parent else None))
     for end in spec.ends:
         link = by_end[end.key]
         master = name if spec.switching else masters.get(end.ifname)
         interfaces.append(Interface(name=end.ifname, kind="veth", mac=macs[end.key],
-                                    addresses=() if master else _addr(addresses, name, end.ifname),
+                                    addresses=() if master else _addr(addresses, end.key),
                                     master=master, peer=link.other(name), link=link.index))
-    sysctls = () if spec.get("ipv6", False) else NO_IPV6
+    sysctls = IPV6 if spec.ipv6 else NO_IPV6
     if kind.forwards:
-        sysctls += FORWARDING
+        sysctls += FORWARDING + (FORWARDING6 if spec.ipv6 else ())
     sysctls += tuple(spec.get("sysctls") or ())
     settings = kind.plan(spec) if kind.plan is not None else ()
     return Node(name=name, kind=kind.name, role=kind.role, interfaces=tuple(interfaces), sysctls=sysctls,
@@ -223,6 +219,6 @@ def _device_bridge(dev) -> BridgeOptions:
     return BridgeOptions(stp=False)
 
 
-def _addr(addresses, node, ifname) -> tuple[str, ...]:
-    cidr = addresses.get((node, ifname))
-    return (cidr,) if cidr else ()
+def _addr(families, key: tuple[str, str]) -> tuple[str, ...]:
+    """The interface's addresses: its IPv4 one, then its IPv6 one."""
+    return tuple(cidr for addresses in families if (cidr := addresses.get(key)))

@@ -2,7 +2,8 @@
 
 A packet is followed hop by hop: at each node the longest matching route (connected
 subnets first) gives the next hop on a segment; only routers forward. A pair is expected
-to work when the request reaches the destination and the reply comes back.
+to work when the request reaches the destination and the reply comes back. Each address
+family is followed on its own: a pair may reach each other over IPv4 and not over IPv6.
 """
 from __future__ import annotations
 
@@ -38,8 +39,7 @@ def _table(plan: Plan) -> _Table:
                 seg = seg_of.get((node.name, intf.name))
                 owner[iface.ip] = (node.name, seg)
                 connected.setdefault(node.name, []).append((iface.network, seg))
-        routes[node.name] = [(ipaddress.ip_network("0.0.0.0/0" if r.dst == "default" else r.dst),
-                              ipaddress.ip_address(r.via)) for r in node.routes]
+        routes[node.name] = [(r.network, ipaddress.ip_address(r.via)) for r in node.routes]
     forwards = {n.name for n in plan.nodes if kinds.of(n.kind).forwards}
     effects = Effects()
     for concern in concerns.REGISTRY:
@@ -89,19 +89,31 @@ def _next_segment(table: _Table, node: str, dst_ip):
 
 
 def _source_address(table: _Table, by_node_seg: dict, src: str, dst_ip) -> str | None:
-    """The address ``src`` sends from towards ``dst_ip`` (its interface toward the next hop)."""
+    """The address ``src`` sends from towards ``dst_ip`` (its interface toward the next hop,
+    the destination's family)."""
     hop = _next_segment(table, src, dst_ip)
-    return None if hop is None else by_node_seg.get((src, hop[1]))
+    return None if hop is None else by_node_seg.get((src, hop[1], dst_ip.version))
 
 
-def target_address(plan: Plan, src: str, dst: str) -> str | None:
-    """The address of ``dst`` to ping from ``src``: one on a shared subnet, else its first."""
-    mine = {ipaddress.ip_interface(a).network for a in plan.node(src).addresses}
-    theirs = plan.node(dst).addresses
+def target_address(plan: Plan, src: str, dst: str, family: int | None = None) -> str | None:
+    """The address of ``dst`` to ping from ``src``: one on a shared subnet, else its first;
+    of the given ``family`` (4 or 6) only, when one is given, and then None when ``src``
+    has no address of that family to send from."""
+    mine = [ipaddress.ip_interface(a) for a in plan.node(src).addresses]
+    theirs = [a for a in plan.node(dst).addresses if family is None or ipaddress.ip_interface(a).version == family]
+    if family is not None and not any(i.version == family for i in mine):
+        return None
+    nets = {i.network for i in mine}
     for cidr in theirs:
-        if ipaddress.ip_interface(cidr).network in mine:
+        if ipaddress.ip_interface(cidr).network in nets:
             return cidr.split("/")[0]
     return theirs[0].split("/")[0] if theirs else None
+
+
+def families(plan: Plan, nodes) -> list[int]:
+    """The address families (4, 6) any of ``nodes`` has an address of; [4] when none has any."""
+    found = {ipaddress.ip_interface(a).version for n in nodes for a in plan.node(n).addresses}
+    return sorted(found) or [4]
 
 
 class Reachability:
@@ -112,14 +124,14 @@ class Reachability:
         self.table = _table(plan)
         self.by_node_seg: dict = {}
         for ip, (node, seg) in self.table.owner.items():
-            self.by_node_seg.setdefault((node, seg), str(ip))
+            self.by_node_seg.setdefault((node, seg, ip.version), str(ip))
 
-    def expected(self, src: str, dst: str) -> bool | None:
-        """Should ``src`` reach ``dst``? None when it depends on traffic order (a MAC limit
-        with more MACs behind a port than it allows)."""
+    def expected(self, src: str, dst: str, family: int | None = None) -> bool | None:
+        """Should ``src`` reach ``dst`` (over ``family``, 4 or 6, when given)? None when it
+        depends on traffic order (a MAC limit with more MACs behind a port than it allows)."""
         if src in self.table.uncertain or dst in self.table.uncertain:
             return None
-        target = target_address(self.plan, src, dst)
+        target = target_address(self.plan, src, dst, family)
         if target is None:
             return False
         dst_ip = ipaddress.ip_address(target)

@@ -1,46 +1,72 @@
 """Static routes from the graph: kinds with ``static_routes`` reach every subnet through
 other such nodes; every node owning addresses gets a default route via a gateway on its
-LAN (a router, or a NAT on its LAN side); explicit ``routes`` come first."""
+LAN (a router, or a NAT on its LAN side); explicit ``routes`` come first. Each address
+family is routed on its own (IPv4, then IPv6), over the nodes that have it."""
 from __future__ import annotations
 
 import ipaddress
 from collections import deque
 
 from testbed.errors import Problem
+from testbed.model import values
 from testbed.model.plan import Node, Route
 
 
-def add_routes(topo, nodes: tuple[Node, ...], segments, addresses) -> tuple[Node, ...]:
-    seg_of = {m: s.index for s in segments for m in s.interfaces}
-    nets = {s.index: s.network for s in segments}
-    attached: dict[str, dict[int, str]] = {}       # node -> segment -> its IP there
-    for (node, ifname), seg in seg_of.items():
-        if (node, ifname) in addresses:
-            attached.setdefault(node, {})[seg] = addresses[(node, ifname)].split("/")[0]
+def add_routes(topo, nodes: tuple[Node, ...], segments, addresses, addresses6=None) -> tuple[Node, ...]:
+    """``nodes`` with their routes: the explicit ones, then per address family (IPv4, then
+    IPv6 where there is any) the routers' routes to every subnet and the default route."""
+    families = [_Family(topo, segments, addresses, {s.index: s.network for s in segments})]
+    if addresses6:
+        families.append(_Family(topo, segments, addresses6, {s.index: s.network6 for s in segments}))
     specs = {n.name: n for n in topo.nodes}
-    routers = [n.name for n in topo.nodes if n.kind.static_routes]
-    router_set = set(routers)
-    partial = sorted(n.name for n in topo.nodes if n.kind.gateway_ifnames is not None)
-    gateways = dict(attached)                      # a NAT is a gateway on its LAN side only
-    for name in partial:
-        lans = {(name, ifname) for ifname in specs[name].kind.gateway_ifnames(specs[name])}
-        gateways[name] = {seg: ip for (node, ifname), seg in seg_of.items()
-                          if node == name and (node, ifname) in lans and (ip := attached.get(name, {}).get(seg))}
-    others = sorted(n.name for n in topo.nodes if n.kind.gateway and n.name not in router_set)
-    candidates = [r for r in routers if specs[r].kind.gateway] + others
-    all_gateways = {n.name for n in topo.nodes if n.kind.gateway}
     result = []
     for n in nodes:
         spec = specs[n.name]
         routes = [Route(dst, via) for dst, via in spec.get("routes") or ()]
-        if spec.kind.static_routes:
-            routes += _router_routes(n.name, routers, attached, nets, routes)
-        if not spec.switching:
-            default = _default_route(n.name, spec.get("default_route"), candidates, gateways, all_gateways)
-            if default:
-                routes.append(Route("default", default))
+        for family in families:
+            if spec.kind.static_routes:
+                routes += _router_routes(n.name, family.routers, family.attached, family.nets, routes)
+            if not spec.switching:
+                default = family.default_route(n.name, spec.get("default_route"))
+                if default:
+                    routes.append(Route("default", default))
         result.append(Node(n.name, n.kind, n.role, n.interfaces, tuple(routes), n.sysctls, n.settings))
     return tuple(result)
+
+
+class _Family:
+    """Who is attached where, and who is a gateway where, in one address family."""
+
+    def __init__(self, topo, segments, addresses, nets):
+        self.nets = nets
+        self.version = next((ipaddress.ip_interface(c).version for c in addresses.values()), 4)
+        seg_of = {m: s.index for s in segments for m in s.interfaces}
+        attached: dict[str, dict[int, str]] = {}       # node -> segment -> its IP there
+        for (node, ifname), seg in seg_of.items():
+            if (node, ifname) in addresses:
+                attached.setdefault(node, {})[seg] = addresses[(node, ifname)].split("/")[0]
+        self.attached = attached
+        specs = {n.name: n for n in topo.nodes}
+        self.routers = [n.name for n in topo.nodes if n.kind.static_routes]
+        router_set = set(self.routers)
+        partial = sorted(n.name for n in topo.nodes if n.kind.gateway_ifnames is not None)
+        gateways = dict(attached)                      # a NAT is a gateway on its LAN side only
+        for name in partial:
+            lans = {(name, ifname) for ifname in specs[name].kind.gateway_ifnames(specs[name])}
+            gateways[name] = {seg: ip for (node, ifname), seg in seg_of.items()
+                              if node == name and (node, ifname) in lans and (ip := attached.get(name, {}).get(seg))}
+        self.gateways = gateways
+        others = sorted(n.name for n in topo.nodes if n.kind.gateway and n.name not in router_set)
+        self.candidates = [r for r in self.routers if specs[r].kind.gateway] + others
+        self.all_gateways = {n.name for n in topo.nodes if n.kind.gateway}
+
+    def default_route(self, me: str, given) -> str | None:
+        """The default gateway of ``me`` in this family; an IP given for the other family leaves
+        this one's to be found as if none were given."""
+        if given not in (None, "none") and given not in self.all_gateways and not values.ip_address(given) \
+                and ipaddress.ip_address(given).version != self.version:
+            given = None
+        return _default_route(me, given, self.candidates, self.gateways, self.all_gateways)
 
 
 def _router_routes(me, routers, attached, nets, explicit) -> list[Route]:
