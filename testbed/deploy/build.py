@@ -10,7 +10,8 @@ Phases, in order (each object is journaled before it is made):
   backends     each switch backend's ``configure`` (Linux bridges: VLANs, hairpin, port security)
   concerns     each concern's ``configure`` (qdiscs, nftables rules)
   hosts        /etc/netns/<namespace>/hosts for name resolution
-  carrier      wait for every veth to have carrier, then for STP bridges to converge
+  carrier      wait for every veth to have carrier, then for STP bridges to converge, then for
+               every IPv6 address to be usable (not tentative, its link up for IPv6)
   switches     each switch backend's ``start`` (Open vSwitch: a private OVS per switch, flows)
 A failure (or Ctrl-C/SIGTERM) in any phase removes everything made so far, in reverse.
 """
@@ -33,6 +34,7 @@ from testbed.model.plan import Node, Plan
 
 CHUNK = 128
 CARRIER_TIMEOUT = 10.0          # seconds for every veth to report carrier after the build
+IPV6_TIMEOUT = 20.0             # seconds for every IPv6 address to become usable (DAD, if a node turned it on)
 
 __all__ = ["PHASES", "Progress", "build", "netns_name"]
 
@@ -273,9 +275,54 @@ def wait_stp(ctx: DeployContext) -> None:
                       f"{', '.join(sorted(n.name for n, _ in stp))}")
 
 
+def wait_ipv6(ctx: DeployContext, timeout: float = IPV6_TIMEOUT) -> None:
+    """Wait until every planned IPv6 address can be used: present and no longer tentative
+    (duplicate-address detection is off on the run's links unless a node's sysctls turn it
+    on), and its interface has its link-local address, which the kernel adds only once the
+    link is ready for IPv6 (before that, what the interface sends is dropped). Duplicate-address
+    detection that fails is an error."""
+    index = ctx.index
+    todo = {n.name: {index[(n.name, i.name)]: (i.name, [a.split("/")[0] for a in i.addresses if ":" in a])
+                     for i in n.interfaces if any(":" in a for a in i.addresses)} for n in ctx.plan.nodes}
+    todo = {name: wanted for name, wanted in todo.items() if wanted}
+    deadline = time.monotonic() + timeout
+    while todo:
+        todo, failed = ctx.worker.call(_ipv6_unready, ctx, todo)
+        if failed:
+            raise DeployError(f"duplicate-address detection failed for {', '.join(failed[:10])}: another "
+                              "interface on the LAN has that address")
+        if not todo:
+            return
+        if time.monotonic() > deadline:
+            waiting = sorted(f"{node}/{name}" for node, wanted in todo.items() for name, _ in wanted.values())
+            raise DeployError(f"IPv6 addresses not usable after {timeout:.0f} s on {', '.join(waiting[:10])} "
+                              "(still tentative, or the link never got ready for IPv6)")
+        time.sleep(0.01)
+
+
+def _ipv6_unready(ctx: DeployContext, todo: dict) -> tuple[dict, list[str]]:
+    """(worker thread) node -> {ifindex: (ifname, addresses)} not usable yet, and every
+    address whose duplicate-address detection failed."""
+    left: dict = {}
+    failed: list[str] = []
+    for node, wanted in todo.items():
+        with ctx.worker.inside(ctx.ns(node)):
+            found = netlink.ipv6_addresses()
+        for ifindex, (ifname, addresses) in wanted.items():
+            have = {address: flags for address, _, flags in found.get(ifindex, ())}
+            failed += [f"{node}/{ifname} {a}" for a, flags in have.items() if flags & netlink.IFA_F_DADFAILED]
+            link_local = any(scope == netlink.RT_SCOPE_LINK and not flags & netlink.IFA_F_TENTATIVE
+                             for _, scope, flags in found.get(ifindex, ()))
+            usable = all(a in have and not have[a] & netlink.IFA_F_TENTATIVE for a in
+                         (str(ipaddress.ip_address(x)) for x in addresses))
+            if not (link_local and usable):
+                left.setdefault(node, {})[ifindex] = (ifname, addresses)
+    return left, failed
+
+
 PHASES: tuple[Callable[[DeployContext], None], ...] = (
     namespaces, links, configure, backends_configure, concerns_configure, hosts_files, wait_carrier, wait_stp,
-    backends_start,
+    wait_ipv6, backends_start,
 )
 
 

@@ -61,8 +61,11 @@ def replace_routes(routes: list[tuple[str, str]]) -> list[tuple[str, str]]:
     failed = []
     with _iproute() as ipr:
         for dst, via in routes:
+            family = socket.AF_INET6 if ":" in via else socket.AF_INET
+            if dst == "default":
+                dst = "::/0" if family == socket.AF_INET6 else "0.0.0.0/0"
             try:
-                ipr.route("replace", dst="0.0.0.0/0" if dst == "default" else dst, gateway=via, proto=4)
+                ipr.route("replace", dst=dst, gateway=via, proto=4, family=family)
             except OSError:  # pyroute2's NetlinkError
                 failed.append((dst, via))
     return failed
