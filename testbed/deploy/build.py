@@ -24,7 +24,7 @@ import time
 from typing import Callable
 
 from testbed import backends, concerns
-from testbed.deploy.context import DeployContext, Progress, netns_name
+from testbed.deploy.context import DeployContext, Progress, if_indexes, netns_name
 from testbed.deploy.hosts import hosts_text, static_neighbours
 from testbed.deploy.teardown import deferred_signals, teardown
 from testbed.errors import DeployError
@@ -276,18 +276,27 @@ def wait_stp(ctx: DeployContext) -> None:
 
 
 def wait_ipv6(ctx: DeployContext, timeout: float = IPV6_TIMEOUT) -> None:
-    """Wait until every planned IPv6 address can be used: present and no longer tentative
-    (duplicate-address detection is off on the run's links unless a node's sysctls turn it
-    on), and its interface has its link-local address, which the kernel adds only once the
-    link is ready for IPv6 (before that, what the interface sends is dropped). Duplicate-address
-    detection that fails is an error."""
-    index = ctx.index
-    todo = {n.name: {index[(n.name, i.name)]: (i.name, [a.split("/")[0] for a in i.addresses if ":" in a])
-                     for i in n.interfaces if any(":" in a for a in i.addresses)} for n in ctx.plan.nodes}
+    """Wait until every planned IPv6 address can be used (see ``wait_ipv6_usable``)."""
+    wait_ipv6_usable(ctx.worker, ctx.plan, ctx.ns, timeout=timeout, index=ctx.index)
+
+
+def wait_ipv6_usable(worker: nsfs.NetnsWorker, plan: Plan, ns: Callable[[str], str], nodes=None,
+                     timeout: float = IPV6_TIMEOUT, index: dict | None = None) -> None:
+    """Wait until the planned IPv6 addresses of ``nodes`` (default: all) can be used: present
+    and no longer tentative (duplicate-address detection is off on the run's links unless a
+    node's sysctls turn it on), on an interface that has its link-local address, which the
+    kernel adds only once the link is ready for IPv6 (before that, what the interface sends is
+    dropped). Failed duplicate-address detection is an error. ``ns`` maps a node to its
+    namespace."""
+    index = index or if_indexes(plan)
+    chosen = plan.nodes if nodes is None else [plan.node(n) for n in nodes]
+    todo = {n.name: {index[(n.name, i.name)]: (i.name, [str(ipaddress.ip_interface(a).ip) for a in i.addresses
+                                                        if ":" in a])
+                     for i in n.interfaces if any(":" in a for a in i.addresses)} for n in chosen}
     todo = {name: wanted for name, wanted in todo.items() if wanted}
     deadline = time.monotonic() + timeout
     while todo:
-        todo, failed = ctx.worker.call(_ipv6_unready, ctx, todo)
+        todo, failed = worker.call(_ipv6_unready, worker, ns, todo)
         if failed:
             raise DeployError(f"duplicate-address detection failed for {', '.join(failed[:10])}: another "
                               "interface on the LAN has that address")
@@ -300,22 +309,20 @@ def wait_ipv6(ctx: DeployContext, timeout: float = IPV6_TIMEOUT) -> None:
         time.sleep(0.01)
 
 
-def _ipv6_unready(ctx: DeployContext, todo: dict) -> tuple[dict, list[str]]:
+def _ipv6_unready(worker: nsfs.NetnsWorker, ns: Callable[[str], str], todo: dict) -> tuple[dict, list[str]]:
     """(worker thread) node -> {ifindex: (ifname, addresses)} not usable yet, and every
     address whose duplicate-address detection failed."""
     left: dict = {}
     failed: list[str] = []
     for node, wanted in todo.items():
-        with ctx.worker.inside(ctx.ns(node)):
+        with worker.inside(ns(node)):
             found = netlink.ipv6_addresses()
         for ifindex, (ifname, addresses) in wanted.items():
             have = {address: flags for address, _, flags in found.get(ifindex, ())}
             failed += [f"{node}/{ifname} {a}" for a, flags in have.items() if flags & netlink.IFA_F_DADFAILED]
             link_local = any(scope == netlink.RT_SCOPE_LINK and not flags & netlink.IFA_F_TENTATIVE
                              for _, scope, flags in found.get(ifindex, ()))
-            usable = all(a in have and not have[a] & netlink.IFA_F_TENTATIVE for a in
-                         (str(ipaddress.ip_address(x)) for x in addresses))
-            if not (link_local and usable):
+            if not (link_local and all(a in have and not have[a] & netlink.IFA_F_TENTATIVE for a in addresses)):
                 left.setdefault(node, {})[ifindex] = (ifname, addresses)
     return left, failed
 

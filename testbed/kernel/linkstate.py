@@ -58,6 +58,7 @@ def replace_routes(routes: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
     Returns the routes that could not be installed (their gateway is not reachable yet).
     """
+    from pyroute2.netlink.exceptions import NetlinkError       # not an OSError
     failed = []
     with _iproute() as ipr:
         for dst, via in routes:
@@ -66,7 +67,7 @@ def replace_routes(routes: list[tuple[str, str]]) -> list[tuple[str, str]]:
                 dst = "::/0" if family == socket.AF_INET6 else "0.0.0.0/0"
             try:
                 ipr.route("replace", dst=dst, gateway=via, proto=4, family=family)
-            except OSError:  # pyroute2's NetlinkError
+            except (OSError, NetlinkError):
                 failed.append((dst, via))
     return failed
 

@@ -33,8 +33,9 @@ from testbed.topology.resolve import resolve
 
 NO_IPV6 = (("net.ipv6.conf.default.disable_ipv6", "1"),)   # before any interface is made
 # IPv6 on: addresses usable at once (no duplicate-address detection on the links the run owns;
-# a node's own sysctls may turn it on again, and the build then waits for it)
-IPV6 = (("net.ipv6.conf.default.accept_dad", "0"),)
+# a node's own sysctls may turn it on again, and the build then waits for it), and kept while
+# a link is down, as IPv4 addresses are (the kernel's default deletes them)
+IPV6 = (("net.ipv6.conf.default.accept_dad", "0"), ("net.ipv6.conf.default.keep_addr_on_down", "1"))
 FORWARDING = (("net.ipv4.ip_forward", "1"),)
 FORWARDING6 = (("net.ipv6.conf.all.forwarding", "1"),)
 ARP_MODES = ("dynamic", "static")

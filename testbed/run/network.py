@@ -223,13 +223,15 @@ class Network:
         """Bring both ends of every link between a and b up or down.
 
         Taking a link down makes the kernel drop the routes through it, so bringing it up
-        installs the planned routes of both ends again.
+        installs the planned routes of both ends again, once their IPv6 addresses (if any)
+        are usable again.
         """
         ends = [end for link in self.link(a, b) for end in (link.a, link.b)]
         for node, intf in ends:
             self[node].set_link_state(intf, up)
         if up:
             self._wait_carrier(ends)
+            build.wait_ipv6_usable(self.worker, self.plan, lambda node: self[node].netns, (a, b))
             for name in (a, b):
                 routes = [(r.dst, r.via) for r in self[name].plan.routes]
                 if routes:
