@@ -117,10 +117,14 @@ class NetworkCommands:
         timeout = _number(arg, "timeout", 2.0)
         self.say("*** Ping: testing ping reachability")
         result = self.net.pingall(hosts=hosts, timeout=timeout)
-        by_src: dict[str, list] = {}
+        by_src: dict[tuple[int, str], list] = {}
         for pair in result.pairs:
-            by_src.setdefault(pair.src, []).append(pair)
-        for src, pairs in by_src.items():
+            by_src.setdefault((pair.family, pair.src), []).append(pair)
+        family = None
+        for (pair_family, src), pairs in by_src.items():
+            if result.families != [4] and pair_family != family:
+                family = pair_family
+                self.say(f"*** IPv{family}")
             if full:
                 for p in pairs:
                     rtt = f", rtt {p.rtt_ms:.3f} ms" if p.rtt_ms is not None else ""
