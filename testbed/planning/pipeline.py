@@ -32,10 +32,16 @@ from testbed.topology import checks
 from testbed.topology.resolve import resolve
 
 NO_IPV6 = (("net.ipv6.conf.default.disable_ipv6", "1"),)   # before any interface is made
-# IPv6 on: addresses usable at once (no duplicate-address detection on the links the run owns;
-# a node's own sysctls may turn it on again, and the build then waits for it), and kept while
-# a link is down, as IPv4 addresses are (the kernel's default deletes them)
-IPV6 = (("net.ipv6.conf.default.accept_dad", "0"), ("net.ipv6.conf.default.keep_addr_on_down", "1"))
+# IPv6 on, set before the node's interfaces are made (a node's own sysctls come after, and win):
+#   accept_dad=0             addresses usable at once: no duplicate-address detection on the links
+#                            the run owns (turned back on, the build waits for it)
+#   keep_addr_on_down=1      addresses kept while a link is down, as IPv4 ones are
+#   force_mld_version=1      quiet LANs: with no querier every multicast listener report is flooded
+#   router_solicitations=0   to every port, so a big LAN's build would spend its time on them (one
+#                            MLDv1 report per address and a repeat, instead of four MLDv2 reports
+#                            and three router solicitations per interface)
+IPV6 = (("net.ipv6.conf.default.accept_dad", "0"), ("net.ipv6.conf.default.keep_addr_on_down", "1"),
+        ("net.ipv6.conf.default.force_mld_version", "1"), ("net.ipv6.conf.default.router_solicitations", "0"))
 FORWARDING = (("net.ipv4.ip_forward", "1"),)
 FORWARDING6 = (("net.ipv6.conf.all.forwarding", "1"),)
 ARP_MODES = ("dynamic", "static")
