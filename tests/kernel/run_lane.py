@@ -2,7 +2,8 @@
 
 What the host kernel lacks and a stock kernel has: netem delay, jitter, loss and queue
 limit (measured on real networks), Open vSwitch's kernel datapath (VLANs across a trunk),
-802.1Q, VLAN-filtering bridges and the OVS kernel module (seen by the capability probe). Python starts slowly in the emulated guest, so
+802.1Q, VLAN-filtering bridges and the OVS kernel module (seen by the capability probe),
+and IPv6 over VLAN-filtering bridges and netem. Python starts slowly in the emulated guest, so
 everything runs in this one process as plain functions (no pytest); each check's
 verdict, numbers and explanation go to OUT/lane.json, read by test_kernel_lane.py on the
 host, which turns every check into its own test item. Progress goes to stdout.
@@ -290,6 +291,29 @@ def check_bridge_vlans(features: frozenset[str], found: dict) -> Result:
                       f"{len(result.pairs)} pairs in the same VLAN)"}
 
 
+def check_ipv6(features: frozenset[str], found: dict) -> Result:
+    """IPv6 over what the host kernel lacks: VLAN-filtering Linux bridges keep IPv6 in its VLANs
+    (vlans.py, backend linux, the graph's ipv6), and netem delays IPv6 as it delays IPv4 (pair.py
+    with delay=10ms, ping over IPv6: min RTT about 20 ms)."""
+    graph, params = load(str(ROOT / "topologies" / "vlans.py"), {"backend": "linux"})
+    graph.graph["ipv6"] = True
+    with build(graph, params, features) as net:
+        result = net.pingall(count=2)
+    reached6 = {(p.src, p.dst) for p in result.pairs if p.family == 6 and p.received}
+    same_vlan = {("h1", "h3"), ("h3", "h1"), ("h2", "h4"), ("h4", "h2")}
+    graph, params = load(PAIR, {"delay": f"{DELAY_MS:g}ms"})
+    graph.graph["ipv6"] = True
+    with build(graph, params, features) as net:
+        stats = traffic.ping(net["h1"], net["h2"], count=20, interval=0.05, warmup=10.0, family=6)
+    low, high = RTT_RANGE
+    delayed = stats.received >= 18 and stats.rtt_min is not None and low <= stats.rtt_min <= high
+    ok = result.ok and result.families == [4, 6] and reached6 == same_vlan and delayed
+    return {"ok": ok, "matrix": result.matrix(), **rtt_numbers(stats),
+            "detail": f"pingall over VLAN-filtering bridges {'as predicted' if result.ok else 'NOT as predicted'}, "
+                      f"IPv6 reached {sorted(reached6)} (same VLAN only: {sorted(same_vlan)}); "
+                      f"{stats.summary('h1', 'h2')} over IPv6, min RTT must be within {low}-{high} ms"}
+
+
 CHECKS: dict[str, Callable[[frozenset[str], dict], Result]] = {
     "netem_delay": check_delay,
     "netem_jitter": check_jitter,
@@ -297,6 +321,7 @@ CHECKS: dict[str, Callable[[frozenset[str], dict], Result]] = {
     "netem_queue": check_queue,
     "ovs_kernel_datapath": check_ovs_kernel,
     "linux_bridge_vlans": check_bridge_vlans,
+    "ipv6": check_ipv6,
     "cli_run": check_cli,
 }
 
