@@ -168,13 +168,17 @@ def _configure_chunk(ctx: DeployContext, chunk: list[Node], peers, neighbours) -
     index = ctx.index
     for node in chunk:
         with ctx.worker.inside(ctx.ns(node.name)), netlink.Batch() as batch:
+            # addresses before the links come up: an IPv6 address added to a link that is down
+            # joins its multicast groups quietly, and the link's coming up reports them once
+            # (added after, each is reported again: up to four listener reports per interface,
+            # flooded to the whole LAN)
+            for intf in node.interfaces:
+                for cidr in intf.addresses:
+                    batch.address(index[(node.name, intf.name)], f"{node.name}/{intf.name}", cidr)
             batch.set_link(1, "lo", up=True)
             for ifname in peers.get(node.name, ()):
                 intf = node.interface(ifname)
                 batch.set_link(index[(node.name, ifname)], ifname, up=True, master=_bridge_index(node, intf, index))
-            for intf in node.interfaces:
-                for cidr in intf.addresses:
-                    batch.address(index[(node.name, intf.name)], f"{node.name}/{intf.name}", cidr)
             for route in node.routes:
                 batch.route(route.dst, route.via)
             for ifname, ip, mac in neighbours.get(node.name, ()):

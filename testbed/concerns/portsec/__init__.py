@@ -145,17 +145,23 @@ def ipv4_scope(topo) -> list[Problem]:
     such a port would send IPv6 unchecked, so it is refused (a MAC binding and a MAC limit
     cover every family)."""
     found = []
+    children: dict[tuple[str, str], list[str]] = {}      # (node, ifname) -> nodes with a macvlan on it
+    for node in topo.nodes:
+        for dev in node.devices:
+            if dev.parent is not None:
+                children.setdefault(dev.parent, []).append(node.name)
     for switch in topo.switching():
         for end in switch.ends:
             link = topo.link_of(end)
+            spec = link.at(switch.name, "port") or {}
+            checks_ip = "ip" in (spec.get("binding") or {}) or (switch.get("dhcp_snooping") and not spec.get("trusted"))
             peer = topo.node(end.peer)
-            if peer.switching:
+            if not checks_ip or peer.switching:
                 continue
-            behind = [peer.name] + [n.name for n in topo.nodes for d in n.devices if d.parent == (peer.name, end.peer_ifname)]
+            behind = [peer.name] + children.get((peer.name, end.peer_ifname), [])
             with_ipv6 = [name for name in dict.fromkeys(behind) if topo.node(name).ipv6]
             if not with_ipv6:
                 continue
-            spec = link.at(switch.name, "port") or {}
             names = ", ".join(repr(n) for n in with_ipv6)
             where = f"{link.label} port of {switch.name!r}"
             if "ip" in (spec.get("binding") or {}):
