@@ -26,7 +26,7 @@ def add_routes(topo, nodes: tuple[Node, ...], segments, addresses, addresses6=No
         for family in families:
             if spec.kind.static_routes:
                 routes += _router_routes(n.name, family.routers, family.attached, family.nets, routes)
-            if not spec.switching:
+            if not spec.switching and not any(r.dst == DEFAULTS[family.version] for r in routes):
                 default = family.default_route(n.name, spec.get("default_route"))
                 if default:
                     routes.append(Route("default", default))
@@ -117,6 +117,9 @@ def _default_route(me, given, candidates, gateways, all_gateways) -> str | None:
     return None
 
 
+DEFAULTS = {4: "0.0.0.0/0", 6: "::/0"}          # an explicit default route, by family
+
+
 def gateway_problems(topo, nodes: tuple[Node, ...]) -> list[Problem]:
     """Every route's gateway must be on one of its node's subnets, or the kernel refuses it;
     a default_route naming a router works only when that router shares a LAN with the node."""
@@ -130,7 +133,14 @@ def gateway_problems(topo, nodes: tuple[Node, ...]) -> list[Problem]:
                                         f"({', '.join(str(x) for x in nets) or 'it has no addresses'})",
                                         "use the address of a neighbour on one of those subnets"))
         given = topo.node(n.name).get("default_route")
-        if given not in (None, "none") and given in topo and not any(r.dst == "default" for r in n.routes):
+        # a router's name is a default for both families, an IP for its own
+        family = ipaddress.ip_address(given).version if given is not None and not values.ip_address(given) else None
+        explicit = [dst for dst, _ in topo.node(n.name).get("routes") or ()
+                    if dst in DEFAULTS.values() and (family is None or dst == DEFAULTS[family])]
+        if given not in (None, "none") and explicit:
+            problems.append(Problem(f"node {n.name!r}", f"has default_route {given!r} and a route to {explicit[0]} "
+                                    "in 'routes': two default routes", "keep one of them"))
+        elif given not in (None, "none") and given in topo and not any(r.dst == "default" for r in n.routes):
             problems.append(Problem(f"node {n.name!r}", f"default_route {given!r} names a router that is on "
                                     "none of the node's LANs", "name a router on the node's own LAN"))
     return problems

@@ -355,3 +355,16 @@ def test_invalid_ipv6_input_raises_every_problem_at_once():
     with pytest.raises(TopologyError) as info:
         plan(g)
     assert len(info.value.problems) == 2
+
+
+def test_an_explicit_default_route_replaces_its_own_family_only():
+    g = routed(ipv6=True)
+    g.nodes["h1"]["routes"] = [{"dst": "::/0", "via": "2001:db8::3"}]
+    g.nodes["h2"]["default_route"] = "10.0.0.1"
+    g.nodes["h2"]["routes"] = [{"dst": "::/0", "via": "2001:db8::2"}]      # no clash: one family each
+    p = plan(g)
+    assert [(r.dst, r.via) for r in p.node("h1").routes] == [("::/0", "2001:db8::3"), ("default", "10.0.0.1")]
+    assert [(r.dst, r.via) for r in p.node("h2").routes] == [("::/0", "2001:db8::2"), ("default", "10.0.0.1")]
+    g.nodes["h2"]["default_route"] = "r1"                                 # a router's name is both families'
+    assert one_message(g) == ("node 'h2': has default_route 'r1' and a route to ::/0 in 'routes': two default "
+                              "routes (keep one of them)")
