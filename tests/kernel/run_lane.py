@@ -197,7 +197,10 @@ def _udp_sender() -> socket.socket:
 def _drained(net: Network, node: str, timeout: float = 60.0) -> None:
     """Wait until the node's qdiscs hold nothing more (what was queued has left or been dropped)."""
     deadline = time.monotonic() + timeout
-    while any(int(n) for n in re.findall(r"backlog \S+ (\d+)p", shown := qdisc_text(net, node))):
+    while True:
+        shown = qdisc_text(net, node)
+        if not any(int(n) for n in re.findall(r"backlog \S+ (\d+)p", shown)):
+            return
         if time.monotonic() > deadline:
             raise AssertionError(f"{node}'s queue never drained:\n{shown}")
         time.sleep(0.05)
