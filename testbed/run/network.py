@@ -328,10 +328,15 @@ class Network:
 
 
 def with_addresses(plan: Plan, given: dict[tuple[str, str], str]) -> Plan:
-    """``plan`` with addresses given at run time put on their interfaces."""
+    """``plan`` with addresses given at run time put on their interfaces (each in place of the
+    planned ones of its family: a DHCP lease leaves a planned IPv6 address where it is)."""
+    def merged(intf, cidr: str) -> tuple[str, ...]:
+        six = ":" in cidr
+        return (cidr,) + tuple(a for a in intf.addresses if (":" in a) != six)
+
     nodes = []
     for node in plan.nodes:
-        intfs = tuple(dataclasses.replace(i, addresses=(given[(node.name, i.name)],))
+        intfs = tuple(dataclasses.replace(i, addresses=merged(i, given[(node.name, i.name)]))
                       if (node.name, i.name) in given else i for i in node.interfaces)
         nodes.append(dataclasses.replace(node, interfaces=intfs))
     return dataclasses.replace(plan, nodes=tuple(nodes))

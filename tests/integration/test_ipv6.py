@@ -176,3 +176,17 @@ def test_open_vswitch_vlans_keep_ipv6_apart_and_carry_tcp():
         assert reached == {("h1", "h3"), ("h3", "h1"), ("h2", "h4"), ("h4", "h2")}, result.matrix()
         flow = traffic.iperf3(net["h1"], net["h3"], duration=1, family=6)
         assert flow.mbps > 10, flow.summary("h1", "h3")
+
+
+@pytest.mark.skipif(shutil.which("dnsmasq") is None or shutil.which("dhclient") is None,
+                    reason="needs dnsmasq and dhclient")
+def test_a_dhcp_client_keeps_its_ipv6_address():
+    """IPv4 from the DHCP server, IPv6 planned: both families are pinged after the lease."""
+    g = on_switch(2)
+    g.graph["ipv6"] = True
+    g.nodes["h1"]["ip"] = "10.0.0.1/24"
+    g.nodes["h1"]["dhcp_server"] = {"range": "10.0.0.100,10.0.0.200"}
+    g.nodes["h2"]["ip"] = "dhcp"
+    with Network(g) as net:
+        assert net.live_plan.node("h2").addresses[1] == "2001:db8::2/64", net.live_plan.node("h2").addresses
+        families_ok(net.pingall())
