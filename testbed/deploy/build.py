@@ -168,7 +168,7 @@ def _configure_chunk(ctx: DeployContext, chunk: list[Node], peers, neighbours) -
             # (added after, each is reported again: up to four listener reports per interface,
             # flooded to the whole LAN)
             for intf in node.interfaces:
-                for cidr in intf.addresses:
+                for cidr in node.static_addresses(intf):
                     batch.address(index[(node.name, intf.name)], f"{node.name}/{intf.name}", cidr)
             batch.set_link(1, "lo", up=True)
             for peer in sorted({i.peer[0] for i in node.interfaces if i.peer is not None}):
@@ -176,7 +176,7 @@ def _configure_chunk(ctx: DeployContext, chunk: list[Node], peers, neighbours) -
             for ifname in peers.get(node.name, ()):
                 intf = node.interface(ifname)
                 batch.set_link(index[(node.name, ifname)], ifname, up=True, master=_bridge_index(node, intf, index))
-            for route in node.routes:
+            for route in node.installed_routes:
                 batch.route(route.dst, route.via)
             for ifname, ip, mac in neighbours.get(node.name, ()):
                 batch.neighbour(index[(node.name, ifname)], ip, mac)
@@ -277,23 +277,27 @@ def wait_stp(ctx: DeployContext) -> None:
 
 
 def wait_ipv6(ctx: DeployContext, timeout: float = IPV6_TIMEOUT) -> None:
-    """Wait until every planned IPv6 address can be used (see ``wait_ipv6_usable``)."""
-    wait_ipv6_usable(ctx.worker, ctx.plan, ctx.ns, timeout=timeout, index=ctx.index)
+    """Wait until every planned IPv6 address the build adds can be used (see ``wait_ipv6_usable``;
+    SLAAC addresses come once the routers advertise, which the ra concern starts and waits for)."""
+    wait_ipv6_usable(ctx.worker, ctx.plan, ctx.ns, timeout=timeout, index=ctx.index, slaac=False)
 
 
 def wait_ipv6_usable(worker: nsfs.NetnsWorker, plan: Plan, ns: Callable[[str], str], nodes=None,
-                     timeout: float = IPV6_TIMEOUT, index: dict | None = None) -> None:
+                     timeout: float = IPV6_TIMEOUT, index: dict | None = None, slaac: bool = True) -> None:
     """Wait until the planned IPv6 addresses of ``nodes`` (default: all) can be used: present
     and no longer tentative (duplicate-address detection is off on the run's links unless a
     node's sysctls turn it on), on an interface that has its link-local address, which the
     kernel adds only once the link is ready for IPv6 (before that, what the interface sends is
     dropped). Failed duplicate-address detection is an error. ``ns`` maps a node to its
-    namespace."""
+    namespace; ``slaac=False`` leaves out the addresses router advertisements bring."""
     index = index or if_indexes(plan)
     chosen = plan.nodes if nodes is None else [plan.node(n) for n in nodes]
-    todo = {n.name: {index[(n.name, i.name)]: (i.name, [str(ipaddress.ip_interface(a).ip) for a in i.addresses
-                                                        if ":" in a])
-                     for i in n.interfaces if any(":" in a for a in i.addresses)} for n in chosen}
+
+    def ipv6(node, intf) -> list[str]:
+        return [str(ipaddress.ip_interface(a).ip) for a in (intf.addresses if slaac else node.static_addresses(intf))
+                if ":" in a]
+    todo = {n.name: {index[(n.name, i.name)]: (i.name, ipv6(n, i)) for i in n.interfaces if ipv6(n, i)}
+            for n in chosen}
     todo = {name: wanted for name, wanted in todo.items() if wanted}
     deadline = time.monotonic() + timeout
     while todo:

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from testbed.kinds.base import Kind
 from testbed.model import values
-from testbed.model.schema import Attr, Invalid, Invalids, attr, ipv6_interface, table
+from testbed.model.schema import Attr, Invalid, Invalids, attr, ipv6_interface, ipv6_interface_or_slaac, table
 from testbed.model.topology import Device
 
 DEVICE_KINDS = ("bridge", "dummy", "macvlan")
@@ -141,8 +141,9 @@ L3_ATTRS: dict[str, Attr] = table(
     attr("ip", values.node_ip, "IPv4 address of the node's first interface, 'dhcp' (from a DHCP server on its "
          "LAN), or None (no IPv4 on any of its interfaces: IPv6-only with ipv6=True)", type="IPv4 CIDR, 'dhcp' or None",
          default="assigned per LAN", example="ip='10.0.0.1/24'"),
-    Attr("ip6", ipv6_interface, "IPv6 address of the node's first interface (turns IPv6 on in the node)",
-         type="IPv6 CIDR", default="assigned per LAN when IPv6 is on", example="ip6='2001:db8::1/64'"),
+    Attr("ip6", ipv6_interface_or_slaac, "IPv6 address of the node's first interface, or 'slaac' (from the "
+         "router advertisements of a router with ra=True on its LAN); turns IPv6 on in the node",
+         type="IPv6 CIDR or 'slaac'", default="assigned per LAN when IPv6 is on", example="ip6='2001:db8::1/64'"),
     attr("mac", values.mac, "MAC address of the node's first interface", type="MAC",
          default="assigned (02:00:...)", example="mac='02:00:00:00:00:01'"),
     Attr("default_route", parse_default_route, "the gateway: an IP, the name of a router on the node's LAN, "

@@ -40,6 +40,8 @@ class Interface:
     bridge: BridgeOptions | None = None    # for kind "bridge"
     parent: tuple[str, str] | None = None  # for kind "macvlan": (node, ifname) of its lower device
     mode: str | None = None                # for kind "macvlan": bridge, vepa, private or passthru
+    slaac: bool = False                    # its IPv6 address comes from router advertisements (SLAAC):
+                                           # planned (EUI-64), not added by the deploy; left out of the JSON when False
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,23 @@ class Node:
     @property
     def addresses(self) -> list[str]:
         return [a for intf in self.interfaces for a in intf.addresses]
+
+    @property
+    def slaac(self) -> bool:
+        """Whether the node takes an IPv6 address (and its IPv6 default route) from router advertisements."""
+        return any(intf.slaac for intf in self.interfaces)
+
+    @property
+    def installed_routes(self) -> tuple[Route, ...]:
+        """The routes the deploy installs: all of them, but a SLAAC node's IPv6 default route, which
+        the router advertisements install (via the router's link-local address)."""
+        if not self.slaac:
+            return self.routes
+        return tuple(r for r in self.routes if not (r.dst == "default" and ":" in r.via))
+
+    def static_addresses(self, intf: Interface) -> tuple[str, ...]:
+        """The addresses of ``intf`` the deploy adds (a SLAAC interface's IPv6 one comes later)."""
+        return tuple(a for a in intf.addresses if not (intf.slaac and ":" in a))
 
 
 @dataclass(frozen=True)
@@ -148,6 +167,8 @@ class Plan:
             for intf in node["interfaces"]:
                 if intf.get("bridge") and not intf["bridge"].get("vlan_filtering"):
                     intf["bridge"].pop("vlan_filtering", None)
+                if not intf["slaac"]:
+                    del intf["slaac"]
         for segment in data["segments"]:
             if segment["network6"] is None:
                 del segment["network6"]

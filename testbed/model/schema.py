@@ -66,6 +66,14 @@ def ipv6_interface(value: Any) -> str:
     return str(ipaddress.ip_interface(value))
 
 
+SLAAC = "slaac"          # a node's ip6: its address from the router advertisements on its LAN
+
+
+def ipv6_interface_or_slaac(value: Any) -> str:
+    """A node's ``ip6``: an IPv6 interface address (as ``ipv6_interface``) or "slaac"."""
+    return SLAAC if value == SLAAC else ipv6_interface(value)
+
+
 def attr(name: str, checker: Checker, help: str, **kwargs: Any) -> Attr:
     """An attribute whose value is kept as given once ``checker`` accepts it."""
     return Attr(name, checked(checker), help, **kwargs)

@@ -7,7 +7,9 @@ then hosts, in graph order — so a single LAN numbers h1=10.0.0.1, h2=10.0.0.2 
 IPv6 the same way, for the interfaces of nodes with IPv6 on: a segment's prefix is the one
 its ``ip6`` addresses declare, otherwise the next free /64 of the topology's ``ipv6_base``
 (2001:db8::/32 by default) in segment order, so a single LAN numbers h1=2001:db8::1,
-h2=2001:db8::2 and the next LAN 2001:db8:0:1::/64.
+h2=2001:db8::2 and the next LAN 2001:db8:0:1::/64. A node whose ``ip6`` is "slaac" gets the
+address stateless autoconfiguration will give it: its LAN's /64 and the EUI-64 interface id of
+its planned MAC (02:00:00:00:00:03 -> 2001:db8::ff:fe00:3).
 """
 from __future__ import annotations
 
@@ -145,15 +147,30 @@ def assign_addresses(topo, segments, declared: dict[tuple[str, str], str]) -> di
     return result
 
 
-def assign_addresses6(topo, segments, declared: dict[tuple[str, str], str]) -> dict[tuple[str, str], str]:
+def slaac_interfaces(topo) -> set[tuple[str, str]]:
+    """(node, ifname) of every interface whose IPv6 address comes from router advertisements."""
+    return {n.first.key for n in topo.nodes if n.get("ip6") == "slaac" and n.first is not None and n.ipv6}
+
+
+def eui64(network: ipaddress.IPv6Network, mac: str) -> str:
+    """The address SLAAC forms in ``network`` (a /64) from ``mac`` (RFC 4291 modified EUI-64), as a CIDR."""
+    b = [int(x, 16) for x in mac.split(":")]
+    iid = bytes([b[0] ^ 0x02, b[1], b[2], 0xff, 0xfe, b[3], b[4], b[5]])
+    return f"{network.network_address + int.from_bytes(iid, 'big')}/{network.prefixlen}"
+
+
+def assign_addresses6(topo, segments, declared: dict[tuple[str, str], str],
+                      macs: dict[tuple[str, str], str] | None = None) -> dict[tuple[str, str], str]:
     """(node, ifname) -> IPv6 CIDR for every interface of a node with IPv6 on: the declared
     ones, then per segment its declared prefix or the next free /64 of the topology's
-    ``ipv6_base``, gateways numbered first (::1), then the others in graph order.
+    ``ipv6_base``, gateways numbered first (::1), then the others in graph order; interfaces
+    of ip6="slaac" their EUI-64 address of the prefix (from ``macs``).
 
     Raises ValueError when the base or a prefix runs out.
     """
     base = ipaddress.ip_network(topo.attrs.get("ipv6_base", DEFAULT_IPV6_BASE))
     on = {n.name for n in topo.nodes if n.ipv6}
+    slaac = slaac_interfaces(topo) if macs is not None else set()
     result = dict(declared)
     nets: list = []
     for seg in segments:
@@ -174,8 +191,10 @@ def assign_addresses6(topo, segments, declared: dict[tuple[str, str], str]) -> d
                                  "give a shorter ipv6_base")
         if net is None:
             continue
-        todo = [m for m in seg.interfaces if m not in declared and m[0] in on]
-        _number(topo, net, todo, [declared[m] for m in seg.interfaces if m in declared], result)
+        auto = {m: eui64(net, macs[m]) for m in seg.interfaces if m in slaac and net.prefixlen == LAN_PREFIX6}
+        result.update(auto)
+        todo = [m for m in seg.interfaces if m not in declared and m not in slaac and m[0] in on]
+        _number(topo, net, todo, [declared[m] for m in seg.interfaces if m in declared] + list(auto.values()), result)
     return result
 
 

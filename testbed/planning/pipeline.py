@@ -40,8 +40,15 @@ NO_IPV6 = (("net.ipv6.conf.default.disable_ipv6", "1"),)   # before any interfac
 #   router_solicitations=0   to every port, so a big LAN's build would spend its time on them (one
 #                            MLDv1 report per address and a repeat, instead of four MLDv2 reports
 #                            and three router solicitations per interface)
+#   accept_ra=0              addresses and routes are the plan's: a router advertising (ra=True) on
+#                            the LAN changes nothing on a node that does not ask for SLAAC
 IPV6 = (("net.ipv6.conf.default.accept_dad", "0"), ("net.ipv6.conf.default.keep_addr_on_down", "1"),
-        ("net.ipv6.conf.default.force_mld_version", "1"), ("net.ipv6.conf.default.router_solicitations", "0"))
+        ("net.ipv6.conf.default.force_mld_version", "1"), ("net.ipv6.conf.default.router_solicitations", "0"),
+        ("net.ipv6.conf.default.accept_ra", "0"))
+# A node with ip6="slaac" takes router advertisements, and solicits them whenever its link comes
+# up (three, a second apart) so that a link brought back up gets its address again at once.
+SLAAC = (("net.ipv6.conf.default.accept_ra", "1"), ("net.ipv6.conf.default.router_solicitations", "3"),
+         ("net.ipv6.conf.default.router_solicitation_interval", "1"))
 FORWARDING = (("net.ipv4.ip_forward", "1"),)
 FORWARDING6 = (("net.ipv6.conf.all.forwarding", "1"),)
 ARP_MODES = ("dynamic", "static")
@@ -124,7 +131,7 @@ def _build(topo: Topology, source, params, arp, features, problems: list[Problem
     problems += too_small
     try:
         addresses = addressing.assign_addresses(topo, segs, declared)
-        addresses6 = addressing.assign_addresses6(topo, segs, declared6)
+        addresses6 = addressing.assign_addresses6(topo, segs, declared6, macs)
     except ValueError as exc:             # the address pool or a subnet ran out
         if not too_small:                 # (a subnet already reported as too small says it all)
             problems.append(Problem("addresses", str(exc), "declare smaller subnets or fewer interfaces"))
@@ -217,10 +224,13 @@ def _node(spec: NodeSpec, topo: Topology, by_end, addresses, macs, features=None
     for end in spec.ends:
         link = by_end[end.key]
         master = name if spec.switching else masters.get(end.ifname)
+        slaac = spec.ipv6 and spec.get("ip6") == "slaac" and end.key == spec.first.key and not master
         interfaces.append(Interface(name=end.ifname, kind="veth", mac=macs[end.key],
                                     addresses=() if master else _addr(addresses, end.key),
-                                    master=master, peer=link.other(name), link=link.index))
+                                    master=master, peer=link.other(name), link=link.index, slaac=slaac))
     sysctls = IPV6 if spec.ipv6 else NO_IPV6
+    if any(i.slaac for i in interfaces):
+        sysctls = tuple(kv for kv in sysctls if kv[0] not in dict(SLAAC)) + SLAAC
     if kind.forwards:
         sysctls += FORWARDING + (FORWARDING6 if spec.ipv6 else ())
     sysctls += tuple(spec.get("sysctls") or ())

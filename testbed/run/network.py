@@ -237,7 +237,7 @@ class Network:
             self._wait_carrier(ends)
             build.wait_ipv6_usable(self.worker, self.plan, lambda node: self[node].netns, (a, b))
             for name in (a, b):
-                routes = [(r.dst, r.via) for r in self[name].plan.routes]
+                routes = [(r.dst, r.via) for r in self[name].plan.installed_routes]
                 if routes:
                     self.worker.run_inside(self[name].netns, linkstate.replace_routes, routes)
 

@@ -60,7 +60,7 @@ def _declared(topo: Topology, attr: str) -> dict[tuple[str, str], str]:
     found: dict[tuple[str, str], str] = {}
     for node in topo.nodes:
         value = node.get(attr)
-        if value is not None and value != "dhcp":
+        if value is not None and value not in ("dhcp", "slaac"):
             if node.switching:
                 if attr == "mac":
                     found[(node.name, node.name)] = value
@@ -140,7 +140,7 @@ def addresses_placed(topo: Topology) -> list[Problem]:
     return [Problem(f"node {n.name!r}", f"has {attr!r} but no link to put it on",
                     f"add a link or move the {attr} to a device")
             for n in topo.nodes for attr in ("ip", "ip6")
-            if n.get(attr) not in (None, "dhcp") and not n.ends and not n.switching]
+            if n.get(attr) not in (None, "dhcp", "slaac") and not n.ends and not n.switching]
 
 
 def families(topo: Topology) -> list[Problem]:

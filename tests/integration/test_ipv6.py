@@ -5,6 +5,7 @@ waited for; iperf over IPv6; shaping, VLANs and Open vSwitch carry IPv6. Every t
 checks it leaves nothing behind (conftest.no_leftovers)."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 
@@ -189,4 +190,26 @@ def test_a_dhcp_client_keeps_its_ipv6_address():
     g.nodes["h2"]["ip"] = "dhcp"
     with Network(g) as net:
         assert net.live_plan.node("h2").addresses[1] == "2001:db8::2/64", net.live_plan.node("h2").addresses
+        families_ok(net.pingall())
+
+
+@pytest.mark.skipif(shutil.which("dnsmasq") is None and not os.path.exists("/usr/sbin/dnsmasq"),
+                    reason="needs dnsmasq")
+def test_slaac_hosts_take_the_planned_address_and_route_from_router_advertisements():
+    """r1 advertises (ra=True), the hosts autoconfigure (ip6='slaac'): when the build returns each
+    has the address the plan says, usable, and a default route from the advertisements; pingall
+    passes in both families at once, and again right after a link flap (the host solicits)."""
+    with load_network("dualstack", slaac=True) as net:
+        for host in ("h1", "h3"):
+            planned = net.plan.node(host).addresses[1]
+            addr = net[host].cmd(["ip", "-6", "addr", "show", "dev", f"{host}-eth0", "scope", "global"])
+            assert f"inet6 {planned} scope global dynamic" in addr and "tentative" not in addr, addr
+            route = net[host].cmd(["ip", "-6", "route", "show", "default"])
+            assert re.search(r"default via fe80::\S+ dev \S+ proto ra", route) and "2001:db8" not in route, route
+        names = net["h2"].cmd(["getent", "ahosts", "h3"])
+        assert net.plan.node("h3").addresses[1].split("/")[0] in names, names
+        families_ok(net.pingall())
+        net.link_down("h3", "s2")
+        net.link_up("h3", "s2")
+        assert "proto ra" in net["h3"].cmd(["ip", "-6", "route", "show", "default"])
         families_ok(net.pingall())

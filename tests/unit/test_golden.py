@@ -23,6 +23,7 @@ VARIANTS = [(name, {}) for name in TOPOLOGIES] + [
     ("tree", {"depth": "2", "fanout": "3"}),
     ("routed", {"routers": "3"}),
     ("dualstack", {"v6only": "true"}),
+    ("dualstack", {"slaac": "true"}),
 ]
 
 

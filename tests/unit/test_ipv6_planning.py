@@ -106,7 +106,8 @@ def test_a_graph_wide_ipv6_numbers_each_lan_from_the_documentation_prefix():
     assert addresses(p, "h4") == ["10.0.1.3/24", "2001:db8:0:1::3/64"]
     assert [s.network6 for s in p.segments] == ["2001:db8::/64", "2001:db8:0:1::/64"]
     ipv6 = (("net.ipv6.conf.default.accept_dad", "0"), ("net.ipv6.conf.default.keep_addr_on_down", "1"),
-            ("net.ipv6.conf.default.force_mld_version", "1"), ("net.ipv6.conf.default.router_solicitations", "0"))
+            ("net.ipv6.conf.default.force_mld_version", "1"), ("net.ipv6.conf.default.router_solicitations", "0"),
+            ("net.ipv6.conf.default.accept_ra", "0"))
     assert p.node("h1").sysctls == ipv6
     assert p.node("r1").sysctls == ipv6 + (("net.ipv4.ip_forward", "1"), ("net.ipv6.conf.all.forwarding", "1"))
     assert json.loads(p.to_json())["segments"][0]["network6"] == "2001:db8::/64"
