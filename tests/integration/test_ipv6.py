@@ -148,6 +148,10 @@ def test_cli_pingall_and_iperf_over_ipv6(owned):
     done = run_cli(owned, "run", "topologies/single.py", "--param", "n=2", "--ipv6", "--test", "ping",
                    "--family", "6", "--count", "3")
     assert done.returncode == 0 and "3 received" in done.stdout, done.stdout + done.stderr
+    done = run_cli(owned, "run", "topologies/dualstack.py", "-c", "iperf -6 h1 h3 1; pingpair h1 h4")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "between h1 and h3 over IPv6" in done.stdout and "*** IPv6" in done.stdout, done.stdout
+    assert "h1 -> h4 (2001:db8:0:1::3): 1/1 received" in done.stdout, done.stdout
 
 
 def test_nat_topology_with_ipv6_keeps_the_nat_ipv4():
