@@ -140,6 +140,27 @@ class Plan:
     def has(self, name: str) -> bool:
         return name in self._index
 
+    @cached_property
+    def _parsed(self) -> dict[str, tuple[tuple, frozenset]]:
+        found = {}
+        for n in self.nodes:
+            ifaces = tuple(ipaddress.ip_interface(a) for a in n.addresses)
+            found[n.name] = (ifaces, frozenset(i.network for i in ifaces))
+        return found
+
+    def ip_interfaces(self, name: str) -> tuple:
+        """The addresses of node ``name`` as ip_interface objects (parsed once per plan: pingall
+        asks for every pair)."""
+        return self._parsed_of(name)[0]
+
+    def networks(self, name: str) -> frozenset:
+        """The subnets node ``name`` has an address on (both families)."""
+        return self._parsed_of(name)[1]
+
+    def _parsed_of(self, name: str) -> tuple[tuple, frozenset]:
+        found = self._parsed.get(name)
+        return found if found is not None else self._parsed[self.node(name).name]
+
     def nodes_of(self, *roles_or_kinds: str) -> Iterator[Node]:
         for n in self.nodes:
             if n.role in roles_or_kinds or n.kind in roles_or_kinds:

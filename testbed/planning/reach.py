@@ -150,20 +150,27 @@ def target_address(plan: Plan, src: str, dst: str, family: int | None = None) ->
     """The address of ``dst`` to ping from ``src``: one on a shared subnet, else its first;
     of the given ``family`` (4 or 6) only, when one is given, and then None when ``src``
     has no address of that family to send from."""
-    mine = [ipaddress.ip_interface(a) for a in plan.node(src).addresses]
-    theirs = [a for a in plan.node(dst).addresses if family is None or ipaddress.ip_interface(a).version == family]
-    if family is not None and not any(i.version == family for i in mine):
+    found = _target(plan, src, dst, family)
+    return None if found is None else str(found)
+
+
+def _target(plan: Plan, src: str, dst: str, family: int | None):
+    """``target_address`` as an ip_address object."""
+    if family is not None and not any(i.version == family for i in plan.ip_interfaces(src)):
         return None
-    nets = {i.network for i in mine}
-    for cidr in theirs:
-        if ipaddress.ip_interface(cidr).network in nets:
-            return cidr.split("/")[0]
-    return theirs[0].split("/")[0] if theirs else None
+    nets = plan.networks(src)
+    first = None
+    for iface in plan.ip_interfaces(dst):
+        if family is None or iface.version == family:
+            if iface.network in nets:
+                return iface.ip
+            first = iface.ip if first is None else first
+    return first
 
 
 def families(plan: Plan, nodes) -> list[int]:
     """The address families (4, 6) any of ``nodes`` has an address of; [4] when none has any."""
-    found = {ipaddress.ip_interface(a).version for n in nodes for a in plan.node(n).addresses}
+    found = {i.version for n in nodes for i in plan.ip_interfaces(n)}
     return sorted(found) or [4]
 
 
@@ -183,10 +190,9 @@ class Reachability:
         depends on traffic order (a MAC limit with more MACs behind a port than it allows)."""
         if src in self.table.uncertain or dst in self.table.uncertain:
             return None
-        target = target_address(self.plan, src, dst, family)
-        if target is None:
+        dst_ip = _target(self.plan, src, dst, family)
+        if dst_ip is None:
             return False
-        dst_ip = ipaddress.ip_address(target)
         back = _source_address(self.table, self.by_node_seg, src, dst_ip)
         if back is None:
             return False
