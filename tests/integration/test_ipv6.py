@@ -202,14 +202,20 @@ def test_a_dhcp_client_keeps_its_ipv6_address():
 def test_slaac_hosts_take_the_planned_address_and_route_from_router_advertisements():
     """r1 advertises (ra=True), the hosts autoconfigure (ip6='slaac'): when the build returns each
     has the address the plan says, usable, and a default route from the advertisements; pingall
-    passes in both families at once, and again right after a link flap (the host solicits)."""
-    with load_network("dualstack", slaac=True) as net:
+    passes in both families at once, and again right after a link flap (the host solicits). h2,
+    numbered statically beside them, ignores the advertisements."""
+    graph, params = load("topologies/dualstack.py", {"slaac": "true"})
+    del graph.nodes["h2"]["ip6"]
+    with Network(graph, source="dualstack", params=params) as net:
         for host in ("h1", "h3"):
             planned = net.plan.node(host).addresses[1]
             addr = net[host].cmd(["ip", "-6", "addr", "show", "dev", f"{host}-eth0", "scope", "global"])
             assert f"inet6 {planned} scope global dynamic" in addr and "tentative" not in addr, addr
             route = net[host].cmd(["ip", "-6", "route", "show", "default"])
             assert re.search(r"default via fe80::\S+ dev \S+ proto ra", route) and "2001:db8" not in route, route
+        h2 = net["h2"].cmd(["ip", "-6", "addr", "show", "dev", "h2-eth0", "scope", "global"])
+        assert h2.count("inet6 ") == 1 and f"inet6 {net.plan.node('h2').addresses[1]} " in h2, h2
+        assert "proto ra" not in net["h2"].cmd(["ip", "-6", "route", "show"])
         names = net["h2"].cmd(["getent", "ahosts", "h3"])
         assert net.plan.node("h3").addresses[1].split("/")[0] in names, names
         families_ok(net.pingall())
