@@ -19,14 +19,13 @@ def topology(n: int = 6, hosts: int = 1, hello: int = 1, dead: int = 4, cost: in
         raise ValueError("a ring needs at least 3 routers")
     if hosts < 0:
         raise ValueError("hosts must be at least 0")
-    v6 = {"ipv6": True} if ipv6 else {}
+    v6 = {"ipv6": True, "ip": None} if ipv6 else {}     # IPv6 only: no IPv4 anywhere
 
     def ip(subnet: int, **ends: int) -> dict:           # IPv6 addresses of a link's ends
-        return {"ip": {node: f"2001:db8:0:{subnet:x}::{i}/64" for node, i in ends.items()}} if ipv6 else {}
+        return {"ip6": {node: f"2001:db8:0:{subnet:x}::{i}/64" for node, i in ends.items()}} if ipv6 else {}
 
-    def host(r: int) -> dict:                           # IPv6 on, the default route via its router
-        return {"ipv6": True, "default_route": "none",
-                "routes": [{"dst": "::/0", "via": f"2001:db8:0:{0x100 + r:x}::1"}]} if ipv6 else {}
+    def host(r: int) -> dict:                           # (the default route: via the router on its LAN)
+        return dict(v6)
     g = nx.Graph()
     for r in range(1, n + 1):
         g.add_node(f"r{r}", kind="router", routing={"ospf": {"area": 0}}, **v6)

@@ -63,6 +63,8 @@ def add_topology_args(parser: argparse.ArgumentParser, build: bool = True) -> No
                         help="instead of FILE, a Mininet topology like mn's: single,3 linear,4 tree,2,3")
     parser.add_argument("--custom", metavar="FILE",
                         help="a Mininet custom file (a 'topos' dict of Topo classes); pick one with --topo")
+    parser.add_argument("--ipv6", action="store_true",
+                        help="IPv6 in every node that owns addresses, besides IPv4 (the graph attribute ipv6=True)")
     if not build:
         return
     parser.add_argument("--switch", metavar="BACKEND", default=None,
@@ -74,7 +76,15 @@ def add_topology_args(parser: argparse.ArgumentParser, build: bool = True) -> No
 
 
 def load_graph(args: argparse.Namespace):
-    """(graph, params, source) from FILE, or from --topo/--custom (Mininet topologies)."""
+    """(graph, params, source) from FILE, or from --topo/--custom (Mininet topologies); --ipv6
+    sets the graph's ipv6 attribute."""
+    graph, params, source = _load_graph(args)
+    if getattr(args, "ipv6", False):
+        graph.graph["ipv6"] = True
+    return graph, params, source
+
+
+def _load_graph(args: argparse.Namespace):
     if args.topo or args.custom:
         if args.file:
             raise UsageError(f"give a topology FILE or --topo/--custom, not both ({args.file!r} and "
@@ -133,6 +143,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"--count {args.count}: at most {MAX_COUNT} pings")
     if args.pair is not None and args.test not in ("ping", "iperf"):
         raise UsageError(f"--pair {args.pair}: only --test ping and --test iperf take a pair")
+    if args.family is not None and args.test not in ("ping", "iperf"):
+        raise UsageError(f"--family {args.family}: only --test ping and --test iperf take a family "
+                         "(pingall pings every family the hosts have)")
     wall, cpu = time.perf_counter(), time.process_time()
     plan = load_plan(args)
     planned = (time.perf_counter() - wall, time.process_time() - cpu)
@@ -209,11 +222,12 @@ def link_test(net, test: str, args: argparse.Namespace) -> int:
     """iperf (TCP throughput) or ping (RTT and loss) between --pair, or the first and the last host."""
     from testbed.run import traffic
     src, dst = test_pair(net, test, getattr(args, "pair", None))
+    family = getattr(args, "family", None)
     if test == "iperf":
-        result = traffic.iperf3(net[src], net[dst], duration=args.time, omit=0.5)
+        result = traffic.iperf3(net[src], net[dst], duration=args.time, omit=0.5, family=family)
         print(result.summary(src, dst))
         return EXIT_OK if result.bits_per_second > 0 else EXIT_CHECK
-    stats = traffic.ping(net[src], net[dst], count=args.count or 20, interval=0.01, warmup=5.0)
+    stats = traffic.ping(net[src], net[dst], count=args.count or 20, interval=0.01, warmup=5.0, family=family)
     print(stats.summary(src, dst))
     return EXIT_OK if stats.received > 0 else EXIT_CHECK
 
@@ -288,6 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timings", action="store_true",
                    help="print the wall and CPU time of loading and planning, of each build phase, of the "
                         "test and of the teardown (stderr)")
+    p.add_argument("--family", type=int, choices=(4, 6), default=None,
+                   help="ping or iperf over IPv4 or IPv6 (default: the address the client would pick, IPv4 first)")
     p.add_argument("-c", dest="commands", metavar="COMMANDS",
                    help="shell commands separated by ';' to run instead of the interactive shell")
     vmrun.add_argument(p)

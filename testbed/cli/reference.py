@@ -17,12 +17,12 @@ import testbed
 from testbed import backends, concerns, kinds
 from testbed.cli.shell import Shell
 from testbed.kinds.host import DEVICE_HELP
-from testbed.topology.resolve import CORE_LINK_ATTRS, node_schema
+from testbed.topology.resolve import CORE_LINK_ATTRS, GRAPH_ATTRS, node_schema
 
 API_HELPERS = ("load", "validate", "plan", "Network", "ping", "iperf3", "Flow", "concurrent", "counting",
                "Capture", "wait_listening", "target_address", "parse_rate", "parse_time", "kernel_features",
                "Results", "Plot", "skip")
-FLAGS = ("switching", "forwards", "gateway", "static_routes", "endpoint", "masquerades", "learns")
+FLAGS = ("switching", "forwards", "gateway", "static_routes", "endpoint", "masquerades", "learns", "ipv6")
 
 
 def _cell(text: object) -> str:
@@ -56,7 +56,8 @@ def link_attributes() -> dict[str, tuple[object, str]]:
 def kinds_table() -> list[str]:
     lines = ["| kind | what it is | " + " | ".join(FLAGS) + " |", "|---" * (len(FLAGS) + 2) + "|"]
     for kind in kinds.all_kinds():
-        flags = " | ".join("yes" if getattr(kind, f) and (f != "learns" or kind.switching) else "" for f in FLAGS)
+        flags = " | ".join("yes" if getattr(kind, f) and (f != "learns" or kind.switching)
+                           and (f != "ipv6" or not kind.switching) else "" for f in FLAGS)
         lines.append(f"| `{kind.name}` | {_cell(kind.description)} | {flags} |")
     return lines
 
@@ -78,6 +79,13 @@ def link_table() -> list[str]:
         per_end = "dict keyed by node" if spec.per_end else ("value, or dict by sending node" if spec.either else "")
         lines.append(f"| `{name}` | {_cell(spec.type)} | {per_end} | {owner} | {_cell(spec.help)} | "
                      f"{_cell(f'`{spec.example}`' if spec.example else '')} |")
+    return lines
+
+
+def graph_table() -> list[str]:
+    lines = ["| attribute | type | default | what | example |", "|---|---|---|---|---|"]
+    lines += [f"| `{name}` | {_cell(spec.type)} | {_cell(spec.default or '')} | {_cell(spec.help)} | "
+              f"{_cell(f'`{spec.example}`' if spec.example else '')} |" for name, spec in GRAPH_ATTRS.items()]
     return lines
 
 
@@ -120,6 +128,9 @@ def reference() -> str:
         *attributes_table(), "",
         "## Link attributes", "", *link_table(), "",
         "## In-node devices (`interfaces={name: {...}}`)", "", *device_table(), "",
+        "## Graph attributes (`G.graph[...]`: the whole topology)", "",
+        "Other graph attributes are the topology's own; one that looks like a misspelt name here is reported.",
+        "", *graph_table(), "",
         "## Shell commands", "",
         "`<node> <command...>` runs a command inside a node (other node names in it become their addresses).",
         "", *shell_table(), "",

@@ -120,10 +120,14 @@ class NetworkCommands:
         timeout = _number(arg, "timeout", 2.0, MAX_PING_TIMEOUT)
         self.say("*** Ping: testing ping reachability")
         result = self.net.pingall(hosts=hosts, timeout=timeout)
-        by_src: dict[str, list] = {}
+        by_src: dict[tuple[int, str], list] = {}
         for pair in result.pairs:
-            by_src.setdefault(pair.src, []).append(pair)
-        for src, pairs in by_src.items():
+            by_src.setdefault((pair.family, pair.src), []).append(pair)
+        family = None
+        for (pair_family, src), pairs in by_src.items():
+            if result.families != [4] and pair_family != family:
+                family = pair_family
+                self.say(f"*** IPv{family}")
             if full:
                 for p in pairs:
                     rtt = f", rtt {p.rtt_ms:.3f} ms" if p.rtt_ms is not None else ""
@@ -140,22 +144,27 @@ class NetworkCommands:
             raise CommandError(f"{len(result.failures)} pair(s) not as expected: {wrong}")
 
     def do_iperf(self, arg: str) -> None:
-        """iperf [CLIENT SERVER] [SECONDS]: TCP throughput with iperf3 (first and last host by default)."""
-        client, server, seconds = self._traffic_args(arg.split(), "iperf")
-        self.say(f"*** Iperf: testing TCP bandwidth between {client} and {server}")
-        result = traffic.iperf3(self.net[client], self.net[server], duration=seconds)
+        """iperf [-4|-6] [CLIENT SERVER] [SECONDS]: TCP throughput with iperf3 (first and last host by
+        default; -6 over IPv6, -4 over IPv4)."""
+        family, words = _family(arg.split(), "iperf")
+        client, server, seconds = self._traffic_args(words, "iperf")
+        self.say(f"*** Iperf: testing TCP bandwidth between {client} and {server}"
+                 f"{f' over IPv{family}' if family else ''}")
+        result = traffic.iperf3(self.net[client], self.net[server], duration=seconds, family=family)
         self.say(f"*** Results: ['{traffic.format_bps(result.bits_per_second)}', "
                  f"'{traffic.format_bps(result.sent_bits_per_second)}']")
 
     def do_iperfudp(self, arg: str) -> None:
-        """iperfudp BW [CLIENT SERVER] [SECONDS]: UDP at BW (e.g. 10M) with iperf3."""
-        words = arg.split()
+        """iperfudp [-4|-6] BW [CLIENT SERVER] [SECONDS]: UDP at BW (e.g. 10M) with iperf3."""
+        family, words = _family(arg.split(), "iperfudp")
         if not words:
             raise CommandError("iperfudp needs a rate, e.g. iperfudp 10M h1 h2")
         bw = udp_rate(words[0])
         client, server, seconds = self._traffic_args(words[1:], "iperfudp")
-        self.say(f"*** Iperf: testing UDP bandwidth between {client} and {server}")
-        r = traffic.iperf3(self.net[client], self.net[server], duration=seconds, udp=True, bitrate=bw)
+        self.say(f"*** Iperf: testing UDP bandwidth between {client} and {server}"
+                 f"{f' over IPv{family}' if family else ''}")
+        r = traffic.iperf3(self.net[client], self.net[server], duration=seconds, udp=True, bitrate=bw,
+                           family=family)
         self.say(f"*** Results: ['{bw}', '{traffic.format_bps(r.bits_per_second)}', "
                  f"'{traffic.format_bps(r.sent_bits_per_second)}'] "
                  f"loss {r.lost_percent or 0:.1f}%, jitter {r.jitter_ms or 0:.3f} ms")
@@ -196,6 +205,16 @@ def mininet_order(nodes) -> list:
     """Plan nodes as Mininet lists them: end systems (hosts, routers, NATs), then switching nodes,
     each group in natural order of names."""
     return sorted(nodes, key=lambda n: (n.role == "l2", natural(n.name)))
+
+
+def _family(words: list[str], name: str) -> tuple[int | None, list[str]]:
+    """A leading -4 or -6 (the address family to use) and the other words."""
+    flags = [w for w in words if w in ("-4", "-6")]
+    if len(flags) > 1:
+        raise CommandError(f"{name}: give one of -4 and -6")
+    if flags and words[0] != flags[0]:
+        raise CommandError(f"{name}: -4 or -6 comes first, e.g. {name} -6 h1 h2")
+    return (int(flags[0][1]), words[1:]) if flags else (None, words)
 
 
 def _is_number(word: str) -> bool:

@@ -1,17 +1,18 @@
 """Concerns: the functions a network may have beyond the core, each a plug-in.
 
-A concern (link shaping, VLANs, macvlan, port security, DHCP and snooping, NAT, dynamic
-routing) is one package implementing :class:`Concern`: the attributes it adds to nodes
-and links, pure checks and planning over the resolved topology, its effect on the
-expected reachability, and hooks the deployer and the running network call. The planner, the deployer, the
-network and the reachability model loop over ``REGISTRY`` and name no concern.
+A concern (link shaping, VLANs, macvlan, port security, DHCP and snooping, router
+advertisements, NAT, dynamic routing) is one package implementing :class:`Concern`: the
+attributes it adds to nodes and links, pure checks and planning over the resolved topology,
+its effect on the expected reachability, and hooks the deployer and the running network
+call. The planner, the deployer, the network and the reachability model loop over
+``REGISTRY`` and name no concern.
 
 Adding a concern is one package here and one line in ``REGISTRY``.
 """
 from __future__ import annotations
 
 from testbed.concerns.base import Concern
-from testbed.concerns import dhcp, macvlan, nat, portsec, routing, shaping, vlans
+from testbed.concerns import dhcp, macvlan, nat, portsec, ra, routing, shaping, vlans
 
 __all__ = ["Concern", "REGISTRY", "by_name", "status_of"]
 
@@ -22,6 +23,7 @@ REGISTRY: tuple[Concern, ...] = (
     macvlan.CONCERN,
     portsec.CONCERN,
     dhcp.CONCERN,
+    ra.CONCERN,
     nat.CONCERN,
     routing.CONCERN,
 )

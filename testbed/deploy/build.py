@@ -11,7 +11,8 @@ Phases, in order (each object is journaled before it is made):
   backends     each switch backend's ``configure`` (Linux bridges: VLANs, hairpin, port security)
   concerns     each concern's ``configure`` (qdiscs, nftables rules)
   hosts        /etc/netns/<namespace>/hosts for name resolution
-  carrier      wait for every veth to have carrier, then for STP bridges to converge
+  carrier      wait for every veth to have carrier, then for STP bridges to converge, then for
+               every IPv6 address to be usable (not tentative, its link up for IPv6)
   switches     each switch backend's ``start`` (Open vSwitch: a private OVS per switch, flows)
 A failure (or Ctrl-C/SIGTERM) in any phase removes everything made so far, in reverse.
 """
@@ -24,7 +25,7 @@ import time
 from typing import Callable
 
 from testbed import backends, concerns
-from testbed.deploy.context import DeployContext, Progress, netns_name
+from testbed.deploy.context import DeployContext, Progress, if_indexes, netns_name
 from testbed.deploy.hosts import hosts_text, static_neighbours
 from testbed.deploy.teardown import deferred_signals, teardown
 from testbed.errors import DeployError
@@ -36,6 +37,7 @@ CHUNK = 128                     # objects per netlink batch (and journal write)
 FDS_NEEDED = 2 * CHUNK + 64     # namespace fds held while one batch of links is made, and some room
 HOSTS_LINKS_MAX = 60_000        # hard links of one /etc/netns entry (ext4 allows 65,000)
 CARRIER_TIMEOUT = 10.0          # seconds for every veth to report carrier after the build
+IPV6_TIMEOUT = 20.0             # seconds for every IPv6 address to become usable (DAD, if a node turned it on)
 
 __all__ = ["PHASES", "Progress", "build", "netns_name"]
 
@@ -170,16 +172,20 @@ def _configure_chunk(ctx: DeployContext, chunk: list[Node], peers, neighbours) -
     index = ctx.index
     for node in chunk:
         with ctx.worker.inside(ctx.ns(node.name)), netlink.Batch() as batch:
+            # addresses before the links come up: an IPv6 address added to a link that is down
+            # joins its multicast groups quietly, and the link's coming up reports them once
+            # (added after, each is reported again: up to four listener reports per interface,
+            # flooded to the whole LAN)
+            for intf in node.interfaces:
+                for cidr in node.static_addresses(intf):
+                    batch.address(index[(node.name, intf.name)], f"{node.name}/{intf.name}", cidr)
             batch.set_link(1, "lo", up=True)
             for peer in sorted({i.peer[0] for i in node.interfaces if i.peer is not None}):
                 batch.nsid(ctx.fd(peer), peer)
             for ifname in peers.get(node.name, ()):
                 intf = node.interface(ifname)
                 batch.set_link(index[(node.name, ifname)], ifname, up=True, master=_bridge_index(node, intf, index))
-            for intf in node.interfaces:
-                for cidr in intf.addresses:
-                    batch.address(index[(node.name, intf.name)], f"{node.name}/{intf.name}", cidr)
-            for route in node.routes:
+            for route in node.installed_routes:
                 batch.route(route.dst, route.via)
             for ifname, ip, mac in neighbours.get(node.name, ()):
                 batch.neighbour(index[(node.name, ifname)], ip, mac)
@@ -294,9 +300,65 @@ def wait_stp(ctx: DeployContext) -> None:
                       f"{', '.join(sorted(n.name for n, _ in stp))}")
 
 
+def wait_ipv6(ctx: DeployContext, timeout: float = IPV6_TIMEOUT) -> None:
+    """Wait until every planned IPv6 address the build adds can be used (see ``wait_ipv6_usable``;
+    SLAAC addresses come once the routers advertise, which the ra concern starts and waits for)."""
+    wait_ipv6_usable(ctx.worker, ctx.plan, ctx.ns, timeout=timeout, index=ctx.index, slaac=False)
+
+
+def wait_ipv6_usable(worker: nsfs.NetnsWorker, plan: Plan, ns: Callable[[str], str], nodes=None,
+                     timeout: float = IPV6_TIMEOUT, index: dict | None = None, slaac: bool = True) -> None:
+    """Wait until the planned IPv6 addresses of ``nodes`` (default: all) can be used: present
+    and no longer tentative (duplicate-address detection is off on the run's links unless a
+    node's sysctls turn it on), on an interface that has its link-local address, which the
+    kernel adds only once the link is ready for IPv6 (before that, what the interface sends is
+    dropped). Failed duplicate-address detection is an error. ``ns`` maps a node to its
+    namespace; ``slaac=False`` leaves out the addresses router advertisements bring."""
+    index = index or if_indexes(plan)
+    chosen = plan.nodes if nodes is None else [plan.node(n) for n in nodes]
+
+    def ipv6(node, intf) -> list[str]:
+        return [str(ipaddress.ip_interface(a).ip) for a in (intf.addresses if slaac else node.static_addresses(intf))
+                if ":" in a]
+    todo = {n.name: {index[(n.name, i.name)]: (i.name, ipv6(n, i)) for i in n.interfaces if ipv6(n, i)}
+            for n in chosen}
+    todo = {name: wanted for name, wanted in todo.items() if wanted}
+    deadline = time.monotonic() + timeout
+    while todo:
+        todo, failed = worker.call(_ipv6_unready, worker, ns, todo)
+        if failed:
+            raise DeployError(f"duplicate-address detection failed for {', '.join(failed[:10])}: another "
+                              "interface on the LAN has that address")
+        if not todo:
+            return
+        if time.monotonic() > deadline:
+            waiting = sorted(f"{node}/{name}" for node, wanted in todo.items() for name, _ in wanted.values())
+            raise DeployError(f"IPv6 addresses not usable after {timeout:.0f} s on {', '.join(waiting[:10])} "
+                              "(still tentative, or the link never got ready for IPv6)")
+        time.sleep(0.01)
+
+
+def _ipv6_unready(worker: nsfs.NetnsWorker, ns: Callable[[str], str], todo: dict) -> tuple[dict, list[str]]:
+    """(worker thread) node -> {ifindex: (ifname, addresses)} not usable yet, and every
+    address whose duplicate-address detection failed."""
+    left: dict = {}
+    failed: list[str] = []
+    for node, wanted in todo.items():
+        with worker.inside(ns(node)):
+            found = netlink.ipv6_addresses()
+        for ifindex, (ifname, addresses) in wanted.items():
+            have = {address: flags for address, _, flags in found.get(ifindex, ())}
+            failed += [f"{node}/{ifname} {a}" for a, flags in have.items() if flags & netlink.IFA_F_DADFAILED]
+            link_local = any(scope == netlink.RT_SCOPE_LINK and not flags & netlink.IFA_F_TENTATIVE
+                             for _, scope, flags in found.get(ifindex, ()))
+            if not (link_local and all(a in have and not have[a] & netlink.IFA_F_TENTATIVE for a in addresses)):
+                left.setdefault(node, {})[ifindex] = (ifname, addresses)
+    return left, failed
+
+
 PHASES: tuple[Callable[[DeployContext], None], ...] = (
     namespaces, links, configure, backends_configure, concerns_configure, hosts_files, wait_carrier, wait_stp,
-    backends_start,
+    wait_ipv6, backends_start,
 )
 
 

@@ -1,4 +1,5 @@
-"""Many pings at once from one process: a raw ICMP socket per source namespace.
+"""Many pings at once from one process: a raw ICMP socket per source namespace (and an
+ICMPv6 one where IPv6 addresses are pinged).
 
 A raw socket opened inside a namespace stays there, so one thread can send echo requests
 from hundreds of namespaces and wait for all the replies with one selector; no process
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 ECHO_REQUEST, ECHO_REPLY = 8, 0
+ECHO_REQUEST6, ECHO_REPLY6 = 128, 129
+ICMP6_FILTER = 1                     # netinet/icmp6.h: which ICMPv6 types a raw socket gets (a set bit blocks)
 MAGIC = b"testbed!"
 SO_TIMESTAMPNS = 35                  # asm-generic/socket.h (SO_TIMESTAMPNS_OLD); SCM_TIMESTAMPNS too
 TIMESPEC = struct.Struct("@qq")      # struct timespec on a 64-bit kernel: seconds, nanoseconds
@@ -35,28 +38,49 @@ def _checksum(data: bytes) -> int:
     return ~total & 0xFFFF
 
 
-def echo_request(ident: int, seq: int, payload: bytes) -> bytes:
+def echo_request(ident: int, seq: int, payload: bytes, family: int = 4) -> bytes:
+    """An ICMP echo request; for ICMPv6 (``family`` 6) the kernel fills in the checksum, which
+    covers the IPv6 pseudo-header (RFC 3542: always computed on raw ICMPv6 sockets)."""
+    if family == 6:
+        return struct.pack("!BBHHH", ECHO_REQUEST6, 0, 0, ident, seq) + payload
     header = struct.pack("!BBHHH", ECHO_REQUEST, 0, 0, ident, seq)
     csum = _checksum(header + payload)
     return struct.pack("!BBHHH", ECHO_REQUEST, 0, csum, ident, seq) + payload
 
 
-def parse_reply(packet: bytes) -> tuple[int, int] | None:
-    """(ident, seq) of an echo reply carrying our payload, from a raw IPv4 packet."""
-    if len(packet) < 20:
-        return None
-    ihl = (packet[0] & 0x0F) * 4
-    icmp = packet[ihl:]
-    if len(icmp) < 8 + len(MAGIC) or icmp[0] != ECHO_REPLY or icmp[8:8 + len(MAGIC)] != MAGIC:
+def parse_reply(packet: bytes, family: int = 4) -> tuple[int, int] | None:
+    """(ident, seq) of an echo reply carrying our payload: from a raw IPv4 packet (IP header
+    first), or from a raw ICMPv6 socket (which gets the ICMPv6 message alone)."""
+    if family == 6:
+        icmp, reply = packet, ECHO_REPLY6
+    else:
+        if len(packet) < 20:
+            return None
+        icmp, reply = packet[(packet[0] & 0x0F) * 4:], ECHO_REPLY
+    if len(icmp) < 8 + len(MAGIC) or icmp[0] != reply or icmp[8:8 + len(MAGIC)] != MAGIC:
         return None
     _, _, _, ident, seq = struct.unpack("!BBHHH", icmp[:8])
     return ident, seq
 
 
-def open_socket() -> socket.socket:
-    """A raw ICMP socket in the calling thread's namespace."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
-                         socket.IPPROTO_ICMP)
+def family_of(address: str) -> int:
+    """4 or 6: the family of a literal IP address."""
+    return 6 if ":" in address else 4
+
+
+def open_socket(family: int = 4) -> socket.socket:
+    """A raw ICMP (or, for ``family`` 6, ICMPv6) socket in the calling thread's namespace. An
+    ICMPv6 socket gets echo replies only: neighbour discovery and multicast listener reports
+    stay out of it."""
+    if family == 6:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
+                             socket.IPPROTO_ICMPV6)
+        blocked = [0xFFFFFFFF] * 8
+        blocked[ECHO_REPLY6 >> 5] &= ~(1 << (ECHO_REPLY6 & 31))
+        sock.setsockopt(socket.IPPROTO_ICMPV6, ICMP6_FILTER, struct.pack("=8I", *blocked))
+    else:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
+                             socket.IPPROTO_ICMP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     try:
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
@@ -86,40 +110,41 @@ def _read(sock) -> tuple[bytes, int]:
 @dataclass
 class Probe:
     src: str               # source namespace
-    dst_ip: str
+    dst_ip: str            # IPv4 or IPv6: the probe goes over that family
     sent: int = 0
     received: int = 0
     rtts: list | None = None
 
 
-def mesh(open_in: Callable[[str], socket.socket], probes: Sequence[Probe], count: int = 1,
+def mesh(open_in: Callable[[str, int], socket.socket], probes: Sequence[Probe], count: int = 1,
          timeout: float = 1.0, interval: float = 0.2, window: int = 1024) -> None:
     """Send ``count`` echo requests for every probe and count the replies (in place).
 
-    ``open_in(ns)`` returns a raw ICMP socket opened inside namespace ``ns``. At most
-    ``window`` probes are in flight: a burst of ARP broadcasts flooded to every port of a
+    ``open_in(ns, family)`` returns a raw ICMP (family 4) or ICMPv6 (6) socket opened inside
+    namespace ``ns``: one per source namespace and family. At most ``window`` probes are in
+    flight: a burst of ARP broadcasts (or neighbour solicitations) flooded to every port of a
     big LAN would overflow the kernel's per-CPU backlog (net.core.netdev_max_backlog).
     """
-    by_src: dict[str, list[int]] = {}
+    by_src: dict[tuple[str, int], list[int]] = {}
     for i, probe in enumerate(probes):
         probe.rtts = []
-        by_src.setdefault(probe.src, []).append(i)
+        by_src.setdefault((probe.src, family_of(probe.dst_ip)), []).append(i)
     base = int.from_bytes(os.urandom(2), "big")
-    sockets: dict[str, socket.socket] = {}
+    sockets: dict[tuple[str, int], socket.socket] = {}
     # (ident, seq) -> (probe index, sent at: monotonic s for expiry, realtime ns for the RTT)
     slots: dict[tuple[int, int], tuple[int, float, int]] = {}
     plan: list[tuple[socket.socket, bytes, str, tuple[int, int], int]] = []
     selector = selectors.DefaultSelector()
     try:
-        for n, (src, indexes) in enumerate(by_src.items()):
-            sock = sockets[src] = open_in(src)
-            selector.register(sock, selectors.EVENT_READ)
+        for n, ((src, family), indexes) in enumerate(by_src.items()):
+            sock = sockets[(src, family)] = open_in(src, family)
+            selector.register(sock, selectors.EVENT_READ, family)
             for k, i in enumerate(indexes):
                 for attempt in range(count):
                     seq_all = k * count + attempt
                     ident = (base + n + (seq_all >> 16) * len(by_src)) & 0xFFFF
                     seq = seq_all & 0xFFFF
-                    packet = echo_request(ident, seq, MAGIC + struct.pack("!I", i))
+                    packet = echo_request(ident, seq, MAGIC + struct.pack("!I", i), family)
                     plan.append((sock, packet, probes[i].dst_ip, (ident, seq), attempt))
         rounds: list[list] = [[p for p in plan if p[4] == a] for a in range(count)]
         deadline = 0.0
@@ -163,7 +188,7 @@ def _receive(selector, slots, probes, wait: float) -> None:
                 packet, arrived_ns = _read(sock)
             except (BlockingIOError, InterruptedError):
                 break
-            found = parse_reply(packet)
+            found = parse_reply(packet, key.data)
             if found is None or found not in slots:
                 continue
             i, _, sent_ns = slots.pop(found)

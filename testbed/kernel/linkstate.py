@@ -58,12 +58,16 @@ def replace_routes(routes: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
     Returns the routes that could not be installed (their gateway is not reachable yet).
     """
+    from pyroute2.netlink.exceptions import NetlinkError       # not an OSError
     failed = []
     with _iproute() as ipr:
         for dst, via in routes:
+            family = socket.AF_INET6 if ":" in via else socket.AF_INET
+            if dst == "default":
+                dst = "::/0" if family == socket.AF_INET6 else "0.0.0.0/0"
             try:
-                ipr.route("replace", dst="0.0.0.0/0" if dst == "default" else dst, gateway=via, proto=4)
-            except OSError:  # pyroute2's NetlinkError
+                ipr.route("replace", dst=dst, gateway=via, proto=4, family=family)
+            except (OSError, NetlinkError):
                 failed.append((dst, via))
     return failed
 

@@ -119,7 +119,7 @@ class Batch:
         self.tolerated[self.seq] = errno.EEXIST
 
     def neighbour(self, index: int, ip: str, mac: str) -> None:
-        """A permanent ARP entry (exempt from the kernel's neighbour table limit)."""
+        """A permanent neighbour entry, ARP or IPv6 (exempt from the kernel's neighbour table limit)."""
         self._add(nlencode.neighbour, f"add neighbour {ip} lladdr {mac}", index=index, ip=ip, mac=mac,
                   state=NUD_PERMANENT)
 
@@ -194,6 +194,53 @@ def links_without_carrier(indexes: set[int]) -> set[int]:
                     index, flags = struct.unpack_from("iI", data, offset + 20)
                     if flags & IFF_LOWER_UP:
                         without.discard(index)
+                offset += (length + 3) & ~3
+    finally:
+        sock.close()
+
+
+RTM_GETADDR, RTM_NEWADDR = 22, 20
+IFA_ADDRESS, IFA_FLAGS = 1, 8
+IFA_F_DADFAILED, IFA_F_TENTATIVE = 0x08, 0x40
+RT_SCOPE_LINK = 253
+
+
+def ipv6_addresses() -> dict[int, list[tuple[str, int, int]]]:
+    """ifindex -> [(address, scope, flags)] of every IPv6 address of the calling thread's
+    namespace, from one RTM_GETADDR dump (flags: IFA_F_*, e.g. TENTATIVE while duplicate-address
+    detection runs)."""
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0)
+    found: dict[int, list[tuple[str, int, int]]] = {}
+    try:
+        sock.bind((0, 0))
+        # nlmsghdr + ifaddrmsg (family AF_INET6) asking for a dump of every address
+        sock.send(struct.pack("IHHII", 24, RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
+                  + struct.pack("BBBBI", socket.AF_INET6, 0, 0, 0, 0))
+        while True:
+            data = sock.recv(1 << 16)
+            offset = 0
+            while offset + 16 <= len(data):
+                length, msg_type, _flags, _seq, _pid = struct.unpack_from("IHHII", data, offset)
+                if msg_type == NLMSG_DONE:
+                    return found
+                if msg_type == NLMSG_ERROR:
+                    code = -struct.unpack_from("i", data, offset + 16)[0]
+                    raise NetlinkError(code, "dump IPv6 addresses")
+                if msg_type == RTM_NEWADDR:
+                    _family, _prefix, flags, scope, index = struct.unpack_from("BBBBI", data, offset + 16)
+                    address = None
+                    at = offset + 24
+                    while at + 4 <= offset + length:
+                        size, kind = struct.unpack_from("HH", data, at)
+                        if size < 4:
+                            break
+                        if kind == IFA_ADDRESS and size >= 20:
+                            address = socket.inet_ntop(socket.AF_INET6, data[at + 4:at + 20])
+                        elif kind == IFA_FLAGS and size >= 8:
+                            flags = struct.unpack_from("I", data, at + 4)[0]
+                        at += (size + 3) & ~3
+                    if address is not None:
+                        found.setdefault(index, []).append((address, scope, flags))
                 offset += (length + 3) & ~3
     finally:
         sock.close()

@@ -135,9 +135,10 @@ def address(seq: int, flags: int, *, index: int, cidr: str) -> bytes:
 
 
 def route(seq: int, flags: int, *, dst: str, via: str) -> bytes:
-    """RTM_NEWROUTE in the main table, static, via a gateway ("default" or a network)."""
-    net = ipaddress.ip_network("0.0.0.0/0" if dst == "default" else dst)
+    """RTM_NEWROUTE in the main table, static, via a gateway ("default" or a network; the
+    gateway's family is the route's)."""
     gateway = ipaddress.ip_address(via)
+    net = ipaddress.ip_network(("0.0.0.0/0" if gateway.version == 4 else "::/0") if dst == "default" else dst)
     family = socket.AF_INET if net.version == 4 else socket.AF_INET6
     attrs = nla(RTA_DST, net.network_address.packed) if net.prefixlen else b""
     attrs += nla(RTA_GATEWAY, gateway.packed)
@@ -146,8 +147,10 @@ def route(seq: int, flags: int, *, dst: str, via: str) -> bytes:
 
 
 def neighbour(seq: int, flags: int, *, index: int, ip: str, mac: str, state: int) -> bytes:
-    """RTM_NEWNEIGH for an IPv4 neighbour entry."""
-    body = (NDMSG.pack(socket.AF_INET, index, state, 0, 0) + nla(NDA_DST, socket.inet_aton(ip))
+    """RTM_NEWNEIGH for an IPv4 (ARP) or IPv6 (neighbour discovery) entry."""
+    address = ipaddress.ip_address(ip)
+    family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+    body = (NDMSG.pack(family, index, state, 0, 0) + nla(NDA_DST, address.packed)
             + nla(NDA_LLADDR, _mac(mac)))
     return _message(RTM_NEWNEIGH, flags, seq, body)
 

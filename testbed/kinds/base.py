@@ -23,6 +23,7 @@ class Kind:
     endpoint: bool = False                # a host: pingall, iperf and `net.hosts` count it
     masquerades: bool = False             # NATs its LANs towards an outside link (the nat concern)
     learns: bool = True                   # switching: learns MACs (False: floods every frame)
+    ipv6: bool = True                     # owns addresses: IPv6 on when the whole topology asks (graph ipv6=True)
     backends: tuple[str, ...] = ()        # switching: the switch backends it can be built with
     takes_switch_option: bool = False     # switching: built by the run's --switch when it names no backend
     # Hooks (all optional):

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from testbed.kinds.base import Kind
 from testbed.model import values
-from testbed.model.schema import Attr, Invalid, Invalids, attr, table
+from testbed.model.schema import Attr, Invalid, Invalids, attr, ipv6_interface, ipv6_interface_or_slaac, table
 from testbed.model.topology import Device
 
 DEVICE_KINDS = ("bridge", "dummy", "macvlan")
@@ -18,7 +18,8 @@ DEVICE_HELP = {
     "kind": "'bridge' (joins some of the node's interfaces into one LAN), 'dummy' (a stand-alone interface) "
             "or 'macvlan' (a child of another node's NIC)",
     "ports": "bridge: the node's interface names it joins (the bridge, not its ports, gets the address)",
-    "ip": "its address (CIDR)",
+    "ip": "its IPv4 address (CIDR)",
+    "ip6": "its IPv6 address (CIDR; turns IPv6 on in the node)",
     "mac": "its MAC",
     "stp": "bridge: run STP (bool)",
     "parent": "macvlan: 'node:interface' (or 'node' when it has one link) of the lower device",
@@ -55,6 +56,10 @@ def parse_routes(value: Any) -> tuple[tuple[str, str], ...]:
                                "e.g. {'dst': '10.2.0.0/24', 'via': '10.1.0.1'}", where=f"route {i}"))
             continue
         dst, via = ipaddress.ip_network(route["dst"]), ipaddress.ip_address(route["via"])
+        if via.version == 6 and via.is_link_local:
+            bad.append(Invalid(f"{route!r}: a link-local gateway is ambiguous without an interface",
+                               "give the neighbour's global IPv6 address", where=f"route {i}"))
+            continue
         if dst.version != via.version:
             bad.append(Invalid(f"{route!r}: an IPv{dst.version} destination via an IPv{via.version} gateway",
                                where=f"route {i}"))
@@ -98,7 +103,9 @@ def parse_devices(value: Any) -> tuple[Device, ...]:
         for what, fix in found:
             bad.append(Invalid(what, fix, where=where))
         if not found:
-            devices.append(Device(node="", name=name, kind=spec["kind"], ip=spec.get("ip"), mac=spec.get("mac"),
+            devices.append(Device(node="", name=name, kind=spec["kind"], ip=spec.get("ip"),
+                                  ip6=ipv6_interface(spec["ip6"]) if "ip6" in spec else None,
+                                  mac=spec.get("mac"),
                                   ports=tuple(spec.get("ports") or ()), stp=spec.get("stp", False) is True,
                                   parent_text=spec.get("parent"), mode=spec.get("mode", "bridge")))
     if bad:
@@ -117,7 +124,7 @@ def _device_problems(name: Any, spec: Any) -> list[tuple[str, str]]:
     for key in spec:
         if key not in DEVICE_ATTRS:
             found.append((f"unknown setting {key!r}", _suggest(str(key), DEVICE_ATTRS)))
-    for key, checker in (("ip", values.cidr), ("mac", values.mac), ("stp", values.boolean)):
+    for key, checker in (("ip", values.cidr4), ("ip6", values.cidr6), ("mac", values.mac), ("stp", values.boolean)):
         if key in spec and checker(spec[key]):
             found.append((f"{key}: {checker(spec[key])}", ""))
     ports = spec.get("ports", [])
@@ -131,8 +138,12 @@ def _device_problems(name: Any, spec: Any) -> list[tuple[str, str]]:
 
 # Attributes of every kind that owns addresses (hosts, routers, NATs, servers).
 L3_ATTRS: dict[str, Attr] = table(
-    attr("ip", values.cidr_or_dhcp, "address of the node's first interface, or 'dhcp' (from a DHCP server "
-         "on its LAN)", type="CIDR or 'dhcp'", default="assigned per LAN", example="ip='10.0.0.1/24'"),
+    attr("ip", values.node_ip, "IPv4 address of the node's first interface, 'dhcp' (from a DHCP server on its "
+         "LAN), or None (no IPv4 on any of its interfaces: IPv6-only with ipv6=True)", type="IPv4 CIDR, 'dhcp' or None",
+         default="assigned per LAN", example="ip='10.0.0.1/24'"),
+    Attr("ip6", ipv6_interface_or_slaac, "IPv6 address of the node's first interface, or 'slaac' (from the "
+         "router advertisements of a router with ra=True on its LAN); turns IPv6 on in the node",
+         type="IPv6 CIDR or 'slaac'", default="assigned per LAN when IPv6 is on", example="ip6='2001:db8::1/64'"),
     attr("mac", values.mac, "MAC address of the node's first interface", type="MAC",
          default="assigned (02:00:...)", example="mac='02:00:00:00:00:01'"),
     Attr("default_route", parse_default_route, "the gateway: an IP, the name of a router on the node's LAN, "
@@ -141,10 +152,11 @@ L3_ATTRS: dict[str, Attr] = table(
     Attr("routes", parse_routes, "static routes besides the default one", type="list of {dst, via}",
          default="[]", example="routes=[{'dst': '10.2.0.0/24', 'via': '10.1.0.1'}]"),
     Attr("interfaces", parse_devices, "in-node devices: a bridge over some of its interfaces, a dummy, "
-         "a macvlan child of another node's NIC", type="dict name -> {kind, ports, ip, mac, stp, parent, mode}",
+         "a macvlan child of another node's NIC", type="dict name -> {kind, ports, ip, ip6, mac, stp, parent, mode}",
          default="{}", example="interfaces={'br0': {'kind': 'bridge', 'ports': ['nic1', 'nic2']}}"),
-    attr("ipv6", values.boolean, "keep IPv6 on in the node (off by default: quiet links, fast builds)",
-         type="bool", default="False", example="ipv6=True"),
+    attr("ipv6", values.boolean, "IPv6 in the node: addresses per LAN (besides IPv4: dual stack), routes, "
+         "pingall; off by default (quiet links, fast builds) unless the topology's graph attribute ipv6=True "
+         "(or --ipv6) or an 'ip6' turns it on", type="bool", default="False (the graph's ipv6)", example="ipv6=True"),
     Attr("sysctls", parse_sysctls, "per-namespace net.* sysctls", type="dict key -> value", default="{}",
          example="sysctls={'net.ipv4.conf.all.rp_filter': 0}"),
 )

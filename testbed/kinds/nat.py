@@ -64,6 +64,7 @@ NAT = replace(
     forwards=True,
     gateway=True,
     masquerades=True,
+    ipv6=False,                           # it translates IPv4 only: a topology-wide ipv6=True leaves it out
     endpoint=False,
     gateway_ifnames=_lan_ifnames,
 )

@@ -12,6 +12,7 @@ name and the plug-in's own frozen records, keyed by node and interface inside th
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 from dataclasses import dataclass
 from functools import cached_property
@@ -39,12 +40,21 @@ class Interface:
     bridge: BridgeOptions | None = None    # for kind "bridge"
     parent: tuple[str, str] | None = None  # for kind "macvlan": (node, ifname) of its lower device
     mode: str | None = None                # for kind "macvlan": bridge, vepa, private or passthru
+    slaac: bool = False                    # its IPv6 address comes from router advertisements (SLAAC):
+                                           # planned (EUI-64), not added by the deploy; left out of the JSON when False
 
 
 @dataclass(frozen=True)
 class Route:
     dst: str                               # "default" or a network
-    via: str
+    via: str                               # the gateway; its family is the route's ("default" too)
+
+    @property
+    def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        """The destination as a network: "default" is 0.0.0.0/0 or ::/0 by the gateway's family."""
+        if self.dst == "default":
+            return ipaddress.ip_network("0.0.0.0/0" if ipaddress.ip_address(self.via).version == 4 else "::/0")
+        return ipaddress.ip_network(self.dst)
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,23 @@ class Node:
     def addresses(self) -> list[str]:
         return [a for intf in self.interfaces for a in intf.addresses]
 
+    @property
+    def slaac(self) -> bool:
+        """Whether the node takes an IPv6 address (and its IPv6 default route) from router advertisements."""
+        return any(intf.slaac for intf in self.interfaces)
+
+    @property
+    def installed_routes(self) -> tuple[Route, ...]:
+        """The routes the deploy installs: all of them, but a SLAAC node's IPv6 default route, which
+        the router advertisements install (via the router's link-local address)."""
+        if not self.slaac:
+            return self.routes
+        return tuple(r for r in self.routes if not (r.dst == "default" and ":" in r.via))
+
+    def static_addresses(self, intf: Interface) -> tuple[str, ...]:
+        """The addresses of ``intf`` the deploy adds (a SLAAC interface's IPv6 one comes later)."""
+        return tuple(a for a in intf.addresses if not (intf.slaac and ":" in a))
+
 
 @dataclass(frozen=True)
 class Link:
@@ -82,9 +109,10 @@ class Link:
 @dataclass(frozen=True)
 class Segment:
     index: int
-    network: str | None                    # the subnet of its L3 interfaces, if any
+    network: str | None                    # the IPv4 subnet of its L3 interfaces, if any
     interfaces: tuple[tuple[str, str], ...]
     switches: tuple[str, ...]
+    network6: str | None = None            # its IPv6 prefix, if any (left out of the JSON when None)
 
 
 @dataclass(frozen=True)
@@ -111,6 +139,27 @@ class Plan:
 
     def has(self, name: str) -> bool:
         return name in self._index
+
+    @cached_property
+    def _parsed(self) -> dict[str, tuple[tuple, frozenset]]:
+        found = {}
+        for n in self.nodes:
+            ifaces = tuple(ipaddress.ip_interface(a) for a in n.addresses)
+            found[n.name] = (ifaces, frozenset(i.network for i in ifaces))
+        return found
+
+    def ip_interfaces(self, name: str) -> tuple:
+        """The addresses of node ``name`` as ip_interface objects (parsed once per plan: pingall
+        asks for every pair)."""
+        return self._parsed_of(name)[0]
+
+    def networks(self, name: str) -> frozenset:
+        """The subnets node ``name`` has an address on (both families)."""
+        return self._parsed_of(name)[1]
+
+    def _parsed_of(self, name: str) -> tuple[tuple, frozenset]:
+        found = self._parsed.get(name)
+        return found if found is not None else self._parsed[self.node(name).name]
 
     def nodes_of(self, *roles_or_kinds: str) -> Iterator[Node]:
         for n in self.nodes:
@@ -139,6 +188,11 @@ class Plan:
             for intf in node["interfaces"]:
                 if intf.get("bridge") and not intf["bridge"].get("vlan_filtering"):
                     intf["bridge"].pop("vlan_filtering", None)
+                if not intf["slaac"]:
+                    del intf["slaac"]
+        for segment in data["segments"]:
+            if segment["network6"] is None:
+                del segment["network6"]
         data["concerns"] = {name: _plain(records) for name, records in self.concerns}
         data["backends"] = {name: _plain(records) for name, records in self.backends}
         return data

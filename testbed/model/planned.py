@@ -13,13 +13,14 @@ from testbed.model.topology import Topology
 class Planned:
     topo: Topology
     macs: Mapping[tuple[str, str], str]           # (node, ifname) -> MAC
-    addresses: Mapping[tuple[str, str], str]      # (node, ifname) -> CIDR (static ones)
+    addresses: Mapping[tuple[str, str], str]      # (node, ifname) -> IPv4 CIDR (static ones)
     segments: tuple[Segment, ...]
     nodes: tuple[Node, ...]                       # the core records, routes included
     links: tuple[Link, ...]
     features: frozenset | None = None             # what the kernel can do (None: everything)
     problems: list = field(default_factory=list)  # a plan hook appends testbed.errors.Problem here
     concerns: dict = field(default_factory=dict)  # concern name -> its records, as they are planned
+    addresses6: Mapping[tuple[str, str], str] = field(default_factory=dict)   # (node, ifname) -> IPv6 CIDR
 
     def concern(self, name: str, default: Any = None) -> Any:
         return self.concerns.get(name, default)

@@ -8,9 +8,11 @@ The other fields document the attribute (``docs/reference.md`` is generated from
 """
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from testbed.model import values
 from testbed.model.values import Checker
 
 
@@ -53,6 +55,23 @@ def checked(checker: Checker) -> Callable[[Any], Any]:
             raise ValueError(error)
         return value
     return parse
+
+
+def ipv6_interface(value: Any) -> str:
+    """An IPv6 interface address, checked and written the canonical way ('2001:DB8:0::1/64' ->
+    '2001:db8::1/64'), so the plan and every comparison see one spelling."""
+    error = values.cidr6(value)
+    if error:
+        raise ValueError(error)
+    return str(ipaddress.ip_interface(value))
+
+
+SLAAC = "slaac"          # a node's ip6: its address from the router advertisements on its LAN
+
+
+def ipv6_interface_or_slaac(value: Any) -> str:
+    """A node's ``ip6``: an IPv6 interface address (as ``ipv6_interface``) or "slaac"."""
+    return SLAAC if value == SLAAC else ipv6_interface(value)
 
 
 def attr(name: str, checker: Checker, help: str, **kwargs: Any) -> Attr:

@@ -67,6 +67,7 @@ class Device:
     name: str
     kind: str                                  # "bridge", "dummy" or "macvlan"
     ip: str | None = None
+    ip6: str | None = None
     mac: str | None = None
     ports: tuple[str, ...] = ()                # bridge: the node's interfaces it joins
     stp: bool = False
@@ -84,6 +85,8 @@ class NodeSpec:
     ends: tuple[End, ...] = ()                 # its link ends, in the order its links were added
     devices: tuple[Device, ...] = ()
     backend: str | None = None                 # switching nodes: "linux" or "ovs"
+    ipv4: bool = True                          # owns IPv4 addresses (False: ip=None)
+    ipv6: bool = False                         # IPv6 on: its own ipv6, else an ip6 it declares, else the graph's
 
     def get(self, attr: str, default: Any = None) -> Any:
         return self.attrs.get(attr, default)
@@ -112,6 +115,7 @@ class Topology:
     nodes: tuple[NodeSpec, ...]
     links: tuple[LinkSpec, ...]
     multigraph: bool = False
+    attrs: Mapping[str, Any] = field(default_factory=dict)   # the graph's own attributes, parsed (ipv6, ipv6_base)
     _by_name: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -47,7 +47,7 @@ def ifname(value: Any) -> str | None:
 
 
 def cidr(value: Any) -> str | None:
-    """An interface address with its prefix, like '10.0.0.1/24'."""
+    """An interface address with its prefix, like '10.0.0.1/24' or '2001:db8::1/64'."""
     if not isinstance(value, str) or "/" not in value:
         return f"{value!r} is not an address with a prefix length (like '10.0.0.1/24')"
     try:
@@ -55,11 +55,35 @@ def cidr(value: Any) -> str | None:
     except ValueError as exc:
         return f"{value!r} is not a valid address: {exc}"
     net = iface.network
-    if net.prefixlen < net.max_prefixlen - 1 and iface.ip in (net.network_address,
-                                                               net.broadcast_address):
+    if iface.version == 6:
+        if net.prefixlen < 127 and iface.ip == net.network_address:
+            return (f"{value!r} is the subnet-router anycast address of {net} (its interface id is all "
+                    "zeros), not an address one interface can own")
+    elif net.prefixlen < net.max_prefixlen - 1 and iface.ip in (net.network_address, net.broadcast_address):
         return f"{value!r} is the {'network' if iface.ip == net.network_address else 'broadcast'} address of {net}"
     return unusable(iface.ip, value) or (f"{value!r} has prefix length 0: a LAN that is the whole address space"
                                          if net.prefixlen == 0 else None)
+
+
+def cidr4(value: Any) -> str | None:
+    """An IPv4 interface address with its prefix, like '10.0.0.1/24' (IPv6 ones have their own attribute)."""
+    error = cidr(value)
+    if error is None and ipaddress.ip_interface(value).version == 6:
+        return f"{value!r} is an IPv6 address: IPv6 addresses go in 'ip6' (e.g. ip6={value!r})"
+    return error
+
+
+def cidr6(value: Any) -> str | None:
+    """An IPv6 interface address with its prefix, like '2001:db8::1/64'."""
+    if isinstance(value, str) and "/" in value:
+        try:
+            if ipaddress.ip_interface(value).version == 4:
+                return f"{value!r} is an IPv4 address: 'ip6' takes an IPv6 one like '2001:db8::1/64' ('ip' the IPv4 one)"
+        except ValueError:
+            pass
+    elif isinstance(value, str) and not ip_address(value):
+        return f"{value!r} has no prefix length: give it with the address, like '2001:db8::1/64'"
+    return cidr(value)
 
 
 def unusable(ip: ipaddress._BaseAddress, value: Any) -> str | None:
@@ -68,7 +92,9 @@ def unusable(ip: ipaddress._BaseAddress, value: Any) -> str | None:
                        (ip.is_loopback, "a loopback address"),
                        (ip.version == 4 and ip in _THIS_NETWORK, "in 0.0.0.0/8 ('this network')"),
                        (ip.version == 4 and ip == _BROADCAST, "the limited broadcast address"),
-                       (ip.version == 6 and ip.is_link_local, "link-local (every IPv6 interface makes its own)")):
+                       (ip.version == 6 and ip.is_link_local, "link-local (every IPv6 interface makes its own)"),
+                       (ip.version == 6 and ip.ipv4_mapped is not None,
+                        "an IPv4-mapped IPv6 address (give the IPv4 address in 'ip')")):
         if test:
             return f"{value!r} is {what}, not an address an interface can own"
     return None
@@ -79,8 +105,30 @@ _BROADCAST = ipaddress.ip_address("255.255.255.255")
 
 
 def cidr_or_dhcp(value: Any) -> str | None:
-    """An interface address with its prefix, or "dhcp" (the address comes from a DHCP server)."""
-    return None if value == "dhcp" else cidr(value)
+    """An IPv4 interface address with its prefix, or "dhcp" (the address comes from a DHCP server)."""
+    return None if value == "dhcp" else cidr4(value)
+
+
+def node_ip(value: Any) -> str | None:
+    """A node's IPv4 address: a CIDR, "dhcp", or None (no IPv4 at all: IPv6-only with ipv6=True)."""
+    return None if value is None else cidr_or_dhcp(value)
+
+
+def ipv6_prefix(value: Any) -> str | None:
+    """A prefix to number IPv6 LANs from, one /64 each, like '2001:db8::/32' or 'fd00:1::/48'."""
+    if not isinstance(value, str):
+        return f"{value!r} is not an IPv6 prefix like '2001:db8::/32'"
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        return f"{value!r} is not an IPv6 prefix like '2001:db8::/32': {exc}"
+    if net.version != 6:
+        return f"{value!r} is an IPv4 network; give an IPv6 prefix like '2001:db8::/32'"
+    if net.prefixlen > 64:
+        return f"{value!r} is longer than /64: each LAN gets a /64 from it"
+    if net.is_multicast or net.is_link_local or net.is_loopback or net.prefixlen == 0:
+        return f"{value!r} is not a unicast prefix LANs can be numbered from (multicast, link-local or everything)"
+    return None
 
 
 def ip_address(value: Any) -> str | None:

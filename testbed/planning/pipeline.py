@@ -5,10 +5,10 @@
     macs        declared MACs kept, the others generated
     segments    broadcast domains (VLAN-aware)
     subnets     declared addresses agree with their LAN; it has room
-    addresses   a subnet per LAN, addresses assigned (gateways first)
+    addresses   a subnet per LAN, addresses assigned (gateways first); IPv6 the same way
     nodes       interfaces, devices, sysctls, the kinds' own settings
     routes      static routes (not for nodes a concern routes: dynamic routing), default
-                routes; gateways reachable
+                routes (per address family); gateways reachable
     concerns    each concern's records, then each backend's
     kernel      what this kernel cannot build (EnvironmentProblem)
 
@@ -33,7 +33,25 @@ from testbed.topology import checks
 from testbed.topology.resolve import resolve
 
 NO_IPV6 = (("net.ipv6.conf.default.disable_ipv6", "1"),)   # before any interface is made
+# IPv6 on, set before the node's interfaces are made (a node's own sysctls come after, and win):
+#   accept_dad=0             addresses usable at once: no duplicate-address detection on the links
+#                            the run owns (turned back on, the build waits for it)
+#   keep_addr_on_down=1      addresses kept while a link is down, as IPv4 ones are
+#   force_mld_version=1      quiet LANs: with no querier every multicast listener report is flooded
+#   router_solicitations=0   to every port, so a big LAN's build would spend its time on them (one
+#                            MLDv1 report per address and a repeat, instead of four MLDv2 reports
+#                            and three router solicitations per interface)
+#   accept_ra=0              addresses and routes are the plan's: a router advertising (ra=True) on
+#                            the LAN changes nothing on a node that does not ask for SLAAC
+IPV6 = (("net.ipv6.conf.default.accept_dad", "0"), ("net.ipv6.conf.default.keep_addr_on_down", "1"),
+        ("net.ipv6.conf.default.force_mld_version", "1"), ("net.ipv6.conf.default.router_solicitations", "0"),
+        ("net.ipv6.conf.default.accept_ra", "0"))
+# A node with ip6="slaac" takes router advertisements, and solicits them whenever its link comes
+# up (three, a second apart) so that a link brought back up gets its address again at once.
+SLAAC = (("net.ipv6.conf.default.accept_ra", "1"), ("net.ipv6.conf.default.router_solicitations", "3"),
+         ("net.ipv6.conf.default.router_solicitation_interval", "1"))
 FORWARDING = (("net.ipv4.ip_forward", "1"),)
+FORWARDING6 = (("net.ipv6.conf.all.forwarding", "1"),)
 ARP_MODES = ("dynamic", "static")
 
 Features = Union[Collection[str], Callable[[], Collection[str] | None], None]
@@ -109,24 +127,25 @@ def _build(topo: Topology, source, params, arp, features, problems: list[Problem
     macs = addressing.assign_macs(topo, checks.declared_macs(topo))
     segs = find_segments(topo, macs)
     declared = checks.declared_addresses(topo)
-    too_small = subnet_problems(segs, declared)
+    declared6 = checks.declared_addresses6(topo)
+    too_small = subnet_problems(segs, declared) + subnet_problems(segs, declared6)
     problems += too_small
     try:
         addresses = addressing.assign_addresses(topo, segs, declared)
+        addresses6 = addressing.assign_addresses6(topo, segs, declared6, macs)
     except ValueError as exc:             # the address pool or a subnet ran out
         if not too_small:                 # (a subnet already reported as too small says it all)
             problems.append(Problem("addresses", str(exc), "declare smaller subnets or fewer interfaces"))
         return None
     links = tuple(Link(l.index, l.ends[0].key, l.ends[1].key, _settings(l)) for l in topo.links)
     by_end = {end: link for link in links for end in (link.a, link.b)}
-    nodes = tuple(_node(spec, topo, by_end, addresses, macs, features) for spec in topo.nodes)
-    seg_plans = tuple(Segment(s.index, addressing.network_of(s, addresses), s.interfaces, s.switches)
-                      for s in segs)
+    nodes = tuple(_node(spec, topo, by_end, (addresses, addresses6), macs, features) for spec in topo.nodes)
+    seg_plans = tuple(Segment(s.index, addressing.network_of(s, addresses), s.interfaces, s.switches,
+                              addressing.network_of(s, addresses6)) for s in segs)
     owned = frozenset().union(*(c.owns_routes(topo) for c in concerns.REGISTRY))
-    nodes = routes.add_routes(topo, nodes, seg_plans, addresses, owned)
+    nodes = routes.add_routes(topo, nodes, seg_plans, addresses, addresses6, owned)
     problems += routes.gateway_problems(topo, nodes)
-    problems += ipv6_problems(topo, nodes)
-    planned = Planned(topo, macs, addresses, seg_plans, nodes, links, features, problems)
+    planned = Planned(topo, macs, addresses, seg_plans, nodes, links, features, problems, addresses6=addresses6)
     for concern in concerns.REGISTRY:
         records = concern.plan(planned)
         if records is not None:
@@ -200,15 +219,6 @@ def subnet_problems(segs, declared: Mapping[tuple[str, str], str]) -> list[Probl
     return problems
 
 
-def ipv6_problems(topo: Topology, nodes: tuple[Node, ...]) -> list[Problem]:
-    """IPv6 is off in a node unless it sets ipv6=True; the kernel refuses IPv6 addresses then."""
-    return [Problem(f"node {n.name!r}", f"has IPv6 address(es) {', '.join(v6)} but IPv6 is off in it",
-                    "set ipv6=True on the node")
-            for n in nodes
-            for v6 in [[a for a in n.addresses if ipaddress.ip_interface(a).version == 6]]
-            if v6 and topo.node(n.name).get("ipv6", False) is not True]
-
-
 def _node(spec: NodeSpec, topo: Topology, by_end, addresses, macs, features=None) -> Node:
     name = spec.name
     kind = spec.kind
@@ -219,17 +229,20 @@ def _node(spec: NodeSpec, topo: Topology, by_end, addresses, macs, features=None
     for dev in spec.devices:
         bridge = _device_bridge(dev) if dev.kind == "bridge" else None
         interfaces.append(Interface(name=dev.name, kind=device_kind(dev.kind, features), mac=macs[(name, dev.name)],
-                                    addresses=_addr(addresses, name, dev.name), bridge=bridge, parent=dev.parent,
+                                    addresses=_addr(addresses, (name, dev.name)), bridge=bridge, parent=dev.parent,
                                     mode=dev.mode if dev.parent else None))
     for end in spec.ends:
         link = by_end[end.key]
         master = name if spec.switching else masters.get(end.ifname)
+        slaac = spec.ipv6 and spec.get("ip6") == "slaac" and end.key == spec.first.key and not master
         interfaces.append(Interface(name=end.ifname, kind="veth", mac=macs[end.key],
-                                    addresses=() if master else _addr(addresses, name, end.ifname),
-                                    master=master, peer=link.other(name), link=link.index))
-    sysctls = () if spec.get("ipv6", False) else NO_IPV6
+                                    addresses=() if master else _addr(addresses, end.key),
+                                    master=master, peer=link.other(name), link=link.index, slaac=slaac))
+    sysctls = IPV6 if spec.ipv6 else NO_IPV6
+    if any(i.slaac for i in interfaces):
+        sysctls = tuple(kv for kv in sysctls if kv[0] not in dict(SLAAC)) + SLAAC
     if kind.forwards:
-        sysctls += FORWARDING
+        sysctls += FORWARDING + (FORWARDING6 if spec.ipv6 else ())
     sysctls += tuple(spec.get("sysctls") or ())
     settings = kind.plan(spec) if kind.plan is not None else ()
     return Node(name=name, kind=kind.name, role=kind.role, interfaces=tuple(interfaces), sysctls=sysctls,
@@ -243,6 +256,6 @@ def _device_bridge(dev) -> BridgeOptions:
     return BridgeOptions(stp=False)
 
 
-def _addr(addresses, node, ifname) -> tuple[str, ...]:
-    cidr = addresses.get((node, ifname))
-    return (cidr,) if cidr else ()
+def _addr(families, key: tuple[str, str]) -> tuple[str, ...]:
+    """The interface's addresses: its IPv4 one, then its IPv6 one."""
+    return tuple(cidr for addresses in families if (cidr := addresses.get(key)))

@@ -2,7 +2,8 @@
 
 A packet is followed hop by hop: at each node the longest matching route (connected
 subnets first) gives the next hop on a segment; only routers forward. A pair is expected
-to work when the request reaches the destination and the reply comes back.
+to work when the request reaches the destination and the reply comes back. Each address
+family is followed on its own: a pair may reach each other over IPv4 and not over IPv6.
 """
 from __future__ import annotations
 
@@ -41,8 +42,7 @@ def _table(plan: Plan, down: frozenset[int] = frozenset()) -> _Table:
                 seg = seg_of.get((node.name, intf.name))
                 owner[iface.ip] = (node.name, seg)
                 connected.setdefault(node.name, []).append((iface.network, seg))
-        routes[node.name] = [(ipaddress.ip_network("0.0.0.0/0" if r.dst == "default" else r.dst),
-                              ipaddress.ip_address(r.via)) for r in node.routes]
+        routes[node.name] = [(r.network, ipaddress.ip_address(r.via)) for r in node.routes]
     forwards = {n.name for n in plan.nodes if kinds.of(n.kind).forwards}
     effects = Effects(down=frozenset(down))
     for concern in concerns.REGISTRY:
@@ -147,19 +147,10 @@ def _next_segment(table: _Table, node: str, dst_ip):
 
 
 def _source_address(table: _Table, by_node_seg: dict, src: str, dst_ip) -> str | None:
-    """The address ``src`` sends from towards ``dst_ip`` (its interface toward the next hop)."""
+    """The address ``src`` sends from towards ``dst_ip`` (its interface toward the next hop,
+    the destination's family)."""
     hop = _next_segment(table, src, dst_ip)
-    return None if hop is None else by_node_seg.get((src, hop[1]))
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _parsed(addresses: tuple[str, ...]) -> tuple[tuple[tuple, ...], frozenset]:
-    """((network, address without prefix), ...) and the set of networks of a node's CIDRs.
-
-    Parsed once per set of addresses: an all-pairs test asks about every ordered pair of hosts
-    (999,000 for 1,000 hosts), and parsing them each time was most of its own cost."""
-    pairs = tuple((ipaddress.ip_interface(a).network, a.split("/")[0]) for a in addresses)
-    return pairs, frozenset(net for net, _ in pairs)
+    return None if hop is None else by_node_seg.get((src, hop[1], dst_ip.version))
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -167,14 +158,32 @@ def _address(text: str):
     return ipaddress.ip_address(text)
 
 
-def target_address(plan: Plan, src: str, dst: str) -> str | None:
-    """The address of ``dst`` to ping from ``src``: one on a shared subnet, else its first."""
-    mine = _parsed(tuple(plan.node(src).addresses))[1]
-    theirs = _parsed(tuple(plan.node(dst).addresses))[0]
-    for net, ip in theirs:
-        if net in mine:
-            return ip
-    return theirs[0][1] if theirs else None
+def target_address(plan: Plan, src: str, dst: str, family: int | None = None) -> str | None:
+    """The address of ``dst`` to ping from ``src``: one on a shared subnet, else its first;
+    of the given ``family`` (4 or 6) only, when one is given, and then None when ``src``
+    has no address of that family to send from."""
+    found = _target(plan, src, dst, family)
+    return None if found is None else str(found)
+
+
+def _target(plan: Plan, src: str, dst: str, family: int | None):
+    """``target_address`` as an ip_address object."""
+    if family is not None and not any(i.version == family for i in plan.ip_interfaces(src)):
+        return None
+    nets = plan.networks(src)
+    first = None
+    for iface in plan.ip_interfaces(dst):
+        if family is None or iface.version == family:
+            if iface.network in nets:
+                return iface.ip
+            first = iface.ip if first is None else first
+    return first
+
+
+def families(plan: Plan, nodes) -> list[int]:
+    """The address families (4, 6) any of ``nodes`` has an address of; [4] when none has any."""
+    found = {i.version for n in nodes for i in plan.ip_interfaces(n)}
+    return sorted(found) or [4]
 
 
 class Reachability:
@@ -186,17 +195,16 @@ class Reachability:
         self.table = _table(plan, frozenset(down))
         self.by_node_seg: dict = {}
         for ip, (node, seg) in self.table.owner.items():
-            self.by_node_seg.setdefault((node, seg), str(ip))
+            self.by_node_seg.setdefault((node, seg, ip.version), str(ip))
 
-    def expected(self, src: str, dst: str) -> bool | None:
-        """Should ``src`` reach ``dst``? None when it depends on traffic order (a MAC limit
-        with more MACs behind a port than it allows)."""
+    def expected(self, src: str, dst: str, family: int | None = None) -> bool | None:
+        """Should ``src`` reach ``dst`` (over ``family``, 4 or 6, when given)? None when it
+        depends on traffic order (a MAC limit with more MACs behind a port than it allows)."""
         if src in self.table.uncertain or dst in self.table.uncertain:
             return None
-        target = target_address(self.plan, src, dst)
-        if target is None:
+        dst_ip = _target(self.plan, src, dst, family)
+        if dst_ip is None:
             return False
-        dst_ip = _address(target)
         back = _source_address(self.table, self.by_node_seg, src, dst_ip)
         if back is None:
             return False

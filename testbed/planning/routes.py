@@ -1,6 +1,7 @@
 """Static routes from the graph: kinds with ``static_routes`` reach every subnet through
 other such nodes; every node owning addresses gets a default route via a gateway on its
-LAN (a router, or a NAT on its LAN side); explicit ``routes`` come first. Nodes whose
+LAN (a router, or a NAT on its LAN side); explicit ``routes`` come first. Each address
+family is routed on its own (IPv4, then IPv6), over the nodes that have it. Nodes whose
 routes a concern provides (``owned``: routers running routing daemons) get no computed
 static routes, only their explicit ones."""
 from __future__ import annotations
@@ -9,41 +10,67 @@ import ipaddress
 from collections import deque
 
 from testbed.errors import Problem
+from testbed.model import values
 from testbed.model.plan import Node, Route
 
 
-def add_routes(topo, nodes: tuple[Node, ...], segments, addresses,
+def add_routes(topo, nodes: tuple[Node, ...], segments, addresses, addresses6=None,
                owned: frozenset[str] = frozenset()) -> tuple[Node, ...]:
-    seg_of = {m: s.index for s in segments for m in s.interfaces}
-    nets = {s.index: s.network for s in segments}
-    attached: dict[str, dict[int, str]] = {}       # node -> segment -> its IP there
-    for (node, ifname), seg in seg_of.items():
-        if (node, ifname) in addresses:
-            attached.setdefault(node, {})[seg] = addresses[(node, ifname)].split("/")[0]
+    """``nodes`` with their routes: the explicit ones, then per address family (IPv4, then
+    IPv6 where there is any) the routers' routes to every subnet (not for ``owned`` nodes)
+    and the default route."""
+    families = [_Family(topo, segments, addresses, {s.index: s.network for s in segments})]
+    if addresses6:
+        families.append(_Family(topo, segments, addresses6, {s.index: s.network6 for s in segments}))
     specs = {n.name: n for n in topo.nodes}
-    routers = [n.name for n in topo.nodes if n.kind.static_routes]
-    router_set = set(routers)
-    partial = sorted(n.name for n in topo.nodes if n.kind.gateway_ifnames is not None)
-    gateways = dict(attached)                      # a NAT is a gateway on its LAN side only
-    for name in partial:
-        lans = {(name, ifname) for ifname in specs[name].kind.gateway_ifnames(specs[name])}
-        gateways[name] = {seg: ip for (node, ifname), seg in seg_of.items()
-                          if node == name and (node, ifname) in lans and (ip := attached.get(name, {}).get(seg))}
-    others = sorted(n.name for n in topo.nodes if n.kind.gateway and n.name not in router_set)
-    candidates = [r for r in routers if specs[r].kind.gateway] + others
-    all_gateways = {n.name for n in topo.nodes if n.kind.gateway}
     result = []
     for n in nodes:
         spec = specs[n.name]
         routes = [Route(dst, via) for dst, via in spec.get("routes") or ()]
-        if spec.kind.static_routes and n.name not in owned:
-            routes += _router_routes(n.name, routers, attached, nets, routes)
-        if not spec.switching and not any(r.dst in DEFAULTS for r in routes):
-            default = _default_route(n.name, spec.get("default_route"), candidates, gateways, all_gateways)
-            if default:
-                routes.append(Route("default", default))
+        for family in families:
+            if spec.kind.static_routes and n.name not in owned:
+                routes += _router_routes(n.name, family.routers, family.attached, family.nets, routes)
+            if not spec.switching and not any(r.dst == DEFAULTS[family.version] for r in routes):
+                default = family.default_route(n.name, spec.get("default_route"))
+                if default:
+                    routes.append(Route("default", default))
         result.append(Node(n.name, n.kind, n.role, n.interfaces, tuple(routes), n.sysctls, n.settings))
     return tuple(result)
+
+
+class _Family:
+    """Who is attached where, and who is a gateway where, in one address family."""
+
+    def __init__(self, topo, segments, addresses, nets):
+        self.nets = nets
+        self.version = next((ipaddress.ip_interface(c).version for c in addresses.values()), 4)
+        seg_of = {m: s.index for s in segments for m in s.interfaces}
+        attached: dict[str, dict[int, str]] = {}       # node -> segment -> its IP there
+        for (node, ifname), seg in seg_of.items():
+            if (node, ifname) in addresses:
+                attached.setdefault(node, {})[seg] = addresses[(node, ifname)].split("/")[0]
+        self.attached = attached
+        specs = {n.name: n for n in topo.nodes}
+        self.routers = [n.name for n in topo.nodes if n.kind.static_routes]
+        router_set = set(self.routers)
+        partial = sorted(n.name for n in topo.nodes if n.kind.gateway_ifnames is not None)
+        gateways = dict(attached)                      # a NAT is a gateway on its LAN side only
+        for name in partial:
+            lans = {(name, ifname) for ifname in specs[name].kind.gateway_ifnames(specs[name])}
+            gateways[name] = {seg: ip for (node, ifname), seg in seg_of.items()
+                              if node == name and (node, ifname) in lans and (ip := attached.get(name, {}).get(seg))}
+        self.gateways = gateways
+        others = sorted(n.name for n in topo.nodes if n.kind.gateway and n.name not in router_set)
+        self.candidates = [r for r in self.routers if specs[r].kind.gateway] + others
+        self.all_gateways = {n.name for n in topo.nodes if n.kind.gateway}
+
+    def default_route(self, me: str, given) -> str | None:
+        """The default gateway of ``me`` in this family; an IP given for the other family leaves
+        this one's to be found as if none were given."""
+        if given not in (None, "none") and given not in self.all_gateways and not values.ip_address(given) \
+                and ipaddress.ip_address(given).version != self.version:
+            given = None
+        return _default_route(me, given, self.candidates, self.gateways, self.all_gateways)
 
 
 def _router_routes(me, routers, attached, nets, explicit) -> list[Route]:
@@ -94,7 +121,7 @@ def _default_route(me, given, candidates, gateways, all_gateways) -> str | None:
     return None
 
 
-DEFAULTS = ("0.0.0.0/0", "::/0")
+DEFAULTS = {4: "0.0.0.0/0", 6: "::/0"}          # an explicit default route, by family
 
 
 def gateway_problems(topo, nodes: tuple[Node, ...]) -> list[Problem]:
@@ -117,7 +144,10 @@ def gateway_problems(topo, nodes: tuple[Node, ...]) -> list[Problem]:
                                         "the gateway is on none of the node's subnets "
                                         f"({', '.join(str(x) for x in nets) or 'it has no addresses'})",
                                         "use the address of a neighbour on one of those subnets"))
-        explicit = [dst for dst, _ in topo.node(n.name).get("routes") or () if dst in DEFAULTS]
+        # a router's name is a default for both families, an IP for its own
+        family = ipaddress.ip_address(given).version if given is not None and not values.ip_address(given) else None
+        explicit = [dst for dst, _ in topo.node(n.name).get("routes") or ()
+                    if dst in DEFAULTS.values() and (family is None or dst == DEFAULTS[family])]
         if given not in (None, "none") and explicit:
             problems.append(Problem(f"node {n.name!r}", f"has default_route {given!r} and a route to {explicit[0]} "
                                     "in 'routes': two default routes", "keep one of them"))

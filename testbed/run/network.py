@@ -235,10 +235,11 @@ class Network:
         """Bring both ends of every link between a and b up or down.
 
         Taking a link down makes the kernel drop the routes through it, so bringing it up
-        installs the planned routes of both ends again. ``silent=True`` takes it down without
-        telling anyone: both ends keep their carrier and drop every frame they receive (an
-        nftables netdev ingress rule), like a cable cut behind a media converter, so routing
-        protocols notice only when their hellos stop (dead interval, BFD). ``up`` ends either.
+        installs the planned routes of both ends again, once their IPv6 addresses (if any)
+        are usable again. ``silent=True`` takes it down without telling anyone: both ends keep
+        their carrier and drop every frame they receive (an nftables netdev ingress rule), like
+        a cable cut behind a media converter, so routing protocols notice only when their
+        hellos stop (dead interval, BFD). ``up`` ends either.
         """
         links = self.link(a, b)
         ends = [end for link in links for end in (link.a, link.b)]
@@ -264,8 +265,9 @@ class Network:
         self.converged = False
         if up:
             self._wait_carrier(ends)
+            build.wait_ipv6_usable(self.worker, self.plan, lambda node: self[node].netns, (a, b))
             for name in (a, b):
-                routes = [(r.dst, r.via) for r in self[name].plan.routes]
+                routes = [(r.dst, r.via) for r in self[name].plan.installed_routes]
                 if routes:
                     self.worker.run_inside(self[name].netns, linkstate.replace_routes, routes)
 
@@ -378,10 +380,15 @@ def _cut_rules(intf: str, cut: bool) -> str:
 
 
 def with_addresses(plan: Plan, given: dict[tuple[str, str], str]) -> Plan:
-    """``plan`` with addresses given at run time put on their interfaces."""
+    """``plan`` with addresses given at run time put on their interfaces (each in place of the
+    planned ones of its family: a DHCP lease leaves a planned IPv6 address where it is)."""
+    def merged(intf, cidr: str) -> tuple[str, ...]:
+        six = ":" in cidr
+        return (cidr,) + tuple(a for a in intf.addresses if (":" in a) != six)
+
     nodes = []
     for node in plan.nodes:
-        intfs = tuple(dataclasses.replace(i, addresses=(given[(node.name, i.name)],))
+        intfs = tuple(dataclasses.replace(i, addresses=merged(i, given[(node.name, i.name)]))
                       if (node.name, i.name) in given else i for i in node.interfaces)
         nodes.append(dataclasses.replace(node, interfaces=intfs))
     return dataclasses.replace(plan, nodes=tuple(nodes))

@@ -49,8 +49,14 @@ class Node:
 
     @property
     def ip(self) -> str | None:
+        """Its first address (IPv4 where it has one)."""
         addresses = self.net.live_plan.node(self.name).addresses
         return addresses[0].split("/")[0] if addresses else None
+
+    @property
+    def ip6(self) -> str | None:
+        """Its first IPv6 address."""
+        return next((a.split("/")[0] for a in self.net.live_plan.node(self.name).addresses if ":" in a), None)
 
     def _argv(self, command: str | Sequence[str]) -> list[str]:
         args = ["sh", "-c", command] if isinstance(command, str) else list(command)

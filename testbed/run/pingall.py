@@ -1,7 +1,9 @@
 """pingall: every ordered pair of hosts pinged at once, compared with the expected reachability.
 
-One raw ICMP socket per source namespace (testbed.kernel.icmp), no process per ping; the
-expected result of each pair comes from the plan (testbed.planning.reach).
+One raw ICMP socket per source namespace (testbed.kernel.icmp), and an ICMPv6 one where IPv6
+is pinged, no process per ping; the expected result of each pair comes from the plan
+(testbed.planning.reach). In a network with IPv6 every pair is pinged over each family the
+network has, and judged per family.
 """
 from __future__ import annotations
 
@@ -13,15 +15,17 @@ from testbed import backends
 from testbed.deploy.context import if_indexes
 from testbed.deploy.hosts import static_neighbours
 from testbed.kernel import icmp, netlink
-from testbed.planning.reach import target_address
+from testbed.planning.reach import families, target_address
 
 if TYPE_CHECKING:
     from testbed.run.network import Network
 
 # The kernel keeps at most net.ipv4.neigh.default.gc_thresh3 (1024 by default) neighbour
 # entries for all namespaces together and forgets none younger than 5 s, so real ARP
-# between more pairs than that at once fails with ENOBUFS. With arp="auto", an all-pairs
-# test of more pairs installs permanent entries (exempt from that limit) first.
+# between more pairs than that at once fails with ENOBUFS (IPv6 neighbour discovery has a
+# table and limit of its own, net.ipv6.neigh.default.gc_thresh3). With arp="auto", an
+# all-pairs test of more pairs in one family installs permanent entries (exempt from the
+# limit) first, for both families.
 ARP_DYNAMIC_MAX_PAIRS = 400
 STATIC_WINDOW, DYNAMIC_WINDOW = 1024, 16      # probes in flight (ARP floods overflow the backlog)
 
@@ -35,6 +39,7 @@ class PairResult:
     received: int
     expected: bool | None                  # None: depends on traffic order (see Reachability)
     rtt_ms: float | None = None
+    family: int = 4                        # 4 or 6: the address family this pair was pinged over
 
     @property
     def loss(self) -> float:
@@ -68,31 +73,29 @@ class PingallResult:
         sent = sum(p.sent for p in expected)
         return 0.0 if not sent else 100.0 * (sent - sum(p.received for p in expected)) / sent
 
+    @property
+    def families(self) -> list[int]:
+        """The address families pinged (4, 6)."""
+        return sorted({p.family for p in self.pairs}) or [4]
+
     def matrix(self, max_hosts: int = 30) -> str:
         """A reachability matrix: loss % per pair; '-' expected unreachable and unreached, '!' marks wrong,
-        '?' a pair whose fate depends on traffic order (not judged)."""
+        '?' a pair whose fate depends on traffic order (not judged). With IPv6, one matrix per family,
+        each headed by its family."""
         hosts = self.hosts
         lines = []
-        if len(hosts) <= max_hosts:
-            cells = {(p.src, p.dst): p for p in self.pairs}
-            width = max([5, *(len(h) for h in hosts)]) + 1
-            lines.append("src\\dst".ljust(width) + "".join(h.rjust(width) for h in hosts))
-            for src in hosts:
-                row = src.ljust(width)
-                for dst in hosts:
-                    p = cells.get((src, dst))
-                    if p is None:
-                        text = ""
-                    elif p.expected is False and p.received == 0:
-                        text = "-"
-                    elif p.expected is None:
-                        text = f"{p.loss:.0f}%?"
-                    else:
-                        text = f"{p.loss:.0f}%" + ("" if p.ok else "!")
-                    row += text.rjust(width)
-                lines.append(row)
+        labelled = self.families != [4]
+        for family in self.families:
+            if labelled:
+                lines.append(f"IPv{family}:")
+            if len(hosts) <= max_hosts:
+                lines += _grid(hosts, {(p.src, p.dst): p for p in self.pairs if p.family == family})
         expected = [p for p in self.pairs if p.expected]
-        lines.append(f"{len(self.pairs)} pairs, {len(expected)} expected to connect, "
+        per_family = ""
+        if labelled:
+            per_family = " (" + ", ".join(f"IPv{f} {sum(1 for p in self.pairs if p.family == f)}"
+                                          for f in self.families) + ")"
+        lines.append(f"{len(self.pairs)} pairs{per_family}, {len(expected)} expected to connect, "
                      f"{len(self.failures)} wrong, {self.loss:.1f}% of expected probes lost")
         for p in self.failures[:20]:
             why = f"{p.loss:.0f}% loss" if p.expected else "reachable but should not be"
@@ -100,28 +103,54 @@ class PingallResult:
         return "\n".join(lines)
 
 
+def _grid(hosts: Sequence[str], cells: dict) -> list[str]:
+    """The rows of one family's matrix."""
+    width = max([5, *(len(h) for h in hosts)]) + 1
+    lines = ["src\\dst".ljust(width) + "".join(h.rjust(width) for h in hosts)]
+    for src in hosts:
+        row = src.ljust(width)
+        for dst in hosts:
+            p = cells.get((src, dst))
+            if p is None:
+                text = ""
+            elif p.expected is False and p.received == 0:
+                text = "-"
+            elif p.expected is None:
+                text = f"{p.loss:.0f}%?"
+            else:
+                text = f"{p.loss:.0f}%" + ("" if p.ok else "!")
+            row += text.rjust(width)
+        lines.append(row)
+    return lines
+
+
 def pingall(net: "Network", hosts: Sequence[str] | None = None, count: int = 1, timeout: float = 1.0) -> PingallResult:
-    """Ping every ordered pair of hosts in parallel; compare with the expected reachability."""
+    """Ping every ordered pair of hosts in parallel, over every address family the hosts have;
+    compare with the expected reachability."""
     names = list(hosts) if hosts is not None else [n.name for n in net.hosts]
     live = net.live_plan
+    found = families(live, names)
     pairs: list[PairResult] = []
-    for src in names:
-        for dst in names:
-            if src == dst:
-                continue
-            ip = target_address(live, src, dst)
-            pairs.append(PairResult(src, dst, ip, 0, 0, net.reachability.expected(src, dst)))
+    for family in found:
+        which = None if found == [4] else family        # IPv4 alone: the address pingall always chose
+        for src in names:
+            for dst in names:
+                if src == dst:
+                    continue
+                ip = target_address(live, src, dst, which)
+                pairs.append(PairResult(src, dst, ip, 0, 0, net.reachability.expected(src, dst, which), family=family))
     # a host without an address has nothing to ping (0.0.0.0 would answer from the sender itself)
     probed = [p for p in pairs if p.dst_ip is not None]
     probes = [icmp.Probe(net[p.src].netns, p.dst_ip) for p in probed]
-    if net.arp == "auto" and not net.static_arp and len(probes) > ARP_DYNAMIC_MAX_PAIRS:
+    most = max((sum(1 for p in probed if p.family == f) for f in found), default=0)
+    if net.arp == "auto" and not net.static_arp and most > ARP_DYNAMIC_MAX_PAIRS:
         install_static_arp(net)
     window = STATIC_WINDOW if net.static_arp else DYNAMIC_WINDOW
     for backend in backends.REGISTRY.values():
         limit = backend.probe_window(net.plan)
         if limit is not None:
             window = min(window, limit)
-    icmp.mesh(lambda ns: net.worker.run_inside(ns, icmp.open_socket), probes, count=count,
+    icmp.mesh(lambda ns, family: net.worker.run_inside(ns, icmp.open_socket, family), probes, count=count,
               timeout=timeout, window=window)
     for pair, probe in zip(probed, probes):
         pair.sent, pair.received = probe.sent, probe.received
@@ -130,7 +159,8 @@ def pingall(net: "Network", hosts: Sequence[str] | None = None, count: int = 1, 
 
 
 def install_static_arp(net: "Network") -> int:
-    """Add permanent neighbour entries between every pair of addresses on each LAN."""
+    """Add permanent neighbour entries (ARP, and IPv6 neighbour discovery's) between every pair
+    of addresses of one family on each LAN."""
     index = if_indexes(net.plan)
     entries = static_neighbours(net.plan)
 

@@ -59,22 +59,27 @@ class TrafficError(CommandFailed):
     """A traffic tool failed or printed something that cannot be read."""
 
 
-def address_of(target: "TrafficNode | str", source: "TrafficNode | None" = None) -> str:
+def address_of(target: "TrafficNode | str", source: "TrafficNode | None" = None, family: int | None = None) -> str:
     """An IP address for a node handle or a literal address.
 
     With a ``source`` and testbed node handles (which know their network's plan), the
-    target's address on a subnet shared with the source, else its first address.
+    target's address on a subnet shared with the source, else its first address; of
+    ``family`` (4 or 6) only, when one is given.
     """
     if isinstance(target, str):
         return target
-    plan = getattr(getattr(target, "net", None), "plan", None)
+    net = getattr(target, "net", None)
+    plan = getattr(net, "live_plan", None) or getattr(net, "plan", None)
     if source is not None and plan is not None:
-        address = target_address(plan, source.name, target.name)
+        address = target_address(plan, source.name, target.name, family)
         if address:
             return address
-    if not target.ip:
-        raise UsageError(f"node {target.name!r} has no IP address to send traffic to")
-    return target.ip
+        if family is not None:
+            raise UsageError(f"{source.name!r} and {target.name!r} do not both have IPv{family} addresses")
+    address = target.ip if family != 6 else getattr(target, "ip6", None)
+    if not address or (family == 4 and ":" in address):
+        raise UsageError(f"node {target.name!r} has no {f'IPv{family} ' if family else ''}address to send traffic to")
+    return address
 
 
 def _release(node: TrafficNode, proc: subprocess.Popen) -> None:
@@ -172,15 +177,16 @@ def parse_ping(text: str) -> PingStats:
 
 
 def ping(node: TrafficNode, target: "TrafficNode | str", *, count: int = 5, interval: float = 0.2,
-         wait: float = 1.0, size: int | None = None, warmup: float = 0.0) -> PingStats:
-    """Ping from ``node`` to a node or address, ``count`` probes ``interval`` s apart.
+         wait: float = 1.0, size: int | None = None, warmup: float = 0.0, family: int | None = None) -> PingStats:
+    """Ping from ``node`` to a node or address, ``count`` probes ``interval`` s apart; over
+    ``family`` (4 or 6) when given, else to the address a node would pick (IPv4 first).
 
     With ``warmup`` > 0, uncounted single pings go first until one comes back (for at most
     ``warmup`` s), so that ARP has resolved the neighbour: on a lossy link ARP itself loses
     frames, and the probes queued behind a failed resolution would be counted as link loss.
     """
     require_tools("ping")
-    address = address_of(target, node)
+    address = address_of(target, node, family)
     if warmup > 0:
         warm_up(node, address, warmup)
     argv = ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", str(wait)]
@@ -347,13 +353,14 @@ class Flow:
     reverse: bool = False                  # the server sends (iperf3 -R)
     omit: float = 0.0                      # seconds of slow start left out of the result (-O)
     length: int | None = None              # bytes per write / UDP datagram (-l); UDP default UDP_LENGTH
+    family: int | None = None              # 4 or 6: the server's address of that family (None: as address_of picks)
     _server: subprocess.Popen | None = field(default=None, init=False, repr=False)
     _client: subprocess.Popen | None = field(default=None, init=False, repr=False)
 
     def client_argv(self) -> list[str]:
         if self.duration < 1:           # iperf3 reads whole seconds, and -t 0 means "forever"
             raise UsageError(f"iperf3 duration {self.duration:g} s: give at least 1 second")
-        argv = ["iperf3", "-c", address_of(self.server, self.client), "-p", str(self.port), "-J",
+        argv = ["iperf3", "-c", address_of(self.server, self.client, self.family), "-p", str(self.port), "-J",
                 "-t", f"{self.duration:g}", "-i", f"{self.interval:g}", "-P", str(self.streams)]
         if self.udp:
             argv.append("-u")

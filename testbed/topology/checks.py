@@ -55,12 +55,12 @@ def interface_names(topo: Topology) -> list[Problem]:
 
 
 def _declared(topo: Topology, attr: str) -> dict[tuple[str, str], str]:
-    """(node, ifname) -> value of ``attr`` ("ip" or "mac") wherever the topology gives it: a
+    """(node, ifname) -> value of ``attr`` ("ip", "ip6" or "mac") wherever the topology gives it: a
     node's own (its first link's interface; a switch's MAC is its bridge's), a device's, a link end's."""
     found: dict[tuple[str, str], str] = {}
     for node in topo.nodes:
         value = node.get(attr)
-        if value is not None and value != "dhcp":
+        if value is not None and value not in ("dhcp", "slaac"):
             if node.switching:
                 if attr == "mac":
                     found[(node.name, node.name)] = value
@@ -78,8 +78,13 @@ def _declared(topo: Topology, attr: str) -> dict[tuple[str, str], str]:
 
 
 def declared_addresses(topo: Topology) -> dict[tuple[str, str], str]:
-    """(node, ifname) -> CIDR for every address the topology gives explicitly."""
+    """(node, ifname) -> CIDR for every IPv4 address the topology gives explicitly."""
     return _declared(topo, "ip")
+
+
+def declared_addresses6(topo: Topology) -> dict[tuple[str, str], str]:
+    """(node, ifname) -> CIDR for every IPv6 address the topology gives explicitly (``ip6``)."""
+    return _declared(topo, "ip6")
 
 
 def declared_macs(topo: Topology) -> dict[tuple[str, str], str]:
@@ -94,7 +99,7 @@ def given_twice(topo: Topology) -> list[Problem]:
         if node.first is None:
             continue
         link = topo.link_of(node.first)
-        for attr in ("ip", "mac"):
+        for attr in ("ip", "ip6", "mac"):
             on_link = link.at(node.name, attr)
             if node.get(attr) is not None and on_link is not None and on_link != node.get(attr):
                 found.append(Problem(f"node {node.name!r}", f"{attr!r} is {node.get(attr)!r} on the node but "
@@ -106,6 +111,7 @@ def duplicates(topo: Topology) -> list[Problem]:
     found = []
     tables: list[tuple[str, dict, Callable]] = [
         ("IP address", declared_addresses(topo), lambda v: str(ipaddress.ip_interface(v).ip)),
+        ("IPv6 address", declared_addresses6(topo), lambda v: str(ipaddress.ip_interface(v).ip)),
         ("MAC address", declared_macs(topo), lambda v: v.lower())]
     for what, table, norm in tables:
         owners: dict[str, list[str]] = {}
@@ -131,8 +137,30 @@ def gateways_named(topo: Topology) -> list[Problem]:
 
 
 def addresses_placed(topo: Topology) -> list[Problem]:
-    return [Problem(f"node {n.name!r}", "has 'ip' but no link to put it on", "add a link or move the ip to a device")
-            for n in topo.nodes if n.get("ip") not in (None, "dhcp") and not n.ends and not n.switching]
+    return [Problem(f"node {n.name!r}", f"has {attr!r} but no link to put it on",
+                    f"add a link or move the {attr} to a device")
+            for n in topo.nodes for attr in ("ip", "ip6")
+            if n.get(attr) not in (None, "dhcp", "slaac") and not n.ends and not n.switching]
+
+
+def families(topo: Topology) -> list[Problem]:
+    """Declared addresses of a family the node has turned off: an ip6 with ipv6=False, an IPv4
+    address on a link or device of a node with ip=None."""
+    found = []
+    v4, v6 = declared_addresses(topo), declared_addresses6(topo)
+    for node in topo.nodes:
+        if node.switching:
+            continue
+        where = f"node {node.name!r}"
+        given6 = [f"{v6[key]} ({key[1]})" for key in sorted(v6) if key[0] == node.name]
+        if given6 and not node.ipv6:
+            found.append(Problem(where, f"has IPv6 address(es) {', '.join(given6)} but IPv6 is off in it "
+                                 "(ipv6=False)", "remove ipv6=False, or the ip6 addresses"))
+        given4 = [f"{v4[key]} ({key[1]})" for key in sorted(v4) if key[0] == node.name]
+        if given4 and not node.ipv4:
+            found.append(Problem(where, f"has ip=None (no IPv4) but is given IPv4 address(es) {', '.join(given4)}",
+                                 "remove ip=None, or those addresses"))
+    return found
 
 
 def loops(topo: Topology) -> list[Problem]:
@@ -188,5 +216,5 @@ def _nodes_on_cycles(sub: nx.MultiGraph) -> list:
 
 
 CHECKS: tuple[Callable[[Topology], list[Problem]], ...] = (
-    addresses_placed, gateways_named, interface_names, given_twice, duplicates, loops,
+    addresses_placed, gateways_named, interface_names, given_twice, duplicates, families, loops,
 )

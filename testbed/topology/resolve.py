@@ -21,19 +21,31 @@ import networkx as nx
 from testbed import backends, concerns, kinds
 from testbed.errors import Problem, UsageError
 from testbed.model import values
-from testbed.model.schema import Attr, Invalid, Invalids, attr, table
+from testbed.model.schema import Attr, Invalid, Invalids, attr, ipv6_interface, table
 from testbed.model.topology import Device, End, LinkSpec, NodeSpec, Topology
 
 CORE_LINK_ATTRS: dict[str, Attr] = table(
     attr("intf", lambda v: None if isinstance(v, str) and v else f"interface name must be a non-empty string, "
          f"got {v!r}", "interface name of an end (default <node>-eth<N>, as Mininet; checked with the node's "
          "other names)", type="str (<= 15)", per_end=True, example="intf={'h1': 'eth0'}"),
-    attr("ip", values.cidr, "address of an end's interface", type="CIDR", per_end=True,
+    attr("ip", values.cidr4, "IPv4 address of an end's interface", type="IPv4 CIDR", per_end=True,
          example="ip={'h1': '10.0.0.1/24'}"),
+    Attr("ip6", ipv6_interface, "IPv6 address of an end's interface (turns IPv6 on in that node)", type="IPv6 CIDR",
+         per_end=True, example="ip6={'h1': '2001:db8::1/64'}"),
     attr("mac", values.mac, "MAC address of an end's interface", type="MAC", per_end=True,
          example="mac={'h1': '02:00:00:00:00:01'}"),
     attr("label", values.anything, "free text (drawings)", type="any"),
     attr("meta", values.anything, "anything of your own", type="any"),
+)
+
+
+# Attributes of the graph itself (G.graph[...]): settings for the whole topology.
+DEFAULT_IPV6_BASE = "2001:db8::/32"          # the documentation prefix (RFC 3849)
+GRAPH_ATTRS: dict[str, Attr] = table(
+    attr("ipv6", values.boolean, "IPv6 on in every node that owns addresses (the nodes' own ipv6 wins; a nat "
+         "stays IPv4-only); the same as --ipv6", type="bool", default="False", example="G.graph['ipv6'] = True"),
+    attr("ipv6_base", values.ipv6_prefix, "the prefix IPv6 LANs are numbered from, one /64 each in LAN order",
+         type="IPv6 prefix (<= /64)", default=DEFAULT_IPV6_BASE, example="G.graph['ipv6_base'] = 'fd00:1::/48'"),
 )
 
 
@@ -131,7 +143,26 @@ class _Reader:
             nodes.append(NodeSpec(name, kind, index, MappingProxyType(attrs), tuple(ends[name]), (), backend))
         topo = Topology(tuple(nodes), tuple(links), graph.is_multigraph())
         nodes = [replace(n, devices=self._devices(topo, n)) for n in nodes]
-        return Resolution(Topology(tuple(nodes), tuple(links), graph.is_multigraph()), self.problems, False)
+        graph_attrs = self._graph_attrs()
+        nodes = [_families(n, links, graph_attrs.get("ipv6", False)) for n in nodes]
+        topo = Topology(tuple(nodes), tuple(links), graph.is_multigraph(), MappingProxyType(graph_attrs))
+        return Resolution(topo, self.problems, False)
+
+    def _graph_attrs(self) -> dict[str, Any]:
+        """The graph's own attributes that testbed reads, parsed; others are the user's (a misspelt
+        one close to a known name is reported)."""
+        parsed: dict[str, Any] = {}
+        for key, value in self.graph.graph.items():
+            spec = GRAPH_ATTRS.get(key)
+            if spec is None:
+                close = suggest(str(key), GRAPH_ATTRS)
+                if close:
+                    self.problem("topology", f"unknown graph attribute {key!r}", close)
+                continue
+            result = self._parse(spec, value, "topology", f"graph attribute {key!r}: ")
+            if result is not _BAD:
+                parsed[key] = result
+        return parsed
 
     # ---------------------------------------------------------------- nodes
 
@@ -303,6 +334,21 @@ class _Reader:
 
 
 _BAD = object()
+
+
+def _families(node: NodeSpec, links, graph_ipv6: bool) -> NodeSpec:
+    """The node with the address families it owns: IPv4 unless ip=None; IPv6 when it says so
+    (ipv6), else when it declares an IPv6 address, else when the whole topology asks and its
+    kind takes it. Switching nodes own no addresses."""
+    if node.switching:
+        return replace(node, ipv4=False, ipv6=False)
+    declares = node.get("ip6") is not None or any(d.ip6 is not None for d in node.devices) or \
+        any(links[e.link].at(node.name, "ip6") is not None for e in node.ends)
+    if "ipv6" in node.attrs:
+        ipv6 = node.attrs["ipv6"] is True
+    else:
+        ipv6 = declares or (graph_ipv6 is True and node.kind.ipv6)
+    return replace(node, ipv4=not ("ip" in node.attrs and node.attrs["ip"] is None), ipv6=ipv6)
 
 
 def _macvlan_parent(topo: Topology, text: Any) -> tuple[str, str] | None:

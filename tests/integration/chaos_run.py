@@ -15,10 +15,13 @@ import os
 import signal
 import sys
 
-from testbed.cli.main import main
-from testbed.deploy import build
-from testbed.kernel import journal
-from testbed.run import network
+# this tree's testbed, not whichever one the interpreter has installed
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from testbed.cli.main import main  # noqa: E402
+from testbed.deploy import build  # noqa: E402
+from testbed.kernel import journal  # noqa: E402
+from testbed.run import network  # noqa: E402
 
 FIRED: list[str] = []
 

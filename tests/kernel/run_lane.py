@@ -2,7 +2,8 @@
 
 What the host kernel lacks and a stock kernel has: netem delay, jitter, loss and queue
 limit (measured on real networks), Open vSwitch's kernel datapath (VLANs across a trunk),
-802.1Q, VLAN-filtering bridges and the OVS kernel module (seen by the capability probe). Python starts slowly in the emulated guest, so
+802.1Q, VLAN-filtering bridges and the OVS kernel module (seen by the capability probe),
+and IPv6 over VLAN-filtering bridges and netem. Python starts slowly in the emulated guest, so
 everything runs in this one process as plain functions (no pytest); each check's
 verdict, numbers and explanation go to OUT/lane.json, read by test_kernel_lane.py on the
 host, which turns every check into its own test item. Progress goes to stdout.
@@ -93,8 +94,8 @@ def probe_capabilities() -> dict[str, tuple[bool, str]]:
 
 # ---------------------------------------------------------------- networks
 
-def build(graph, params: dict | None, features: frozenset[str]) -> Network:
-    plan = planner.plan(graph, source="kernel-lane", params=params or {}, features=features)
+def build(graph, params: dict | None, features: frozenset[str], arp: str = "dynamic") -> Network:
+    plan = planner.plan(graph, source="kernel-lane", params=params or {}, features=features, arp=arp)
     return Network(plan)
 
 
@@ -207,7 +208,7 @@ def _drained(net: Network, node: str, timeout: float = 60.0) -> None:
 
 def _burst(net: Network, src: str, dst: str, port: int = 9999) -> tuple[int, int]:
     """Send BURST datagrams at once from src to dst; (received, dropped by src's qdiscs)."""
-    traffic.ping(net[src], net[dst], count=3, interval=0.05, warmup=10.0)   # ARP resolved before the burst
+    traffic.ping(net[src], net[dst], count=3, interval=0.05, warmup=10.0)   # the path works before the burst
     rx = net.worker.run_inside(net[dst].netns, _udp_receiver, port)
     tx = net.worker.run_inside(net[src].netns, _udp_sender)
     try:
@@ -231,14 +232,16 @@ def _burst(net: Network, src: str, dst: str, port: int = 9999) -> tuple[int, int
 
 
 def check_queue(features: frozenset[str], found: dict) -> Result:
-    """netem with a 10-packet limit drops most of a 100-datagram burst; the default limit none."""
+    """netem with a 10-packet limit drops most of a 100-datagram burst; the default limit none.
+    Permanent neighbour entries: no ARP packet can share (or be dropped from) the queue, so the
+    datagrams received and the qdisc's drops add up to the burst exactly."""
     small = pair(delay={"h1": QUEUE_DELAY}, queue={"h1": QUEUE})
-    with build(small, None, features) as net:
+    with build(small, None, features, arp="static") as net:
         h1 = shaping.of(net.plan, "h1", "h1-eth0")
         limit = next(q for q in h1.qdiscs if q.kind == "netem").option("limit")
         received, dropped = _burst(net, "h1", "h2")
     big = pair(delay={"h1": QUEUE_DELAY})
-    with build(big, None, features) as net:
+    with build(big, None, features, arp="static") as net:
         control_received, control_dropped = _burst(net, "h1", "h2")
     ok = (limit == QUEUE and QUEUE - 2 <= received <= QUEUE + 5 and received + dropped == BURST
           and control_received == BURST and control_dropped == 0)
@@ -321,6 +324,29 @@ def check_untagged_uplink(features: frozenset[str], found: dict) -> Result:
                       f"({same_vlan} of {len(result.pairs)} pairs in the same VLAN)"}
 
 
+def check_ipv6(features: frozenset[str], found: dict) -> Result:
+    """IPv6 over what the host kernel lacks: VLAN-filtering Linux bridges keep IPv6 in its VLANs
+    (vlans.py, backend linux, the graph's ipv6), and netem delays IPv6 as it delays IPv4 (pair.py
+    with delay=10ms, ping over IPv6: min RTT about 20 ms)."""
+    graph, params = load(str(ROOT / "topologies" / "vlans.py"), {"backend": "linux"})
+    graph.graph["ipv6"] = True
+    with build(graph, params, features) as net:
+        result = net.pingall(count=2)
+    reached6 = {(p.src, p.dst) for p in result.pairs if p.family == 6 and p.received}
+    same_vlan = {("h1", "h3"), ("h3", "h1"), ("h2", "h4"), ("h4", "h2")}
+    graph, params = load(PAIR, {"delay": f"{DELAY_MS:g}ms"})
+    graph.graph["ipv6"] = True
+    with build(graph, params, features) as net:
+        stats = traffic.ping(net["h1"], net["h2"], count=20, interval=0.05, warmup=10.0, family=6)
+    low, high = RTT_RANGE
+    delayed = stats.received >= 18 and stats.rtt_min is not None and low <= stats.rtt_min <= high
+    ok = result.ok and result.families == [4, 6] and reached6 == same_vlan and delayed
+    return {"ok": ok, "matrix": result.matrix(), **rtt_numbers(stats),
+            "detail": f"pingall over VLAN-filtering bridges {'as predicted' if result.ok else 'NOT as predicted'}, "
+                      f"IPv6 reached {sorted(reached6)} (same VLAN only: {sorted(same_vlan)}); "
+                      f"{stats.summary('h1', 'h2')} over IPv6, min RTT must be within {low}-{high} ms"}
+
+
 CHECKS: dict[str, Callable[[frozenset[str], dict], Result]] = {
     "netem_delay": check_delay,
     "netem_jitter": check_jitter,
@@ -329,6 +355,7 @@ CHECKS: dict[str, Callable[[frozenset[str], dict], Result]] = {
     "ovs_kernel_datapath": check_ovs_kernel,
     "linux_bridge_vlans": check_bridge_vlans,
     "linux_bridge_untagged_uplink": check_untagged_uplink,
+    "ipv6": check_ipv6,
     "cli_run": check_cli,
 }
 

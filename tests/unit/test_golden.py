@@ -22,6 +22,8 @@ VARIANTS = [(name, {}) for name in TOPOLOGIES] + [
     ("three_hosts", {"bridge": "false"}),
     ("tree", {"depth": "2", "fanout": "3"}),
     ("routed", {"routers": "3"}),
+    ("dualstack", {"v6only": "true"}),
+    ("dualstack", {"slaac": "true"}),
 ]
 
 

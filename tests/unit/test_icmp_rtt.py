@@ -44,7 +44,7 @@ class InstantNetwork:
 
 def test_rtt_counts_a_round_trip_that_completes_inside_sendto():
     probes = [icmp.Probe("ns-a", "10.0.0.2"), icmp.Probe("ns-a", "10.0.0.3")]
-    icmp.mesh(lambda ns: InstantNetwork(), probes, count=2, timeout=2.0, interval=0.0)
+    icmp.mesh(lambda ns, family: InstantNetwork(), probes, count=2, timeout=2.0, interval=0.0)
     rtts = [rtt for p in probes for rtt in p.rtts]
     assert [p.received for p in probes] == [2, 2]
     # timed after sendto() returned, these were ~0.01 ms; the round trip took 20 ms

@@ -91,10 +91,27 @@ def test_route(dst):
     assert nlencode.route(5, CREATE, dst=dst, via="10.0.0.1") == ref
 
 
-def test_neighbour():
-    ref = reference(ndmsg, {"family": socket.AF_INET, "ifindex": 2, "state": 0x80},
-                    [("NDA_DST", "10.0.0.7"), ("NDA_LLADDR", "02:00:00:00:00:01")], 28, CREATE, 6)
-    assert nlencode.neighbour(6, CREATE, index=2, ip="10.0.0.7", mac="02:00:00:00:00:01", state=0x80) == ref
+@pytest.mark.parametrize("ip, family", [("10.0.0.7", socket.AF_INET), ("2001:db8::7", socket.AF_INET6)])
+def test_neighbour(ip, family):
+    ref = reference(ndmsg, {"family": family, "ifindex": 2, "state": 0x80},
+                    [("NDA_DST", ip), ("NDA_LLADDR", "02:00:00:00:00:01")], 28, CREATE, 6)
+    assert nlencode.neighbour(6, CREATE, index=2, ip=ip, mac="02:00:00:00:00:01", state=0x80) == ref
+
+
+def test_ipv6_address():
+    attrs = [("IFA_LOCAL", "2001:db8::1"), ("IFA_ADDRESS", "2001:db8::1")]
+    ref = reference(ifaddrmsg, {"family": socket.AF_INET6, "prefixlen": 64, "index": 3}, attrs, 20, CREATE, 8)
+    assert nlencode.address(8, CREATE, index=3, cidr="2001:db8::1/64") == ref
+
+
+@pytest.mark.parametrize("dst", ["default", "2001:db8:0:2::/64"])
+def test_ipv6_route(dst):
+    attrs = [] if dst == "default" else [("RTA_DST", "2001:db8:0:2::")]
+    attrs.append(("RTA_GATEWAY", "2001:db8::1"))
+    fields = {"family": socket.AF_INET6, "dst_len": 0 if dst == "default" else 64, "table": 254,
+              "proto": 4, "scope": 0, "type": 1}
+    ref = reference(rtmsg, fields, attrs, 24, CREATE, 5)
+    assert nlencode.route(5, CREATE, dst=dst, via="2001:db8::1") == ref
 
 
 @pytest.mark.parametrize("mac", [None, "02:00:00:00:00:05"])

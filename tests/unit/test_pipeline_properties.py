@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 from testbed import TopologyError, UsageError, load, plan, validate
 
 KINDS = ["host", "router", "switch", "hub", "bridge", "nat", "server"]
-NODE_ATTRS = ["ip", "mac", "default_route", "routes", "interfaces", "ipv6", "sysctls", "dhcp_server", "stp",
+NODE_ATTRS = ["ip", "ip6", "mac", "default_route", "routes", "interfaces", "ipv6", "sysctls", "dhcp_server", "stp",
               "ageing", "forward_delay", "priority", "backend", "max_macs", "dhcp_snooping", "fail_mode",
               "controller", "datapath", "mac_vlans", "hub", "outside", "forwards", "command", "ready_port",
               "label", "colour"]
-LINK_ATTRS = ["bw", "delay", "jitter", "loss", "queue", "intf", "ip", "mac", "vlan", "trunk", "port", "label",
+LINK_ATTRS = ["bw", "delay", "jitter", "loss", "queue", "intf", "ip", "ip6", "mac", "vlan", "trunk", "port", "label",
               "dealy"]
 
 scalars = st.one_of(
@@ -42,7 +42,9 @@ values = st.recursive(scalars, lambda inner: st.one_of(
 # first checks and exercise planning too. (Odd cases sit at the top of each integer range:
 # hypothesis starts, and shrinks, towards 0.)
 PLAUSIBLE = {
-    "ip": st.sampled_from(["10.0.0.1/24", "10.0.0.2/24", "10.0.1.1/24", "dhcp", "2001:db8::1/64"]),
+    "ip": st.sampled_from(["10.0.0.1/24", "10.0.0.2/24", "10.0.1.1/24", "dhcp", "2001:db8::1/64", None]),
+    "ip6": st.sampled_from(["2001:db8::1/64", "2001:db8::2/64", "2001:db8:0:1::1/64", "fe80::1/64", "10.0.0.1/24",
+                            {"h1": "2001:db8::1/64"}]),
     "mac": st.sampled_from(["02:00:00:00:00:01", "02:00:00:00:00:02"]),
     "default_route": st.sampled_from(["r1", "10.0.0.254", "none", "s1"]),
     "routes": st.just([{"dst": "10.9.0.0/24", "via": "10.0.0.1"}]),
@@ -73,6 +75,10 @@ def value_for(key: str):
 def topologies(draw) -> nx.Graph:
     multi = draw(st.booleans())
     g = nx.MultiGraph() if multi else nx.Graph()
+    if draw(st.booleans()):
+        g.graph["ipv6"] = draw(st.sampled_from([True, True, False, "yes"]))
+    if draw(st.integers(0, 3)) == 0:
+        g.graph["ipv6_base"] = draw(st.sampled_from(["fd00:1::/48", "2001:db8::/64", "10.0.0.0/8", "fd00::/72"]))
     good = ["h1", "h2", "h3", "s1", "s2", "r1", "n1"]
     names = draw(st.lists(st.integers(0, 59).flatmap(
         lambda i: st.sampled_from(["bad name", "x" * 40, 7]) if i == 59 else st.sampled_from(good)),
@@ -142,7 +148,7 @@ def test_every_shipped_topology_validates_exactly_when_it_plans(name):
 def test_a_gateway_problem_and_an_ipv6_problem_are_reported_together():
     g = nx.Graph()
     g.add_node("h1", kind="host", default_route="10.9.9.9")
-    g.add_node("h2", kind="host", ip="2001:db8::2/64")
+    g.add_node("h2", kind="host", ip6="2001:db8::2/64", ipv6=False)
     g.add_node("h3", kind="host")
     g.add_edge("h1", "h3")
     g.add_edge("h2", "h3")

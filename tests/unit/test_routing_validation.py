@@ -108,7 +108,7 @@ def test_ospfv3_interfaces_are_checked_as_ospfv2_ones():
     g = routers({"ospf": {"area": 0}}, {"ospf": {"area": 1}}, hosts=False)
     for node in ("r1", "r2"):
         g.nodes[node]["ipv6"] = True
-    g.edges["r1", "r2"]["ip"] = {"r1": "2001:db8::1/64", "r2": "2001:db8::2/64"}
+    g.edges["r1", "r2"]["ip6"] = {"r1": "2001:db8::1/64", "r2": "2001:db8::2/64"}
     found = messages(g)
     assert "r1/r1-eth0 0.0.0.0, r2/r2-eth0 0.0.0.1: OSPF interfaces on one link disagree on area: they would " \
            "form no adjacency (give both ends the same area (the link's ospf={...}))" in found, found

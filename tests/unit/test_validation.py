@@ -221,8 +221,8 @@ def test_unknown_link_attribute_lists_known():
     g = pair()
     g.edges["h1", "h2"]["zzz"] = 1
     assert one_message(g) == ("link h1--h2: unknown link attribute 'zzz' "
-                              "(known: bfd, bgp, bw, delay, intf, ip, isis, jitter, label, loss, mac, meta, ospf, "
-                              "port, queue, rip, trunk, vlan)")
+                              "(known: bfd, bgp, bw, delay, intf, ip, ip6, isis, jitter, label, loss, mac, meta, "
+                              "ospf, port, queue, rip, trunk, vlan)")
 
 
 @pytest.mark.parametrize("key, value, text", [
@@ -258,7 +258,7 @@ def test_unknown_node_attribute_suggests():
 def test_unknown_node_attribute_lists_known():
     assert one_message(pair(colour="red")) == (
         "node 'h1': unknown attribute 'colour' for kind 'host' "
-        "(known: default_route, dhcp_server, interfaces, ip, ipv6, mac, routes, sysctls)")
+        "(known: default_route, dhcp_server, interfaces, ip, ip6, ipv6, mac, routes, sysctls)")
 
 
 def test_free_attributes_are_allowed():
@@ -431,14 +431,16 @@ def test_gateway_outside_the_nodes_subnets_is_refused_by_the_planner():
         "(use the address of a neighbour on one of those subnets)"]
 
 
-def test_ipv6_addresses_need_ipv6_on_every_node_that_gets_one():
-    g = pair(ip="2001:db8::1/64")
-    with pytest.raises(TopologyError) as info:
-        plan(g)
-    assert [str(p) for p in info.value.problems] == [
-        "node 'h1': has IPv6 address(es) 2001:db8::1/64 but IPv6 is off in it (set ipv6=True on the node)",
-        "node 'h2': has IPv6 address(es) 2001:db8::2/64 but IPv6 is off in it (set ipv6=True on the node)",
-    ]
-    g.nodes["h1"]["ipv6"] = True
-    g.nodes["h2"]["ipv6"] = True
-    assert plan(g).node("h2").addresses == ["2001:db8::2/64"]
+def test_an_ipv6_address_in_ip_points_at_ip6():
+    assert one_message(pair(ip="2001:db8::1/64")) == (
+        "node 'h1': attribute 'ip': '2001:db8::1/64' is an IPv6 address: IPv6 addresses go in 'ip6' "
+        "(e.g. ip6='2001:db8::1/64')")
+
+
+def test_an_ip6_turns_ipv6_on_unless_the_node_turns_it_off():
+    g = pair(ip6="2001:db8::1/64")
+    assert plan(g).node("h1").addresses == ["10.0.0.1/24", "2001:db8::1/64"]
+    assert plan(g).node("h2").addresses == ["10.0.0.2/24"]          # IPv6 stays off in h2
+    g.nodes["h1"]["ipv6"] = False
+    assert one_message(g) == ("node 'h1': has IPv6 address(es) 2001:db8::1/64 (h1-eth0) but IPv6 is off in it "
+                              "(ipv6=False) (remove ipv6=False, or the ip6 addresses)")

@@ -89,6 +89,13 @@ class Nat(Concern):
                                      "its interfaces", f"known: {known}"))
             if len(node.ends) < 2:
                 found.append(Problem(where, "a nat needs an outside link and at least one LAN link"))
+            if node.ipv6:
+                found.append(Problem(where, "has IPv6 on, but a nat translates IPv4 only: IPv6 through it would be "
+                                     "routed untranslated and unfiltered", "remove its ipv6=True (or ip6): its LAN "
+                                     "hosts still talk IPv6 among themselves; a router beside it can route IPv6"))
+            if not node.ipv4:
+                found.append(Problem(where, "has ip=None, but a nat translates IPv4: it needs IPv4 addresses",
+                                     "remove ip=None"))
             found += _forward_problems(topo, where, node.get("forwards") or ())
         return found
 
@@ -99,6 +106,7 @@ class Nat(Concern):
             if not node.kind.masquerades:
                 continue
             outside = outside_ifname(node)
+            planned.problems.extend(_ipv6_only_lans(planned, node, outside))
             lan_nets = [ipaddress.ip_interface(addresses[(node.name, e.ifname)]).network for e in node.ends
                         if e.ifname != outside and (node.name, e.ifname) in addresses]
             forwards = []
@@ -133,6 +141,23 @@ class Nat(Concern):
     def status(self, netns: str, worker=None) -> dict:
         found = counters_in(netns, worker)
         return {"nat": found} if found else {}
+
+
+def _ipv6_only_lans(planned, node, outside: str | None) -> list[Problem]:
+    """A LAN of the NAT whose nodes all lack IPv4 (ip=None) gains nothing from it: the NAT
+    translates IPv4 only."""
+    found = []
+    for end in node.ends:
+        segment = planned.segment_of(end.key)
+        if end.ifname == outside or segment is None:
+            continue
+        others = [planned.topo.node(n) for n, _ in segment.interfaces if n != node.name]
+        if others and not any(o.ipv4 for o in others):
+            found.append(Problem(f"node {node.name!r} interface {end.ifname!r}",
+                                 f"its LAN is IPv6-only ({', '.join(o.name for o in others)} have ip=None), but a nat "
+                                 "translates IPv4 only: nothing on that LAN can reach the outside through it",
+                                 "give those nodes IPv4 (remove ip=None), or route their IPv6 with a router"))
+    return found
 
 
 def counters_in(netns: str, worker=None) -> dict[str, int]:

@@ -84,7 +84,7 @@ class PortSecurityConcern(Concern):
                 if "port" in link.per_end.get(end, {}) and not topo.node(end).switching:
                     found.append(Problem(f"{link.label} port of {end!r}", f"{end!r} is not a switch, hub or bridge; "
                                          "port settings belong to the switch end", "key 'port' by the switch's name"))
-        return found
+        return found + ipv4_scope(topo)
 
     def plan(self, planned) -> PortSecurity | None:
         """Settings of every switch port that has any (explicit, or the switch's max_macs)."""
@@ -138,6 +138,42 @@ class PortSecurityConcern(Concern):
         if not needs_rules(settings, node in records.snooping):
             return {}
         return net.backend_of(node).port_security_counters(net, node, settings)
+
+
+def ipv4_scope(topo) -> list[Problem]:
+    """IP bindings and DHCP snooping check IPv4 (and ARP) only: a node with IPv6 on behind
+    such a port would send IPv6 unchecked, so it is refused (a MAC binding and a MAC limit
+    cover every family)."""
+    found = []
+    children: dict[tuple[str, str], list[str]] = {}      # (node, ifname) -> nodes with a macvlan on it
+    for node in topo.nodes:
+        for dev in node.devices:
+            if dev.parent is not None:
+                children.setdefault(dev.parent, []).append(node.name)
+    for switch in topo.switching():
+        for end in switch.ends:
+            link = topo.link_of(end)
+            spec = link.at(switch.name, "port") or {}
+            checks_ip = "ip" in (spec.get("binding") or {}) or (switch.get("dhcp_snooping") and not spec.get("trusted"))
+            peer = topo.node(end.peer)
+            if not checks_ip or peer.switching:
+                continue
+            behind = [peer.name] + children.get((peer.name, end.peer_ifname), [])
+            with_ipv6 = [name for name in dict.fromkeys(behind) if topo.node(name).ipv6]
+            if not with_ipv6:
+                continue
+            names = ", ".join(repr(n) for n in with_ipv6)
+            where = f"{link.label} port of {switch.name!r}"
+            if "ip" in (spec.get("binding") or {}):
+                found.append(Problem(where, f"binds IPv4 {spec['binding']['ip']} but {names} behind it has IPv6 on: "
+                                     "IP bindings check IPv4 and ARP source addresses only, so its IPv6 would "
+                                     "pass unchecked", "turn IPv6 off there (ipv6=False), or bind the MAC only "
+                                     "(a MAC binding covers every family)"))
+            if switch.get("dhcp_snooping") and not spec.get("trusted", False):
+                found.append(Problem(where, f"{switch.name!r} snoops DHCP, which binds IPv4 leases only, but {names} "
+                                     "behind this untrusted port has IPv6 on: its IPv6 would pass unchecked",
+                                     "turn IPv6 off there (ipv6=False), or make the port trusted"))
+    return found
 
 
 def reach_effects(plan, records: PortSecurity) -> tuple[set[tuple[str, str]], set[str]]:

@@ -333,19 +333,21 @@ def _ibgp(asn: int, members: list[str], specs, routers: dict[str, Router], found
 
 def _ospf_problems(routers: list[Router]) -> list[Problem]:
     problems = []
-    by_segment: dict[int, list[tuple[str, Port]]] = defaultdict(list)
-    for router in routers:
-        for port in router.ports + router.ports6:
-            if port.ospf is not None and not port.ospf.passive:
-                by_segment[port.segment].append((router.node, port))
-    for members in by_segment.values():
-        for what, get in (("area", lambda o: o.area), ("hello/dead", lambda o: (o.hello, o.dead)),
-                          ("network type", lambda o: o.network)):
-            values = {get(p.ospf) for _, p in members}
-            if len(values) > 1:
-                shown = ", ".join(f"{n}/{p.ifname} {_show(get(p.ospf))}" for n, p in members)
-                problems.append(Problem(shown, f"OSPF interfaces on one link disagree on {what}: they would "
-                                        "form no adjacency", f"give both ends the same {what} (the link's ospf={{...}})"))
+    for family, name in (("ports", "OSPF"), ("ports6", "OSPFv3")):       # a dual-stack link: each on its own
+        by_segment: dict[int, list[tuple[str, Port]]] = defaultdict(list)
+        for router in routers:
+            for port in getattr(router, family):
+                if port.ospf is not None and not port.ospf.passive:
+                    by_segment[port.segment].append((router.node, port))
+        for members in by_segment.values():
+            for what, get in (("area", lambda o: o.area), ("hello/dead", lambda o: (o.hello, o.dead)),
+                              ("network type", lambda o: o.network)):
+                values = {get(p.ospf) for _, p in members}
+                if len(values) > 1:
+                    shown = ", ".join(f"{n}/{p.ifname} {_show(get(p.ospf))}" for n, p in members)
+                    problems.append(Problem(shown, f"{name} interfaces on one link disagree on {what}: they would "
+                                            "form no adjacency",
+                                            f"give both ends the same {what} (the link's ospf={{...}})"))
     for family, name in (("ports", "OSPF"), ("ports6", "OSPFv3")):
         areas: dict[str, set[str]] = defaultdict(set)
         for router in routers:
