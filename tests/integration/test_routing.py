@@ -289,6 +289,8 @@ def test_ospfv3_ring_adjacencies_ecmp_bfd_and_failover():
         usable(net, ["h1", "h2", "h3", "h4"])            # duplicate address detection over on the hosts
         for host in ("h2", "h3", "h4"):                  # the hosts' IPv6 addresses, across the ring
             assert ping6(net, "h1", host), host
+        result = net.pingall(count=2)                    # every pair, over ICMPv6 (no IPv4 anywhere)
+        assert result.ok and {p.dst_ip.count(":") > 0 for p in result.pairs} == {True}, result.matrix()
         net.link_down("r1", "r2", silent=True)           # carrier kept: BFD must notice
         net.converge()
         assert kernel_route6(net, "r1", lan(net, "h2")) == {towards(net, "r1", "r4")}
