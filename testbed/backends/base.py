@@ -12,6 +12,10 @@ hooks for the switches of each backend and know nothing else about either.
     refusal(topo, plan, features)    why this kernel cannot build its switches (None: it can)
     configure(ctx)                   deploy, after addresses and routes
     start(ctx)                       deploy, once every link has carrier (daemons, flows)
+    change_problem(old, new, added, removed)   why a running network cannot go from plan old to new
+    attach_ports(ctx, ports), detach_ports(ctx, ports)   run time: links added to or removed from
+                                     running switches ((node, ifname) ends); a Linux bridge port
+                                     is enslaved when its veth is made and goes with it
     probe_window(plan)               at most this many pings in flight through it (None: no limit)
     port_security_counters(net, node, settings)
     dump_flows(net, node, datapath)  a switch's flow table (the shell's dpctl)
@@ -63,6 +67,19 @@ class SwitchBackend:
         return None
 
     def probe_window(self, plan) -> int | None:
+        return None
+
+    def change_problem(self, old, new, added_ends: set, removed_ends: set) -> str | None:
+        """Why a running network cannot change from plan ``old`` to ``new`` (None: it can).
+        ``added_ends``/``removed_ends``: the (node, ifname) ends of the links that come and go."""
+        if old.backend(self.name) != new.backend(self.name):
+            return f"the settings of {self.title} would change"
+        return None
+
+    def attach_ports(self, ctx, ports: list[tuple[str, str]]) -> None:
+        return None
+
+    def detach_ports(self, ctx, ports: list[tuple[str, str]]) -> None:
         return None
 
     def port_security_counters(self, net, node: str, settings: list) -> dict:

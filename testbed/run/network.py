@@ -5,9 +5,10 @@
         result = net.pingall()
         net.link_down("h1", "s1")
 
-Node handles are in node.py, pingall in pingall.py; this module is the lifecycle (build,
-run-time services of the concerns, kinds' start hooks, teardown), links and the
-concerns' and backends' run-time views (counters, flows).
+Node handles are in node.py, pingall in pingall.py, changes to a running network
+(add_node, add_link, set_link with shaping, remove_link, remove_node) in changes.py; this
+module is the lifecycle (build, run-time services of the concerns, kinds' start hooks,
+teardown), links and the concerns' and backends' run-time views (counters, flows).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import networkx as nx
 from testbed import backends, concerns, kinds
 from testbed.concerns import portsec
 from testbed.deploy import build
-from testbed.deploy.context import Progress, netns_name
+from testbed.deploy.context import Progress, if_indexes, netns_name
 from testbed.deploy.teardown import deferred_signals, teardown
 from testbed.errors import CommandFailed, DeployError, EnvironmentProblem, UsageError
 from testbed.kernel import caps, linkstate, nsfs
@@ -32,6 +33,7 @@ from testbed.kernel.procs import process_start_time, stop_signal
 from testbed.model.plan import Plan
 from testbed.planning.pipeline import plan as make_plan
 from testbed.planning.reach import Reachability
+from testbed.run import changes
 from testbed.run import pingall as pingall_module
 from testbed.run.node import Node
 from testbed.run.pingall import PairResult, PingallResult
@@ -78,6 +80,11 @@ class Network:
         self._reach: Reachability | None = None
         self.leases: dict[tuple[str, str], str] = {}    # (node, ifname) -> CIDR given at run time (DHCP)
         self._live_plan: Plan | None = None
+        # what run-time changes need: the graph (None when built from a Plan), interface indexes
+        self._graph = changes.clone(topology) if isinstance(topology, nx.Graph) else None
+        self._switch = switch
+        self._batch: changes.Batch | None = None
+        self.index: dict[tuple[str, str], int] = {}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -97,6 +104,7 @@ class Network:
             self.worker.close()
             self.worker = None
             raise
+        self.index = if_indexes(self.plan)
         self.nodes = {n.name: Node(self, n, netns_name(self.run_id, n.name), self._environment(n.name))
                       for n in self.plan.nodes}
         try:
@@ -219,12 +227,19 @@ class Network:
             raise UsageError(f"no link between {a!r} and {b!r}")
         return found
 
-    def set_link(self, a: str, b: str, up: bool) -> None:
-        """Bring both ends of every link between a and b up or down.
+    def set_link(self, a: str, b: str, up: bool | None = None, *, key: Any = None, **settings: Any) -> None:
+        """Change the links between a and b: ``up`` brings both ends up or down; shaping
+        settings (bw, delay, jitter, loss, queue: a value, a dict keyed by the sending end, or
+        None to remove one) re-plan the link's shaping and re-apply it, e.g.
+        ``net.set_link("h1", "s1", bw=20)``. What the kernel cannot do is refused first.
 
         Taking a link down makes the kernel drop the routes through it, so bringing it up
         installs the planned routes of both ends again.
         """
+        if settings:
+            changes.request(self, changes.shape_link(a, b, settings, key))
+        if up is None:
+            return
         ends = [end for link in self.link(a, b) for end in (link.a, link.b)]
         for node, intf in ends:
             self[node].set_link_state(intf, up)
@@ -249,6 +264,45 @@ class Network:
                 raise CommandFailed(f"link ends {', '.join(f'{n}/{i}' for n, i in pending)} did not come up "
                                     f"within {timeout:.0f} s")
             time.sleep(0.01)
+
+    # ------------------------------------------------------------ changes at run time (changes.py)
+
+    def add_node(self, name: str, **attrs: Any) -> Node | None:
+        """Add a node (attributes as in a topology, ``kind`` first) to the running network;
+        returns its handle (None inside ``changes()``, until the block ends)."""
+        changes.request(self, changes.add_node(name, attrs))
+        return self.nodes.get(name)
+
+    def add_link(self, a: str, b: str, **attrs: Any) -> None:
+        """Add a link (attributes as in a topology) between two nodes of the running network."""
+        changes.request(self, changes.add_link(a, b, attrs))
+
+    def remove_link(self, a: str, b: str, key: Any = None) -> None:
+        """Remove the links between a and b (only the one with ``key`` in a MultiGraph, if given)."""
+        changes.request(self, changes.remove_link(a, b, key))
+
+    def remove_node(self, name: str) -> None:
+        """Remove a node, its links and everything running inside it."""
+        changes.request(self, changes.remove_node(name))
+
+    def changes(self):
+        """``with net.changes():`` make every change of the block together (one re-plan, one deploy)."""
+        return changes.batch(self)
+
+    def _adopt(self, graph: nx.Graph, plan: Plan, index: dict[tuple[str, str], int]) -> None:
+        """Take a changed network's graph, plan and interface indexes; refresh the node handles."""
+        self._graph, self.plan, self.index = graph, plan, index
+        self.nodes = {n.name: self.nodes[n.name] if n.name in self.nodes else
+                      Node(self, n, netns_name(self.run_id, n.name), self._environment(n.name)) for n in plan.nodes}
+        for n in plan.nodes:
+            self.nodes[n.name].plan = n
+        self._reach = None
+        self._live_plan = with_addresses(plan, self.leases) if self.leases else None
+
+    @property
+    def graph(self) -> nx.Graph | None:
+        """The graph the network was built from, with the changes made at run time (a copy)."""
+        return None if self._graph is None else changes.clone(self._graph)
 
     def link_down(self, a: str, b: str) -> None:
         self.set_link(a, b, False)

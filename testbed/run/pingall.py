@@ -131,7 +131,7 @@ def pingall(net: "Network", hosts: Sequence[str] | None = None, count: int = 1, 
 
 def install_static_arp(net: "Network") -> int:
     """Add permanent neighbour entries between every pair of addresses on each LAN."""
-    index = if_indexes(net.plan)
+    index = getattr(net, "index", None) or if_indexes(net.plan)
     entries = static_neighbours(net.plan)
 
     def add(node: str, items) -> None:
