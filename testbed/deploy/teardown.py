@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Iterable, Iterator
 
 from testbed import backends
-from testbed.kernel import nsfs
+from testbed.kernel import cgroups, nsfs  # noqa: F401  (cgroups: its journal entry type)
 from testbed.kernel.journal import Entry, Journal, Netns, Removal
 from testbed.kernel.procs import in_namespaces, namespace_inode, stop_all
 

@@ -129,6 +129,8 @@ L3_ATTRS: dict[str, Attr] = table(
     Attr("interfaces", parse_devices, "in-node devices: a bridge over some of its interfaces, a dummy, "
          "a macvlan child of another node's NIC", type="dict name -> {kind, ports, ip, mac, stp, parent, mode}",
          default="{}", example="interfaces={'br0': {'kind': 'bridge', 'ports': ['nic1', 'nic2']}}"),
+    attr("auto_ip", values.boolean, "give addresses to the node's interfaces that declare none (False: only "
+         "the declared ones get one, as in Mininet)", type="bool", default="True", example="auto_ip=False"),
     attr("ipv6", values.boolean, "keep IPv6 on in the node (off by default: quiet links, fast builds)",
          type="bool", default="False", example="ipv6=True"),
     Attr("sysctls", parse_sysctls, "per-namespace net.* sysctls", type="dict key -> value", default="{}",

@@ -106,7 +106,8 @@ def network_of(segment, addresses) -> str | None:
 def assign_addresses(topo, segments, declared: dict[tuple[str, str], str]) -> dict[tuple[str, str], str]:
     """(node, ifname) -> CIDR: the declared ones, then per segment a subnet (its declared one,
     or a fresh one from the pool sized to fit) with gateways (routers, NATs) numbered first,
-    then the others in graph order. Interfaces asking DHCP (ip="dhcp") get none.
+    then the others in graph order. Interfaces asking DHCP (ip="dhcp"), and those of nodes
+    with auto_ip=False, get none.
 
     Raises ValueError when the pool or a subnet runs out.
     """
@@ -129,7 +130,8 @@ def assign_addresses(topo, segments, declared: dict[tuple[str, str], str]) -> di
         net = net or auto
         if net is None:
             continue
-        todo = [m for m in seg.interfaces if m not in declared and m not in dynamic]
+        todo = [m for m in seg.interfaces if m not in declared and m not in dynamic
+                and topo.node(m[0]).get("auto_ip", True) is not False]
         todo.sort(key=lambda m: 0 if topo.node(m[0]).kind.gateway else 1)
         busy = [ipaddress.ip_interface(declared[m]).ip for m in seg.interfaces if m in declared]
         for member, cidr in zip(todo, host_addresses(net, len(todo), busy)):

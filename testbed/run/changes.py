@@ -177,7 +177,7 @@ def add_node(name: Any, attrs: dict[str, Any]) -> Operation:
     return operation
 
 
-def add_link(a: Any, b: Any, attrs: dict[str, Any]) -> Operation:
+def add_link(a: Any, b: Any, attrs: dict[str, Any], key: Any = None) -> Operation:
     def operation(graph: nx.Graph) -> None:
         for node in (a, b):
             if node not in graph:
@@ -190,7 +190,12 @@ def add_link(a: Any, b: Any, attrs: dict[str, Any]) -> Operation:
         for node in (a, b):
             names.setdefault(node, port_name(graph, node))
         data["intf"] = names
-        graph.add_edge(a, b, **data)
+        if key is not None and graph.is_multigraph():
+            if graph.has_edge(a, b, key):
+                raise UsageError(f"add_link({a!r}, {b!r}, key={key!r}): that link exists already")
+            graph.add_edge(a, b, key=key, **data)
+        else:
+            graph.add_edge(a, b, **data)
     return operation
 
 

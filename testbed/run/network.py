@@ -27,7 +27,7 @@ from testbed.deploy import build
 from testbed.deploy.context import Progress, if_indexes, netns_name
 from testbed.deploy.teardown import deferred_signals, teardown
 from testbed.errors import CommandFailed, DeployError, EnvironmentProblem, UsageError
-from testbed.kernel import caps, linkstate, nsfs
+from testbed.kernel import caps, cgroups, linkstate, nsfs
 from testbed.kernel.journal import File, Journal, Process, new_run_id, run_dir
 from testbed.kernel.procs import process_start_time, stop_signal
 from testbed.model.plan import Plan
@@ -218,6 +218,30 @@ class Network:
             time.sleep(0.05)
         raise ServiceError(f"{what} was not ready within {timeout:.0f} s")
 
+    # ------------------------------------------------------------ CPU limits
+
+    def limit_cpu(self, node: str, fraction: float, period_us: int = 100_000) -> None:
+        """Let the processes started in ``node`` from now on use ``fraction`` of one CPU
+        (0.5: half a CPU per ``period_us``), through a cgroup of the run (v2 or v1)."""
+        if not 0 < fraction <= (os.cpu_count() or 1):
+            raise UsageError(f"limit_cpu({node!r}, {fraction}): give a fraction of a CPU above 0 "
+                             f"(at most {os.cpu_count() or 1}, this machine's CPUs)")
+        handle = self[node]
+        tree = cgroups.hierarchy()
+        paths = cgroups.node_paths(tree, self.run_id, node)
+        self.journal.record([cgroups.Cgroup(p) for p in paths])
+        cgroups.create(paths)
+        leaves = [p for p in paths if os.path.basename(p) == node]
+        cgroups.set_quota(tree, leaves[0], fraction, period_us)
+        handle.cgroups = leaves
+
+    def cpu_seconds(self, node: str) -> float:
+        """CPU time used by the processes of ``node`` that are CPU-limited (limit_cpu)."""
+        handle = self[node]
+        if not handle.cgroups:
+            raise UsageError(f"node {node!r} has no CPU limit (Network.limit_cpu) to read its CPU time from")
+        return cgroups.usage_seconds(cgroups.hierarchy(), handle.cgroups[-1])
+
     # ------------------------------------------------------------ links
 
     def link(self, a: str, b: str) -> list:
@@ -273,9 +297,10 @@ class Network:
         changes.request(self, changes.add_node(name, attrs))
         return self.nodes.get(name)
 
-    def add_link(self, a: str, b: str, **attrs: Any) -> None:
-        """Add a link (attributes as in a topology) between two nodes of the running network."""
-        changes.request(self, changes.add_link(a, b, attrs))
+    def add_link(self, a: str, b: str, key: Any = None, **attrs: Any) -> None:
+        """Add a link (attributes as in a topology) between two nodes of the running network
+        (``key``: its key in a MultiGraph)."""
+        changes.request(self, changes.add_link(a, b, attrs, key))
 
     def remove_link(self, a: str, b: str, key: Any = None) -> None:
         """Remove the links between a and b (only the one with ``key`` in a MultiGraph, if given)."""
@@ -326,6 +351,11 @@ class Network:
     def pingall(self, hosts: Sequence[str] | None = None, count: int = 1, timeout: float = 1.0) -> PingallResult:
         """Ping every ordered pair of hosts in parallel; compare with the expected reachability."""
         return pingall_module.pingall(self, hosts, count, timeout)
+
+    def ping_pairs(self, pairs: Sequence[tuple[str, str]], count: int = 1,
+                   timeout: float = 1.0) -> list[tuple[int, int, list[float]]]:
+        """Ping (node, address) pairs at once: (sent, received, RTTs in ms) each (pingall.ping_pairs)."""
+        return pingall_module.ping_pairs(self, pairs, count, timeout)
 
     def install_static_arp(self) -> int:
         """Add permanent neighbour entries between every pair of addresses on each LAN."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from testbed import kinds
 from testbed.errors import CommandFailed
-from testbed.kernel import linkstate
+from testbed.kernel import cgroups, linkstate
 from testbed.model.plan import Node as NodePlan
 from testbed.run import traffic
 
@@ -32,6 +32,7 @@ class Node:
         self.netns = netns
         # what commands run here need besides the caller's environment (an OVS switch: its own OVS)
         self.environment = dict(environment or {})
+        self.cgroups: list[str] = []          # cgroups its processes join (Network.limit_cpu)
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.name} in netns {self.netns}>"
@@ -79,6 +80,14 @@ class Node:
     def popen(self, command: str | Sequence[str], **kwargs: Any) -> subprocess.Popen:
         """Start a command inside the node; it is journaled and stopped at teardown."""
         kwargs.setdefault("start_new_session", True)
+        if self.cgroups:
+            paths, then = list(self.cgroups), kwargs.get("preexec_fn")
+
+            def enter() -> None:                  # in the child, before it runs the command
+                cgroups.join(paths)
+                if then is not None:
+                    then()
+            kwargs["preexec_fn"] = enter
         if self.environment:
             env = dict(kwargs.get("env") or os.environ)
             for var, value in self.environment.items():
