@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 
 from testbed import __version__
 from testbed.cli import experiments as experiment_commands
+from testbed.cli import mn as mn_command
 from testbed.cli import runs as run_commands
 from testbed.cli import vmrun
 from testbed.errors import TestbedError, UsageError
@@ -240,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run_commands.add_parsers(sub)
     experiment_commands.add_parsers(sub)
+
+    p = sub.add_parser("mn", help="run a Mininet script unchanged (or Mininet's mn options) on testbed",
+                       description=mn_command.__doc__.split("\n\n")[0])
+    mn_command.add_arguments(p)
+    vmrun.add_argument(p)
+    p.set_defaults(func=mn_command.cmd_mn)
     parser.description = textwrap.fill("testbed: networkx topologies built as real networks of namespaces, "
                                        "veths and bridges. Commands: " + ", ".join(sub.choices) + ".", 79)
     return parser

@@ -74,6 +74,7 @@ class Shell:
         self.waiting = False
         self.last_pid: int | None = None
         self.last_cmd: str | None = None
+        self.background = False
         self.closed = False
         self._ready()
 
@@ -149,7 +150,8 @@ class Shell:
         if not re.search(r"\w", command):
             command = "echo -n"                      # nothing to run: something harmless
         self.last_cmd = command
-        if command.rstrip().endswith("&"):
+        self.background = command.rstrip().endswith("&")
+        if self.background:
             command = command + ' printf "\\001%d\\012" $! '
         self.last_pid = None
         self.waiting = True
@@ -161,8 +163,9 @@ class Shell:
         if not self.readable(timeoutms):
             return ""
         data = self.read(1024)
+        if self.background:
+            data = _JOB_RE.sub("", data)               # bash's "[1] 1234" for the job just started
         if find_pid and PID_MARK in data:
-            data = _JOB_RE.sub("", data)
             while not _PID_RE.search(data) and not self.closed:
                 data += self.read(1024)
             match = _PID_RE.search(data)

@@ -14,7 +14,6 @@ import re
 import select
 import shlex
 import subprocess
-import sys
 import time
 from fcntl import F_GETFL, F_SETFL, fcntl
 from typing import Any, Callable, Iterable, Iterator
@@ -285,12 +284,23 @@ def retry(retries: int, delaySecs: float, fn: Callable, *args: Any, **keywords: 
 # ---------------------------------------------------------------- interfaces
 
 def moveIntf(intf: Any, dstNode: Any, printError: bool = True, retries: int = 3, delaySecs: float = 0.001) -> bool:
-    """Move an interface (an Intf or its name) of another node into ``dstNode``'s namespace."""
+    """Move an interface (an Intf, or the name of one of the network's interfaces) into
+    ``dstNode``'s namespace, from the namespace of the node that holds it now."""
     name = str(intf)
     owner = getattr(intf, "node", None)
-    if owner is None or owner is dstNode:
+    if owner is None:
+        for node in dstNode.engine.nodes.values():
+            held = node.nameToIntf.get(name)
+            if held is not None and getattr(held, "_home", None) is not None:
+                owner = held._home
+                break
+    if owner is None:
+        if printError:
+            error(f"*** Error: moveIntf: no node of this network holds an interface {name}\n")
+        return False
+    if owner is dstNode:
         return True
-    out = owner.cmd(f"ip link set dev {name} netns {dstNode.namespace}")
+    out = owner._run("ip", "link", "set", "dev", name, "netns", dstNode.namespace)
     if out.strip():
         if printError:
             error(f"*** Error: moveIntf: {name} not moved to {dstNode}: {out.strip()}\n")

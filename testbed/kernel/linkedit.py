@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 
-from testbed.kernel import nft
+from testbed.kernel import nft, xdp
 from testbed.kernel.netlink import NetlinkError
 
 TC_H_ROOT = 0xFFFFFFFF
@@ -74,7 +74,7 @@ def delete_routes(routes: list[tuple[str, str]]) -> None:
 
 def clear_shaping(names: list[str]) -> None:
     """Take every planned shaping object off the named interfaces: the root qdisc (and the
-    tree below it) and the interface's nftables ingress loss chain."""
+    tree below it), the interface's nftables ingress loss chain or XDP loss program."""
     with _iproute() as ipr:
         for name in names:
             found = ipr.link_lookup(ifname=name)
@@ -86,6 +86,7 @@ def clear_shaping(names: list[str]) -> None:
                 # no root qdisc of ours there: ENOENT, or EINVAL for the default one
                 if _code(exc) not in (errno.ENOENT, errno.EINVAL, errno.EOPNOTSUPP):
                     raise NetlinkError(_code(exc) or errno.EIO, f"delete root qdisc of {name}") from None
+    xdp.remove_loss(names)
     present = _loss_chains()
     script = "".join(f"delete chain netdev {nft.TABLE} loss-{name}\n" for name in names if f"loss-{name}" in present)
     if script:

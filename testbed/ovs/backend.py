@@ -202,6 +202,11 @@ class OpenVSwitch(SwitchBackend):
     def probe_window(self, plan) -> int | None:
         return PROBE_WINDOW if plan.backend(self.name) else None
 
+    def taps_ports(self, plan, node: str) -> bool:
+        """The userspace datapath reads its ports with AF_PACKET sockets."""
+        switch = switch_of(plan, node)
+        return switch is not None and daemons.datapath_type(switch.datapath) == "netdev"
+
     def start(self, ctx) -> None:
         """Start and configure the private OVS of every OVS switch of the plan."""
         switches = ctx.plan.backend(self.name) or ()
@@ -296,6 +301,9 @@ class OpenVSwitch(SwitchBackend):
         if net.journal is None:
             raise UsageError("the network is not running")
         return find(net.journal, node)
+
+    def environments_in_run(self, journal) -> dict[str, dict[str, str]]:
+        return {node: {var: inst.dir for var in daemons.OVS_ENV} for node, inst in instances_of(journal).items()}
 
     def flows_in_run(self, journal, node: str, datapath: bool = False) -> str | None:
         inst = instances_of(journal).get(node)

@@ -220,9 +220,10 @@ class Network:
 
     # ------------------------------------------------------------ CPU limits
 
-    def limit_cpu(self, node: str, fraction: float, period_us: int = 100_000) -> None:
-        """Let the processes started in ``node`` from now on use ``fraction`` of one CPU
-        (0.5: half a CPU per ``period_us``), through a cgroup of the run (v2 or v1)."""
+    def limit_cpu(self, node: str, fraction: float, period_us: int = 100_000, pids: Sequence[int] = ()) -> None:
+        """Let the processes started in ``node`` from now on (and ``pids``, already running there)
+        use ``fraction`` of one CPU (0.5: half a CPU per ``period_us``), through a cgroup of the
+        run (v2 or v1)."""
         if not 0 < fraction <= (os.cpu_count() or 1):
             raise UsageError(f"limit_cpu({node!r}, {fraction}): give a fraction of a CPU above 0 "
                              f"(at most {os.cpu_count() or 1}, this machine's CPUs)")
@@ -234,6 +235,8 @@ class Network:
         leaves = [p for p in paths if os.path.basename(p) == node]
         cgroups.set_quota(tree, leaves[0], fraction, period_us)
         handle.cgroups = leaves
+        for pid in pids:
+            cgroups.join(leaves, pid)
 
     def cpu_seconds(self, node: str) -> float:
         """CPU time used by the processes of ``node`` that are CPU-limited (limit_cpu)."""

@@ -124,9 +124,13 @@ def pingall(net: "Network", hosts: Sequence[str] | None = None, count: int = 1, 
 def ping_pairs(net: "Network", pairs: Sequence[tuple[str, str]], count: int = 1,
                timeout: float = 1.0) -> list[tuple[int, int, list[float]]]:
     """Ping each (node, address) pair at once, whatever the plan expects: (sent, received,
-    round-trip times in ms) for each, in order. For addresses set at run time (setIP...)."""
+    round-trip times in ms) for each, in order. For addresses set at run time (setIP...).
+    As pingall, with arp="auto" more pairs than the shared neighbour table holds get the
+    plan's permanent neighbour entries first."""
     for src, _ in pairs:
         net[src]
+    if net.arp == "auto" and not net.static_arp and len(pairs) > ARP_DYNAMIC_MAX_PAIRS:
+        install_static_arp(net)
     return [(p.sent, p.received, list(p.rtts or ())) for p in _mesh(net, list(pairs), count, timeout)]
 
 
