@@ -29,7 +29,7 @@ EXIT_OK, EXIT_FAILED = 0, 1
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("script", nargs="?", metavar="SCRIPT.py",
                    help="a Mininet script to run unchanged (its arguments follow it)")
-    p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="the script's own arguments")
     p.add_argument("-m", dest="module", metavar="MODULE", help="run a module as `python -m` does "
                    "(e.g. mininet.examples.linuxrouter)")
     p.add_argument("--examples", metavar="DIR", help="a folder of Mininet's examples: `mininet.examples.X` "
