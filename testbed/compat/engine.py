@@ -47,6 +47,7 @@ class Engine:
         self.pending_nodes: dict[str, dict] = {}   # declared after the network was built
         self.pending_links: list[tuple[str, str, int, dict]] = []
         self.links: dict[int, Any] = {}            # key -> Mininet Link object
+        self.held: dict[str, dict] = {}            # ip/mac of nodes until their default link is built
         self.net = None                            # the testbed Network, once built
         self.stopped = False
         self.stopping = False                      # Mininet.stop() runs: links go with the namespaces
@@ -186,27 +187,43 @@ class Engine:
 
     def _address_default_interfaces(self) -> None:
         """A node's ``ip``/``mac`` belong to its default interface (its lowest port, as Mininet):
-        put them on that link end when the node and its links are built together."""
+        put them on that link end when the link is built; a node built before any of its links
+        (a host class running a command in its constructor) keeps them until then."""
         for name, node in self.nodes.items():
-            attrs = self.graph.nodes[name] if self.net is None and name in self.graph else self.pending_nodes.get(name)
-            if attrs is None or not any(k in attrs for k in ("ip", "mac")):
-                continue
-            intf = node.defaultIntf()
-            link = getattr(intf, "link", None) if intf is not None else None
-            if link is None or link.key is None:
-                continue
-            data = self.link_attrs(link.intf1.node.name, link.intf2.node.name, link.key)
-            if data is None:
+            attrs = self._attrs_of(name)
+            if attrs is None:
                 continue
             for key in ("ip", "mac"):
                 if key in attrs:
-                    per_end = dict(data.get(key) or {})
-                    per_end.setdefault(name, attrs.pop(key))
-                    data[key] = per_end
+                    self.held.setdefault(name, {})[key] = attrs.pop(key)
+        for name, wanted in list(self.held.items()):
+            node = self.nodes.get(name)
+            intf = node.defaultIntf() if node is not None and node.intfs else None
+            link = getattr(intf, "link", None) if intf is not None else None
+            data = None if link is None or link.key is None else \
+                self.link_attrs(link.intf1.node.name, link.intf2.node.name, link.key)
+            if data is None:
+                continue
+            for key, value in wanted.items():
+                data[key] = {name: value, **(data.get(key) or {})}
+            del self.held[name]
+        for name in list(self.reserved):             # reserved nodes without objects yet
+            attrs = self._attrs_of(name)
+            if name not in self.nodes and attrs is not None:
+                for key in ("ip", "mac"):
+                    if key in attrs:
+                        self.held.setdefault(name, {})[key] = attrs.pop(key)
+
+    def _attrs_of(self, name: str) -> dict | None:
+        """A node's attributes while it is not built (None once it is)."""
+        if self.net is None and name in self.graph:
+            return self.graph.nodes[name]
+        return self.pending_nodes.get(name)
 
     def handle(self, name: str):
-        """The testbed node handle of ``name`` (building what is declared first)."""
-        if not self.realized(name):
+        """The testbed node handle of ``name``; what is declared and not built yet is built first
+        (a Mininet object is in the kernel from the moment it exists)."""
+        if self.net is None or self.pending_nodes or self.pending_links or not self.realized(name):
             self.realize()
         if not self.realized(name):
             raise UsageError(f"node {name!r} is not part of a built network")

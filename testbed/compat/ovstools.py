@@ -27,15 +27,24 @@ DIR_VAR = "TESTBED_MN_TOOLS"
 
 
 def wrappers() -> str:
-    """A folder with the four tools leading here (made once per process; PATH gets it first)."""
+    """A folder with the four tools leading here (made once per process; PATH gets it first).
+
+    Each is a shell script: inside a switch (OVS_RUNDIR set), or with no Mininet network up,
+    it runs the real tool at once; otherwise this module picks the switch."""
     folder = os.environ.get(DIR_VAR)
     if folder and os.path.isdir(folder):
         return folder
     folder = tempfile.mkdtemp(prefix="testbed-mn-ovs-")
+    import testbed
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(testbed.__file__)))
     for tool in TOOLS:
+        real = real_tool(tool) or tool
         path = os.path.join(folder, tool)
         with open(path, "w") as f:
-            f.write(f"#!/bin/sh\nexec {sys.executable} -m testbed.compat.ovstools {tool} \"$@\"\n")
+            f.write("#!/bin/sh\n"
+                    f'if [ -n "$OVS_RUNDIR" ] || [ -z "${RUNS_VAR}" ]; then exec {real} "$@"; fi\n'
+                    f'PYTHONPATH={package_root}${{PYTHONPATH:+:$PYTHONPATH}} exec {sys.executable} '
+                    f'-m testbed.compat.ovstools {tool} "$@"\n')
         os.chmod(path, 0o755)
     os.environ[DIR_VAR] = folder
     os.environ["PATH"] = folder + os.pathsep + os.environ.get("PATH", "")

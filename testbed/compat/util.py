@@ -320,17 +320,17 @@ def makeIntfPair(*args: Any, **kwargs: Any) -> None:
 # ---------------------------------------------------------------- dumps
 
 def dumpNodeConnections(nodes: Iterable) -> None:
-    """Print each node's interfaces and what they connect to, as Mininet does."""
-    def connection(intf: Any) -> str:
-        link = intf.link
-        if link is None:
-            return str(intf)
-        other = link.intf2 if link.intf1 is intf else link.intf1
-        return f"{intf}:{other}"
+    """Print each node's interfaces and what they connect to, as Mininet does:
+    ``s1 lo:  s1-eth1:h1-eth0`` (an interface without a link shows nothing after its colon)."""
     for node in nodes:
         output(node.name)
         for intf in node.intfList():
-            output(" " + connection(intf))
+            output(f" {intf}:")
+            link = intf.link
+            if link is not None:
+                output(str(link.intf2 if link.intf1 is intf else link.intf1))
+            else:
+                output(" ")
         output("\n")
 
 
