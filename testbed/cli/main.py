@@ -28,7 +28,7 @@ KNOWN_TESTS = (None, "none", "pingall", "pingallfull", "ping", "iperf")
 
 
 class Terminated(BaseException):
-    """SIGTERM arrived: unwind and tear down like Ctrl-C."""
+    """SIGTERM (or SIGHUP) arrived: unwind and tear down like Ctrl-C."""
 
 
 def _on_sigterm(signum, frame) -> None:
@@ -259,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return EXIT_INPUT if exc.code not in (0, None) else EXIT_OK
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    hangup = signal.signal(signal.SIGHUP, _on_sigterm)        # the terminal went away: tear down too
     try:
         if getattr(args, "vm", False):
             return vmrun.rerun(args, sys.argv[1:] if argv is None else argv)
@@ -271,6 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGHUP, hangup)
 
 
 if __name__ == "__main__":

@@ -133,6 +133,10 @@ class Node:
         result = self.handle.run(list(argv))
         return result.stdout + result.stderr
 
+    def _run_status(self, *argv: str) -> int:
+        """Run a command in the node without its shell; its exit status."""
+        return self.handle.run(list(argv)).returncode
+
     # ------------------------------------------------------------ the shell
 
     def _ensure_shell(self) -> Shell | None:

@@ -385,28 +385,23 @@ def pmonitor(popens: dict, timeoutms: int = 500, readline: bool = True, readmax:
 
 
 def waitListening(client: Any = None, server: Any = "127.0.0.1", port: int = 80, timeout: float | None = None) -> bool:
-    """Wait until something listens on TCP ``port`` at ``server`` (a node, or an address of one
-    of the client's network); True when it does within ``timeout`` seconds (None: no limit).
-
-    Asked of the server's node with ``ss`` (no telnet, no connection attempt); when only an
-    address is given, the client connects to it once a second.
-    """
+    """Wait until a TCP connection to ``port`` at ``server`` (a node or an address) succeeds
+    from ``client`` (a node; by default the server's own node); True when it does within
+    ``timeout`` seconds (None: no limit). As Mininet's (which used telnet), it connects and
+    closes, so the server sees one short connection."""
+    source = client if client is not None else (server if hasattr(server, "cmd") else None)
+    if source is None:
+        raise UsageError("waitListening: give the client node (or the server's node): testbed connects from "
+                         "a node, never from this machine's own network")
+    address = server if isinstance(server, str) else server.IP()
     deadline = None if timeout is None else time.monotonic() + timeout
-    node = server if hasattr(server, "cmd") else None
+    probe = ["timeout", "2", "bash", "-c", f"exec 3<>/dev/tcp/{address}/{port}"]
     while True:
-        if node is not None:
-            listening = bool(node.cmd(f"ss -Hltn 'sport = :{port}'").strip())
-        elif client is not None:
-            address = server if isinstance(server, str) else server.IP()
-            listening = "succeeded" in client.cmd(
-                f"timeout 1 bash -c 'echo > /dev/tcp/{address}/{port}' 2>/dev/null && echo succeeded")
-        else:
-            raise UsageError("waitListening needs the server's node, or a client node to connect from")
-        if listening:
+        if source._run_status(*probe) == 0:
             return True
         if deadline is not None and time.monotonic() >= deadline:
             return False
-        time.sleep(0.1 if node is not None else 0.5)
+        time.sleep(0.2)
 
 
 class _Pexpect:

@@ -61,7 +61,7 @@ def sweep(namespaces: list[Netns]) -> int:
 
 @contextmanager
 def deferred_signals() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM until the block is done, then act on the last one that came.
+    """Hold SIGINT, SIGTERM and SIGHUP until the block is done, then act on the last one that came.
 
     Python runs signal handlers in the main thread whichever thread the kernel picked, so
     blocking the signals in the main thread alone does not keep a handler from raising
@@ -72,7 +72,7 @@ def deferred_signals() -> Iterator[None]:
         return
     arrived: list[int] = []
     previous = {sig: signal.signal(sig, lambda signum, frame: arrived.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:
