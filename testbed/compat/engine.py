@@ -48,9 +48,13 @@ class Engine:
         self.pending_links: list[tuple[str, str, int, dict]] = []
         self.links: dict[int, Any] = {}            # key -> Mininet Link object
         self.held: dict[str, dict] = {}            # ip/mac of nodes until their default link is built
+        self.reserved_class: dict[str, type | None] = {}
+        self.spare_shells: dict[str, Any] = {}     # shells started ahead for nodes of a Topo
+        self._prespawned: set[type] = set()
         self.net = None                            # the testbed Network, once built
         self.stopped = False
         self.stopping = False                      # Mininet.stop() runs: links go with the namespaces
+        self.building = False                      # Mininet.buildFromTopo() is making the Topo's objects
         self._keys = 0
         Engine._live.append(self)
 
@@ -91,10 +95,12 @@ class Engine:
 
     # ------------------------------------------------------------ declaring
 
-    def reserve(self, name: str, attrs: dict) -> None:
-        """Declare a node before its object exists (so a whole Topo is built at once)."""
+    def reserve(self, name: str, attrs: dict, cls: type | None = None) -> None:
+        """Declare a node before its object exists (so a whole Topo is built at once);
+        ``cls``: the class its object will be, where known."""
         self._check_new(name)
         self.reserved[name] = attrs
+        self.reserved_class[name] = cls
         self._add_node(name, attrs)
 
     def declare_node(self, node: Any, attrs: dict) -> None:
@@ -229,6 +235,30 @@ class Engine:
             raise UsageError(f"node {name!r} is not part of a built network")
         return self.net[name]
 
+    # ------------------------------------------------------------ shells started ahead
+
+    def prespawn_like(self, node: Any) -> None:
+        """A node of a Topo being built needs its shell: start the shells of every other node of
+        the Topo of the same class now, together (their bash start-ups then run side by side);
+        a host class whose constructor runs commands (Mininet's HostV4) needs them all."""
+        cls = type(node)
+        if cls in self._prespawned or self.net is None:
+            return
+        self._prespawned.add(cls)
+        names = [n for n, c in self.reserved_class.items() if c is cls and n != node.name
+                 and n not in self.spare_shells and self.realized(n)
+                 and (n not in self.nodes or self.nodes[n]._shell is None)]
+        if not names:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+        from testbed.compat.shell import Shell
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            shells = list(pool.map(lambda n: Shell(self.net[n], n, wait=False), names))
+        self.spare_shells.update(zip(names, shells))
+
+    def take_shell(self, name: str) -> Any:
+        return self.spare_shells.pop(name, None)
+
     # ------------------------------------------------------------ changing and stopping
 
     def set_link(self, a: str, b: str, key: int, settings: dict) -> None:
@@ -275,6 +305,9 @@ class Engine:
         self.stopped = self.stopping = True
         for node in list(self.nodes.values()):
             node._forget_shell()
+        for shell in self.spare_shells.values():
+            shell.stop()
+        self.spare_shells.clear()
         if self.net is not None:
             self.net.stop()
             ovstools.remove_run(self.net.run_id)

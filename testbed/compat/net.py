@@ -303,9 +303,10 @@ class Mininet:
             defaults.update(bound)
             defaults.update(params)
             cls = factory if factory is not None and issubclass(factory, Node) else Host
+            made = factory if factory is not None and issubclass(factory, Node) else None
             if issubclass(cls, Controller):
                 cls = Host
-            self._engine.reserve(name, cls.node_attrs(name, defaults))
+            self._engine.reserve(name, cls.node_attrs(name, defaults), made)
         for name in topo.switches():
             params = dict(topo.nodeInfo(name))
             factory, bound = resolve(params.pop("cls", None) or self.switch)
@@ -324,6 +325,13 @@ class Mininet:
                 else:
                     self.addController(f"c{i}", cls)
         self._reserve_topo(topo)
+        self._engine.building = True
+        try:
+            self._add_topo(topo)
+        finally:
+            self._engine.building = False
+
+    def _add_topo(self, topo: Any) -> None:
         info("*** Adding hosts:\n")
         for hostName in topo.hosts():
             self.addHost(hostName, **topo.nodeInfo(hostName))
@@ -382,6 +390,10 @@ class Mininet:
             controller.start()
         info("\n")
         info(f"*** Starting {len(self.switches)} switches\n")
+        for switch in self.switches:             # controllers beside their switches, all at once
+            if hasattr(switch, "controllers") and hasattr(switch, "_targets"):
+                for controller in self.controllers:
+                    controller.attach(switch)
         for switch in self.switches:
             info(switch.name + " ")
             switch.start(self.controllers)

@@ -141,8 +141,12 @@ class Node:
 
     def _ensure_shell(self) -> Shell | None:
         if self._shell is None and not self._exited:
-            prefix_env = {}
-            self._shell = Shell(self.handle, self.name, prefix_env)
+            handle = self.handle
+            shell = self.engine.take_shell(self.name)
+            if shell is None and self.engine.building:
+                self.engine.prespawn_like(self)
+                shell = self.engine.take_shell(self.name)
+            self._shell = (shell or Shell(handle, self.name)).ready()
             Node.outToNode[self._shell.master] = self
             Node.inToNode[self._shell.master] = self
             self._after_shell()
@@ -652,8 +656,12 @@ class OVSSwitch(Switch):
         targets = list(dict.fromkeys(targets))
         self._targets = targets
         commands = []
-        if targets:
-            commands += ["--", "set-controller", self.name, *targets]
+        if targets:                  # reconnect within reconnectms when a controller was not up yet
+            ids = [f"@c{i}" for i in range(len(targets))]
+            for ident, target in zip(ids, targets):
+                commands += ["--", f"--id={ident}", "create", "Controller", f"target=\"{target}\"",
+                             f"max_backoff={max(1000, int(self.reconnectms or 1000))}"]
+            commands += ["--", "set", "bridge", self.name, f"controller=[{','.join(ids)}]"]
         else:
             commands += ["--", "del-controller", self.name]
             if self.controllers and self.failMode == "secure":

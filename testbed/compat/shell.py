@@ -48,7 +48,8 @@ def _controlling_terminal() -> None:
 class Shell:
     """bash inside one node, talked to through a pseudo terminal."""
 
-    def __init__(self, handle: Any, name: str, env: dict[str, str] | None = None, prefix: list[str] | None = None):
+    def __init__(self, handle: Any, name: str, env: dict[str, str] | None = None, prefix: list[str] | None = None,
+                 wait: bool = True):
         self.name = name
         master, slave = pty.openpty()
         attrs = termios.tcgetattr(slave)
@@ -76,13 +77,18 @@ class Shell:
         self.last_cmd: str | None = None
         self.background = False
         self.closed = False
-        self._ready()
+        self.started = False
+        if wait:
+            self.ready()
 
-    def _ready(self) -> None:
-        """Wait for the first prompt, then switch job control off (as Mininet does)."""
-        self._read_until_prompt(START_TIMEOUT, "bash's first prompt")
-        self.write("set +m; stty -echo 2>/dev/null\n")
-        self._read_until_prompt(START_TIMEOUT, "bash to take its settings")
+    def ready(self) -> "Shell":
+        """Wait for the first prompt, then switch job control off (as Mininet does); once."""
+        if not self.started:
+            self._read_until_prompt(START_TIMEOUT, "bash's first prompt")
+            self.write("set +m\n")
+            self._read_until_prompt(START_TIMEOUT, "bash to take its settings")
+            self.started = True
+        return self
 
     def _read_until_prompt(self, timeout: float, what: str) -> str:
         deadline = time.monotonic() + timeout
@@ -201,20 +207,15 @@ class Shell:
     # ------------------------------------------------------------ stopping
 
     def stop(self) -> None:
-        """Stop the shell and every job of its process group, by PID; close the terminal."""
+        """Hang up on the shell: SIGHUP to its process group (the shell and its jobs), by PID,
+        and close the terminal. It is not waited for here: teardown stops what is still there
+        (the shell is journaled), so a network's shells all go at once."""
         if self.proc.poll() is None:
-            for sig in (signal.SIGHUP, signal.SIGKILL):
-                try:
-                    os.killpg(self.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    self.proc.wait(timeout=1.0)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        if not self.closed:
-            self.closed = True
+            try:
+                os.killpg(self.pid, signal.SIGHUP)
+            except ProcessLookupError:
+                pass
+        self.closed = True
         try:
             self.poller.unregister(self.master)
         except (KeyError, ValueError):

@@ -188,7 +188,8 @@ def add_link(a: Any, b: Any, attrs: dict[str, Any], key: Any = None) -> Operatio
         data = dict(attrs)
         names = dict(data.get("intf") or {})
         for node in (a, b):
-            names.setdefault(node, port_name(graph, node))
+            if node not in names:
+                names[node] = port_name(graph, node)
         data["intf"] = names
         if key is not None and graph.is_multigraph():
             if graph.has_edge(a, b, key):
