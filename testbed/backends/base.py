@@ -16,6 +16,7 @@ hooks for the switches of each backend and know nothing else about either.
     attach_ports(ctx, ports), detach_ports(ctx, ports)   run time: links added to or removed from
                                      running switches ((node, ifname) ends); a Linux bridge port
                                      is enslaved when its veth is made and goes with it
+    forwards_nothing(plan)           its switches that forward nothing (reachability)
     probe_window(plan)               at most this many pings in flight through it (None: no limit)
     taps_ports(plan, node)           its ports are read by packet sockets (loss then drops with XDP)
     port_security_counters(net, node, settings)
@@ -67,6 +68,11 @@ class SwitchBackend:
 
     def start(self, ctx) -> None:
         return None
+
+    def forwards_nothing(self, plan) -> set[str]:
+        """Its switches of ``plan`` that forward no frame at all (the expected reachability
+        routes around them)."""
+        return set()
 
     def probe_window(self, plan) -> int | None:
         return None

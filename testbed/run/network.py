@@ -79,6 +79,7 @@ class Network:
         self._lock = threading.Lock()
         self._reach: Reachability | None = None
         self.leases: dict[tuple[str, str], str] = {}    # (node, ifname) -> CIDR given at run time (DHCP)
+        self.down: set[int] = set()                     # indexes of the links taken down
         self._live_plan: Plan | None = None
         # what run-time changes need: the graph (None when built from a Plan), interface indexes
         self._graph = changes.clone(topology) if isinstance(topology, nx.Graph) else None
@@ -267,9 +268,12 @@ class Network:
             changes.request(self, changes.shape_link(a, b, settings, key))
         if up is None:
             return
-        ends = [end for link in self.link(a, b) for end in (link.a, link.b)]
+        links = self.link(a, b)
+        ends = [end for link in links for end in (link.a, link.b)]
         for node, intf in ends:
             self[node].set_link_state(intf, up)
+        self.down = (self.down - {l.index for l in links}) if up else (self.down | {l.index for l in links})
+        self._reach = None                               # the expected reachability follows the links
         if up:
             self._wait_carrier(ends)
             for name in (a, b):
@@ -319,6 +323,9 @@ class Network:
 
     def _adopt(self, graph: nx.Graph, plan: Plan, index: dict[tuple[str, str], int]) -> None:
         """Take a changed network's graph, plan and interface indexes; refresh the node handles."""
+        if self.down:                         # links taken down keep so by their ends, not their indexes
+            ends = {frozenset((l.a, l.b)) for l in self.plan.links if l.index in self.down}
+            self.down = {l.index for l in plan.links if frozenset((l.a, l.b)) in ends}
         self._graph, self.plan, self.index = graph, plan, index
         self.nodes = {n.name: self.nodes[n.name] if n.name in self.nodes else
                       Node(self, n, netns_name(self.run_id, n.name), self._environment(n.name)) for n in plan.nodes}
@@ -348,7 +355,7 @@ class Network:
     @property
     def reachability(self) -> Reachability:
         if self._reach is None:
-            self._reach = Reachability(self.live_plan)
+            self._reach = Reachability(self.live_plan, frozenset(self.down))
         return self._reach
 
     def pingall(self, hosts: Sequence[str] | None = None, count: int = 1, timeout: float = 1.0) -> PingallResult:
