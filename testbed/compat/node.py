@@ -58,6 +58,9 @@ def resolve(factory: Any) -> tuple[type | None, dict]:
     return (factory if isinstance(factory, type) else None), params
 
 
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 class Node:
     """A network node: a namespace of its own, a persistent shell started on first use."""
 
@@ -671,8 +674,10 @@ class OVSSwitch(Switch):
         if self.protocols:
             commands += ["--", "set", "bridge", self.name, f"protocols={self.protocols}"]
         out = self._ovs("ovs-vsctl", *commands[1:]) if commands else ""
-        if out.strip():
-            error(f"*** Error: {self.name}: {out.strip()}\n")
+        # each `create` prints the new row's UUID; anything else is a complaint
+        problems = [line for line in out.splitlines() if line.strip() and not UUID.fullmatch(line.strip())]
+        if problems:
+            error(f"*** Error: {self.name}: {' '.join(problems)}\n")
 
     def connected(self) -> bool:
         if not self._targets:

@@ -114,7 +114,7 @@ def test_ping_full_pair_and_loss_percentages(mn):
     net.stop()
 
 
-def test_the_mid_level_api_with_a_controller_and_open_vswitch(mn):
+def test_the_mid_level_api_with_a_controller_and_open_vswitch(mn, capfd):
     net = mn.net.Mininet(controller=mn.node.Controller, waitConnected=True)
     c0 = net.addController("c0")
     h1 = net.addHost("h1", ip="10.0.0.1")
@@ -123,6 +123,7 @@ def test_the_mid_level_api_with_a_controller_and_open_vswitch(mn):
     net.addLink(h1, s3)
     net.addLink(h2, s3)
     net.start()
+    assert "Error" not in printed(capfd)                  # connecting to a controller is no error
     assert net.controllers == [c0] and s3.connected()
     assert s3.cmd("ovs-vsctl get-controller s3").strip() == "tcp:127.0.0.1:6653"
     assert h1.cmd("ping -c1 -W2 10.0.0.2").count("1 received") == 1
