@@ -86,25 +86,41 @@ class Cgroup(Entry):
 
 
 def create(paths: list[str]) -> None:
-    """Make the folders (journal them first); in v2, turn the cpu controller on below each parent."""
+    """Make the folders (journal them first); in v2, turn the cpu controller on below each parent
+    (the hierarchy's root too: without systemd, as in a bare VM, nothing has turned it on there)."""
+    if paths:
+        _enable_cpu(os.path.dirname(paths[0]))
     for path in paths:
         try:
             os.mkdir(path)
         except FileExistsError:
             pass
-        controllers = os.path.join(path, "cgroup.subtree_control")
-        if os.path.exists(controllers) and path != paths[-1]:
-            try:
-                with open(controllers, "w") as f:
-                    f.write("+cpu")
-            except OSError:
-                pass
+        if path != paths[-1]:
+            _enable_cpu(path)
+
+
+def _enable_cpu(path: str) -> None:
+    controllers = os.path.join(path, "cgroup.subtree_control")
+    try:
+        with open(controllers) as f:
+            if "cpu" in f.read().split():
+                return
+        with open(controllers, "w") as f:
+            f.write("+cpu")
+    except OSError:
+        pass                          # set_quota says so, naming the folder
 
 
 def set_quota(h: Hierarchy, path: str, fraction: float, period_us: int) -> int:
     """Let the cgroup use ``fraction`` of one CPU per period (fraction 0.5: half a CPU); returns the quota."""
     quota = max(1000, int(round(fraction * period_us)))
     if h.version == 2:
+        if not os.path.exists(os.path.join(path, "cpu.max")):
+            parent = os.path.dirname(path)
+            raise EnvironmentProblem(f"cgroup {path} has no cpu.max: the cpu controller could not be turned on "
+                                     f"in {parent}/cgroup.subtree_control (a cgroup above it with processes "
+                                     "of its own, or real-time threads outside the root cgroup); run without "
+                                     "CPU limits, or turn it on: echo +cpu > .../cgroup.subtree_control")
         _write(os.path.join(path, "cpu.max"), f"{quota} {period_us}")
     else:
         _write(os.path.join(path, "cpu.cfs_period_us"), str(period_us))
