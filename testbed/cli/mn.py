@@ -85,6 +85,8 @@ def run_script(script: str | None, argv: list[str], module: str | None = None, e
         raise UsageError(f"{script}: no such file")
     if examples is None:
         examples = os.environ.get("TESTBED_MININET_EXAMPLES") or (compat.examples_folder(script) if script else None)
+    from testbed.kernel import caps
+    caps.prefetch()                             # the kernel probe runs while the script gets going
     compat.install(examples)
     from testbed.compat.engine import Engine
     os.environ["TESTBED_MN_SCRIPT"] = script or module or "mininet"
