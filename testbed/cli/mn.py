@@ -117,4 +117,5 @@ def run_script(script: str | None, argv: list[str], module: str | None = None, e
     finally:
         sys.stdout.flush()
         Engine.stop_all()
+        compat.uninstall()                       # and the ovs-* wrappers' folder it made
         sys.argv, sys.path[:] = saved_argv, saved_path

@@ -24,6 +24,7 @@ import tempfile
 TOOLS = ("ovs-vsctl", "ovs-ofctl", "ovs-appctl", "ovs-dpctl")
 RUNS_VAR = "TESTBED_MN_RUNS"
 DIR_VAR = "TESTBED_MN_TOOLS"
+_made: str | None = None                  # the wrappers' folder, if this process made it
 
 
 def wrappers() -> str:
@@ -31,10 +32,12 @@ def wrappers() -> str:
 
     Each is a shell script: inside a switch (OVS_RUNDIR set), or with no Mininet network up,
     it runs the real tool at once; otherwise this module picks the switch."""
+    global _made
     folder = os.environ.get(DIR_VAR)
     if folder and os.path.isdir(folder):
-        return folder
+        return folder                           # a parent testbed mn made it (and removes it)
     folder = tempfile.mkdtemp(prefix="testbed-mn-ovs-")
+    _made = folder
     import testbed
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(testbed.__file__)))
     for tool in TOOLS:
@@ -52,10 +55,14 @@ def wrappers() -> str:
 
 
 def remove_wrappers() -> None:
+    """Take the folder off PATH; remove it if this process made it (not one a parent shares)."""
+    global _made
     folder = os.environ.pop(DIR_VAR, None)
     if folder:
         os.environ["PATH"] = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != folder)
-        shutil.rmtree(folder, ignore_errors=True)
+    if _made is not None:
+        shutil.rmtree(_made, ignore_errors=True)
+        _made = None
 
 
 def add_run(run_id: str) -> None:

@@ -76,6 +76,7 @@ NETWORK = textwrap.dedent("""
     net.start()
     print('run', net.network.run_id, flush=True)
     print('argv', sys.argv[1:], flush=True)
+    import os; print('tools', os.environ.get('TESTBED_MN_TOOLS'), flush=True)
     print('loss', net.pingAll(), flush=True)
 """)
 
@@ -95,6 +96,8 @@ def test_a_script_runs_with_its_arguments_and_leaves_nothing(tmp_path):
     assert code == 0, out
     assert "argv ['--my-arg', '3']" in out and "loss 0.0" in out and "*** Results: 0% dropped (2/2 received)" in out
     assert watch.leftovers() == []
+    tools = re.search(r"^tools (\S+)$", out, flags=re.M).group(1)      # the ovs-* wrappers' folder
+    assert tools.startswith("/") and not os.path.exists(tools)
 
 
 def test_a_script_that_raises_is_torn_down(tmp_path):
