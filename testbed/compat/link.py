@@ -269,7 +269,14 @@ class Link:
                  addr2: str | None = None, intf: type = Intf, cls1: type | None = None, cls2: type | None = None,
                  params1: dict | None = None, params2: dict | None = None, fast: bool = True, **params: Any):
         if node1.engine is not node2.engine:
-            raise UsageError(f"link {node1}--{node2}: the nodes belong to different networks")
+            outside = [n for n in (node1, node2) if getattr(n, "inNamespace", True) is False]
+            if outside:
+                raise UsageError(f"link {node1}--{node2}: {outside[0]} is a node of the machine's root namespace "
+                                 "(inNamespace=False, outside any network), and testbed never connects a network "
+                                 "to the machine's own one; reach the hosts from a node of the network instead "
+                                 "(net.addHost), or with `ip netns exec` (testbed's hosts are named namespaces)")
+            raise UsageError(f"link {node1}--{node2}: the nodes belong to different networks; link nodes of "
+                             "one Mininet object")
         if getattr(node1, "_as_host", True) is False or getattr(node2, "_as_host", True) is False:
             raise UsageError(f"link {node1}--{node2}: a controller added with addController has no namespace here; "
                              "add it as a host (addHost(..., cls=Controller)) to link it")

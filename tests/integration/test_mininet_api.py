@@ -198,6 +198,18 @@ def test_a_nat_from_nodelib(mn):
     net.stop()
 
 
+def test_a_link_to_the_root_namespace_is_refused_saying_why(mn):
+    """sshd.py's connectToRootNS: a Node(inNamespace=False) linked to a switch of the network."""
+    net = single(mn, 1)
+    from testbed.errors import TestbedError
+    root = mn.node.Node("root", inNamespace=False)
+    with pytest.raises(TestbedError, match="root namespace.*never connects a network"):
+        net.addLink(root, net["s1"])
+    net.start()
+    assert [n.name for n in net.hosts] == ["h1"] and len(net.links) == 1      # nothing was added
+    net.stop()
+
+
 # ---------------------------------------------------------------- node
 
 def test_the_persistent_shell_keeps_directory_variables_and_jobs(mn):
