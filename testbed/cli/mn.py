@@ -76,7 +76,10 @@ def cmd_mn(args: argparse.Namespace) -> int:
     try:
         return mn.run(args)
     finally:
-        Engine.stop_all()
+        try:
+            Engine.stop_all()
+        finally:
+            compat.uninstall()
 
 
 def run_script(script: str | None, argv: list[str], module: str | None = None, examples: str | None = None) -> int:
@@ -115,7 +118,9 @@ def run_script(script: str | None, argv: list[str], module: str | None = None, e
         traceback.print_exc()
         return EXIT_FAILED
     finally:
-        sys.stdout.flush()
-        Engine.stop_all()
-        compat.uninstall()                       # and the ovs-* wrappers' folder it made
-        sys.argv, sys.path[:] = saved_argv, saved_path
+        try:
+            sys.stdout.flush()
+            Engine.stop_all()                    # a signal held during teardown is raised at its end
+        finally:
+            compat.uninstall()                   # and the ovs-* wrappers' folder it made
+            sys.argv, sys.path[:] = saved_argv, saved_path

@@ -146,13 +146,22 @@ def test_a_module_like_python_dash_m(tmp_path):
 
 # ---------------------------------------------------------------- mn options
 
+def tool_folders() -> set[str]:
+    """The ovs-* wrappers' folders testbed mn processes have made (each removes its own)."""
+    import glob
+    import tempfile
+    return set(glob.glob(os.path.join(tempfile.gettempdir(), "testbed-mn-ovs-*")))
+
+
 def test_mn_topo_and_pingall():
+    tools = tool_folders()
     proc = mn("--topo", "single,3", "--switch", "lxbr", "--controller", "none", "--test", "pingall")
     watch = Watch(proc)
     code, out = finish(proc, watch)
     assert code == 0, out
     assert "*** Results: 0% dropped (6/6 received)" in out and re.search(r"completed in [\d.]+ seconds", out)
     assert watch.leftovers() == []
+    assert tool_folders() <= tools
 
 
 def test_mn_link_options_shape_and_iperf_measures():
