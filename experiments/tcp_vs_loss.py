@@ -10,17 +10,18 @@ after ping measured the link's RTT (the minimum of 20 probes). The model:
 Its absolute value depends on the RTT: on this kernel (no netem) the RTT is the veth's
 ~0.05 ms, where the model predicts far more than the link carries; the link's rate caps
 the flow at low loss, and at high loss retransmission timeouts (200 ms minimum) dominate.
-So the check compares shape only: throughput decreases with p (no rise beyond 10 % noise), the
-least-squares log-log slope over the grid lies in [-0.8, -0.3] (the model: -0.5).
-On a kernel with netem (the stock-kernel lane, ``--vm``) add a delay (``--param delay=20ms``)
-to put the flow in the model's regime.
+So natively the check compares shape only: throughput decreases with p (no rise beyond 10 %
+noise); the slope is SKIP there, since its value depends on the machine's load. On a kernel
+with netem (the stock-kernel lane, ``--vm``) add a delay (``--param delay=20ms``) to put the
+flow in the model's regime, where the least-squares log-log slope over the grid must lie in
+[-0.8, -0.3] (the model: -0.5).
 """
 from __future__ import annotations
 
 import math
 import statistics
 
-from testbed import Plot, traffic
+from testbed import Plot, skip, traffic
 
 TOPOLOGY = "topologies/lossy_link.py"
 PARAMS = {"bw": 300.0, "delay": "", "duration": 3.0, "cc": "reno", "offload": False}
@@ -77,7 +78,15 @@ def decreases_with_loss(results):
 
 
 def slope_like_mathis(results):
-    """The log-log slope of throughput against loss lies in [-0.8, -0.3] (Mathis: -0.5)."""
+    """With a delay, the log-log slope of throughput against loss lies in [-0.8, -0.3] (Mathis: -0.5).
+
+    Without one (no netem) the RTT is the veth's 0.02-0.4 ms: the link's rate caps low loss and
+    the high-loss end is set by retransmission timeouts on an idle machine but by the model
+    itself on a loaded one (measured: slope -0.16 to -0.6 on the same machine), so the claim is
+    not measured there."""
+    if not any(results.values("delay")):
+        return skip("not measured without a delay: natively the slope depends on the machine's load "
+                    "(run with --vm --param delay=20ms)")
     curve = _curve(results)
     if len(curve) < 2:
         return False, "needs at least two loss rates"

@@ -76,7 +76,9 @@ def test_experiment_runs_and_its_claims_hold(name, tmp_path, capsys):
     assert [c["name"] for c in data["checks"]] == checks
     for check in data["checks"]:
         # the delay points need netem: on a kernel without it that check has nothing to judge
-        expected = "skip" if check["name"] == "delay_within_10_percent" and not _has_netem() else "pass"
+        # and without a delay the Mathis slope is not judged (it depends on the machine's load)
+        unmeasured = {"delay_within_10_percent": not _has_netem(), "slope_like_mathis": True}
+        expected = "skip" if unmeasured.get(check["name"]) else "pass"
         assert check["status"] == expected, check
         assert f"{expected.upper()}  {check['name']}" in captured.out
     assert os.path.isfile(os.path.join(folder, "report.html"))
