@@ -70,7 +70,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "intfoptions": ("vm", "passes in --vm (its delay step too); here its test passes as well, but only because "
                           "it stops looking when the example ends: bw and loss are right, the 15 ms delay step "
                           "is refused (netem)"),
-    "simpleperf": ("vm", "its links have a 5 ms delay (netem). In a software-emulated guest (no KVM) its UDP "
+    "simpleperf": ("vm", "its links have a 5 ms delay (netem). In a software-emulated guest its UDP "
                          "through Open vSwitch's kernel datapath measures 0.56 Mbit/s against 10 (7.3-7.8 "
                          "through a Linux bridge with the same shaping), and the test fails"),
     "linearbandwidth": ("vm", "its links have a 30 ms delay (netem). In a software-emulated guest TCP tops out "
