@@ -45,6 +45,9 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "Capture": ("testbed.run.traffic", "Capture"),
     "wait_listening": ("testbed.run.traffic", "wait_listening"),
     "kernel_features": ("testbed.kernel.caps", "features"),
+    "Shell": ("testbed.cli.shell", "Shell"),
+    "clean_stale": ("testbed.run.cleaning", "clean_stale"),
+    "switch_environments": ("testbed.run.runs", "switch_environments"),
     # experiments
     "Plot": ("testbed.lab.results", "Plot"),
     "Results": ("testbed.lab.results", "Results"),

@@ -12,14 +12,20 @@ hooks for the switches of each backend and know nothing else about either.
     refusal(topo, plan, features)    why this kernel cannot build its switches (None: it can)
     configure(ctx)                   deploy, after addresses and routes
     start(ctx)                       deploy, once every link has carrier (daemons, flows)
+    change_problem(old, new, added, removed)   why a running network cannot go from plan old to new
+    attach_ports(ctx, ports), detach_ports(ctx, ports)   run time: links added to or removed from
+                                     running switches ((node, ifname) ends); a Linux bridge port
+                                     is enslaved when its veth is made and goes with it
     forwards_nothing(plan)           its switches that forward nothing (reachability)
     probe_window(plan)               at most this many pings in flight through it (None: no limit)
+    taps_ports(plan, node)           its ports are read by packet sockets (loss then drops with XDP)
     port_security_counters(net, node, settings)
     dump_flows(net, node, datapath)  a switch's flow table (the shell's dpctl)
     environment(run_id, node)        environment of commands run in the switch's namespace
     instance(net, node)              the switch's own daemons (Open vSwitch)
     status(journal, node)            its counters read without the plan (`testbed counters`)
     flows_in_run(journal, node, datapath)   a flow table read without the plan (`testbed dpctl`)
+    environments_in_run(journal)     switch -> environment of its own daemons' tools (another process)
 """
 from __future__ import annotations
 
@@ -71,10 +77,33 @@ class SwitchBackend:
     def probe_window(self, plan) -> int | None:
         return None
 
+    def taps_ports(self, plan, node: str) -> bool:
+        """Whether switch ``node`` reads its ports with packet sockets (which see frames before
+        the netdev ingress hook, where loss is dropped otherwise)."""
+        return False
+
+    def change_problem(self, old, new, added_ends: set, removed_ends: set) -> str | None:
+        """Why a running network cannot change from plan ``old`` to ``new`` (None: it can).
+        ``added_ends``/``removed_ends``: the (node, ifname) ends of the links that come and go."""
+        if old.backend(self.name) != new.backend(self.name):
+            return f"the settings of {self.title} would change"
+        return None
+
+    def attach_ports(self, ctx, ports: list[tuple[str, str]]) -> None:
+        return None
+
+    def detach_ports(self, ctx, ports: list[tuple[str, str]]) -> None:
+        return None
+
     def port_security_counters(self, net, node: str, settings: list) -> dict:
         return {}
 
     def status(self, journal, node: str) -> dict:
+        return {}
+
+    def environments_in_run(self, journal) -> dict[str, dict[str, str]]:
+        """switch -> the environment its own daemons' tools need, for the switches of another
+        process's run that have daemons of their own (Open vSwitch)."""
         return {}
 
     def flows_in_run(self, journal, node: str, datapath: bool = False) -> str | None:

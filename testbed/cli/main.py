@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 
 from testbed import __version__
 from testbed.cli import experiments as experiment_commands
+from testbed.cli import mn as mn_command
 from testbed.cli import runs as run_commands
 from testbed.cli import vmrun
 from testbed.errors import TestbedError, UsageError
@@ -46,7 +47,7 @@ def bounded(kind: type, low: float, high: float):
 
 
 class Terminated(BaseException):
-    """SIGTERM arrived: unwind and tear down like Ctrl-C."""
+    """SIGTERM (or SIGHUP) arrived: unwind and tear down like Ctrl-C."""
 
 
 def _on_sigterm(signum, frame) -> None:
@@ -330,6 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run_commands.add_parsers(sub)
     experiment_commands.add_parsers(sub)
+
+    p = sub.add_parser("mn", help="run a Mininet script unchanged (or Mininet's mn options) on testbed",
+                       description=mn_command.__doc__.split("\n\n")[0])
+    mn_command.add_arguments(p)
+    vmrun.add_argument(p)
+    p.set_defaults(func=mn_command.cmd_mn)
     parser.description = textwrap.fill("testbed: networkx topologies built as real networks of namespaces, "
                                        "veths and bridges. Commands: " + ", ".join(sub.choices) + ".", 79)
     return parser
@@ -342,6 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return EXIT_INPUT if exc.code not in (0, None) else EXIT_OK
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    hangup = signal.signal(signal.SIGHUP, _on_sigterm)        # the terminal went away: tear down too
     try:
         if getattr(args, "vm", False):
             return vmrun.rerun(args, sys.argv[1:] if argv is None else argv)
@@ -357,6 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGHUP, hangup)
 
 
 if __name__ == "__main__":

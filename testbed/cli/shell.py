@@ -47,11 +47,15 @@ class Shell(NetworkCommands, cmd.Cmd):
     def __init__(self, net: Any, *, stdout: TextIO | None = None, tty: bool | None = None):
         super().__init__(stdout=stdout or sys.stdout)
         self.net = net
-        self.plan = net.plan
         self.tty = sys.stdin.isatty() if tty is None else tty
         self.echo = False
         self.failures = 0
         self.iperf_seconds = 5.0
+
+    @property
+    def plan(self) -> Any:
+        """The network's plan now (it changes when nodes or links are added at run time)."""
+        return self.net.plan
 
     # ------------------------------------------------------------ running
 

@@ -187,13 +187,41 @@ class NetworkCommands:
         return words[0], words[1], seconds
 
     def do_link(self, arg: str) -> None:
-        """link A B up|down [silent]: bring the links between nodes A and B up or down; silent: down
-        without losing carrier (every frame dropped), as routing protocols must detect by themselves."""
+        """link A B up|down [silent], or link A B SETTING VALUE...: bring the links between A and B
+        up or down (silent: down without losing carrier, every frame dropped, as routing protocols
+        must detect by themselves), or change their shaping while they run (bw, delay, jitter,
+        loss, queue; 'none' removes one), e.g. link h1 s1 bw 20 delay 5ms."""
         words = arg.split()
-        if len(words) not in (3, 4) or words[2] not in ("up", "down") or words[3:] not in ([], ["silent"]):
-            raise CommandError("usage: link A B up|down [silent]")
+        usage = "usage: link A B up|down [silent], or link A B SETTING VALUE... (e.g. link h1 s1 bw 20)"
+        if len(words) < 3:
+            raise CommandError(usage)
         self.net[words[0]], self.net[words[1]]
-        self.net.set_link(words[0], words[1], words[2] == "up", silent=words[3:] == ["silent"])
+        if words[2] in ("up", "down"):
+            if len(words) > 4 or words[3:] not in ([], ["silent"]):
+                raise CommandError(usage)
+            self.net.set_link(words[0], words[1], words[2] == "up", silent=words[3:] == ["silent"])
+            return
+        rest = words[2:]
+        if len(rest) % 2:
+            raise CommandError(f"{usage}; {rest[-1]!r} has no value")
+        settings = {key: _setting(value) for key, value in zip(rest[::2], rest[1::2])}
+        self.net.set_link(words[0], words[1], **settings)
+        shown = ", ".join(f"{k}={'none' if v is None else v}" for k, v in settings.items())
+        self.say(f"*** {words[0]} <-> {words[1]}: {shown}")
+
+
+def _setting(text: str) -> Any:
+    """A shaping value typed in the shell: a number stays a number, 'none' removes the setting."""
+    if text.lower() in ("none", "off"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def natural(name: str) -> list:

@@ -70,6 +70,9 @@ def rerun(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.command == "run" and args.test is None and args.commands is None:
         raise UsageError("--vm runs without a terminal: give --test TEST or -c 'COMMANDS' "
                          "(the interactive shell needs the host kernel)")
+    if args.command == "mn" and not (args.script or args.module or args.test or args.clean):
+        raise UsageError("--vm runs without a terminal: give a script, or --test TEST "
+                         "(the mn CLI needs the host kernel)")
     rwdirs = writable_dirs(args)
     for d in rwdirs:
         os.makedirs(d, exist_ok=True)

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Iterable, Iterator
 
 from testbed import backends, concerns  # noqa: F401 (importing the plug-ins registers their journal entries)
-from testbed.kernel import nsfs
+from testbed.kernel import cgroups, nsfs  # noqa: F401  (cgroups: its journal entry type)
 from testbed.kernel.journal import Entry, Journal, Netns, Removal
 from testbed.kernel.procs import in_namespaces, namespace_inode, stop_all
 
@@ -101,7 +101,7 @@ def sweep(namespaces: list[Netns]) -> int:
 
 @contextmanager
 def deferred_signals() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM until the block is done, then act on the last one that came.
+    """Hold SIGINT, SIGTERM and SIGHUP until the block is done, then act on the last one that came.
 
     Python runs signal handlers in the main thread whichever thread the kernel picked, so
     blocking the signals in the main thread alone does not keep a handler from raising
@@ -112,7 +112,7 @@ def deferred_signals() -> Iterator[None]:
         return
     arrived: list[int] = []
     previous = {sig: signal.signal(sig, lambda signum, frame: arrived.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:

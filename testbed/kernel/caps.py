@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Callable
@@ -167,6 +168,24 @@ def _kernel_results() -> tuple[dict[str, tuple[bool, str]], str]:
     return {k: (bool(v[0]), str(v[1])) for k, v in data.items()}, ""
 
 
+_prefetch: threading.Thread | None = None
+
+
+def prefetch() -> None:
+    """Start the probe in the background (a command that will plan soon, e.g. testbed mn while its
+    script imports and declares); the first user of the results waits for it."""
+    global _prefetch
+    if _prefetch is None and _kernel_results.cache_info().currsize == 0:
+        _prefetch = threading.Thread(target=_kernel_results, name="kernel-probe", daemon=True)
+        _prefetch.start()
+
+
+def _probed() -> tuple[dict[str, tuple[bool, str]], str]:
+    if _prefetch is not None:
+        _prefetch.join()
+    return _kernel_results()
+
+
 def _user_namespaces() -> tuple[bool, str]:
     try:
         with open("/proc/sys/user/max_user_namespaces") as f:
@@ -187,7 +206,7 @@ def _user_namespaces() -> tuple[bool, str]:
 @lru_cache(maxsize=1)
 def probe() -> tuple[Capability, ...]:
     """Every capability of this machine (cached per process)."""
-    results, error = _kernel_results()
+    results, error = _probed()
     caps: list[Capability] = []
     for name, (enables, remedy) in KERNEL.items():
         if name in results:
@@ -207,7 +226,7 @@ def probe() -> tuple[Capability, ...]:
 
 def features() -> frozenset[str] | None:
     """Names of the kernel features present, for planning (testbed.planning.pipeline); None if they could not be probed."""
-    results, _ = _kernel_results()
+    results, _ = _probed()
     if not results:
         return None
     return frozenset(name for name, (ok, _) in results.items() if ok)

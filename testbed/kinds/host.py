@@ -154,6 +154,8 @@ L3_ATTRS: dict[str, Attr] = table(
     Attr("interfaces", parse_devices, "in-node devices: a bridge over some of its interfaces, a dummy, "
          "a macvlan child of another node's NIC", type="dict name -> {kind, ports, ip, ip6, mac, stp, parent, mode}",
          default="{}", example="interfaces={'br0': {'kind': 'bridge', 'ports': ['nic1', 'nic2']}}"),
+    attr("auto_ip", values.boolean, "give addresses to the node's interfaces that declare none (False: only "
+         "the declared ones get one, as in Mininet)", type="bool", default="True", example="auto_ip=False"),
     attr("ipv6", values.boolean, "IPv6 in the node: addresses per LAN (besides IPv4: dual stack), routes, "
          "pingall; off by default (quiet links, fast builds) unless the topology's graph attribute ipv6=True "
          "(or --ipv6) or an 'ip6' turns it on", type="bool", default="False (the graph's ipv6)", example="ipv6=True"),

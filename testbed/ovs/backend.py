@@ -18,6 +18,7 @@ or TCP breaks). Its settings:
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import threading
@@ -67,6 +68,20 @@ ATTRS: dict[str, Attr] = table(
          "plug in", type="dict MAC -> VLAN id", example="mac_vlans={'02:00:00:00:0a:01': 10}"),
     attr("hub", values.boolean, "Open vSwitch: flood every frame (one FLOOD flow)", type="bool", default="False"),
 )
+
+
+def port_numbers(switch: str, names: list[str]) -> dict[str, int] | None:
+    """OpenFlow port numbers from Mininet-style names: N of every ``<switch>-eth<N>`` (so explicit
+    port numbers, as in Mininet's ``addLink(port2=9)``, are the switch's OpenFlow ports); None
+    when some port is named otherwise (or two share a number): then ports count by position."""
+    pattern = re.compile(rf"^{re.escape(switch)}-eth(\d+)$")
+    found = {}
+    for name in names:
+        match = pattern.match(name)
+        if match is None or int(match.group(1)) < 1:
+            return None
+        found[name] = int(match.group(1))
+    return found if len(set(found.values())) == len(found) else None
 
 
 def instance_dir(run_id: str, switch: str) -> str:
@@ -168,10 +183,12 @@ class OpenVSwitch(SwitchBackend):
             node = planned.node(spec.name)
             vlans = {(r.node, r.port): r for r in planned.concern("vlans") or ()}
             ports = []
+            numbers = port_numbers(spec.name, [i.name for i in node.interfaces if i.kind == "veth"])
             for position, intf in enumerate(node.interfaces):
                 if intf.kind == "veth":
                     v = vlans.get((spec.name, intf.name))
-                    ports.append(OvsPort(intf.name, position, v.vlan if v else None, v.trunk if v else None))
+                    ofport = numbers[intf.name] if numbers else position
+                    ports.append(OvsPort(intf.name, ofport, v.vlan if v else None, v.trunk if v else None))
             mac_vlans = spec.get("mac_vlans") or {}
             ageing = spec.get("ageing")
             records.append(OvsSwitch(
@@ -191,6 +208,11 @@ class OpenVSwitch(SwitchBackend):
 
     def probe_window(self, plan) -> int | None:
         return PROBE_WINDOW if plan.backend(self.name) else None
+
+    def taps_ports(self, plan, node: str) -> bool:
+        """The userspace datapath reads its ports with AF_PACKET sockets."""
+        switch = switch_of(plan, node)
+        return switch is not None and daemons.datapath_type(switch.datapath) == "netdev"
 
     def start(self, ctx) -> None:
         """Start and configure the private OVS of every OVS switch of the plan."""
@@ -231,6 +253,47 @@ class OpenVSwitch(SwitchBackend):
             for future in [pool.submit(bring_up, s, e.instance) for s, e in zip(switches, entries)]:
                 future.result()
 
+    # ------------------------------------------------------------ a running network changed
+
+    def change_problem(self, old, new, added_ends: set, removed_ends: set) -> str | None:
+        """Running switches may gain and lose ports of links that come and go; nothing else
+        of theirs may change (new switches are started, gone ones stopped)."""
+        before = {s.node: s for s in old.backend(self.name) or ()}
+        for switch in new.backend(self.name) or ():
+            was = before.get(switch.node)
+            if was is None:
+                continue
+            kept = tuple(p for p in was.ports if (switch.node, p.name) not in removed_ends)
+            now = tuple(p for p in switch.ports if (switch.node, p.name) not in added_ends)
+            if dataclasses.replace(was, ports=kept) != dataclasses.replace(switch, ports=now):
+                return f"Open vSwitch switch {switch.node}'s settings would change"
+            if (kept != was.ports or now != switch.ports) and (switch.mac_vlans or _has_security(new, switch.node)):
+                return (f"Open vSwitch switch {switch.node} has an OpenFlow table of its own (MAC VLANs or port "
+                        "security): its ports cannot change at run time")
+        return None
+
+    def attach_ports(self, ctx, ports: list[tuple[str, str]]) -> None:
+        """Add new link ends to running switches, with their planned OpenFlow port numbers."""
+        by_switch: dict[str, list[str]] = {}
+        for node, ifname in ports:
+            by_switch.setdefault(node, []).append(ifname)
+        for node, names in by_switch.items():
+            switch = switch_of(ctx.plan, node)
+            if daemons.datapath_type(switch.datapath) == "netdev":
+                _offloads_off(ctx, {node}, only={(node, n) for n in names})
+            args: list[str] = []
+            for name in names:
+                port = switch.port(name)
+                args += ["--", "add-port", node, name, "--", "set", "interface", name, f"ofport_request={port.ofport}"]
+            inst = daemons.Instance(node, ctx.ns(node), instance_dir(ctx.run_id, node))
+            inst.vsctl(*args, error=DeployError)
+
+    def detach_ports(self, ctx, ports: list[tuple[str, str]]) -> None:
+        for node, ifname in ports:
+            inst = daemons.Instance(node, ctx.ns(node), instance_dir(ctx.run_id, node))
+            if os.path.exists(inst.sock):
+                inst.vsctl("--if-exists", "del-port", node, ifname, error=DeployError)
+
     def port_security_counters(self, net, node: str, settings: list) -> dict:
         return ovs_portsec.read_counters(self.dump_flows(net, node), switch_of(net.plan, node), settings)
 
@@ -246,6 +309,9 @@ class OpenVSwitch(SwitchBackend):
             raise UsageError("the network is not running")
         return find(net.journal, node)
 
+    def environments_in_run(self, journal) -> dict[str, dict[str, str]]:
+        return {node: {var: inst.dir for var in daemons.OVS_ENV} for node, inst in instances_of(journal).items()}
+
     def flows_in_run(self, journal, node: str, datapath: bool = False) -> str | None:
         inst = instances_of(journal).get(node)
         return None if inst is None else dump_flows(inst, datapath)
@@ -259,10 +325,18 @@ class OpenVSwitch(SwitchBackend):
         return {"ports": ports} if ports else {}
 
 
-def _offloads_off(ctx, netdev_switches: set[str]) -> None:
-    """tx checksum offload off on both ends of every link of a userspace-datapath switch."""
+def _has_security(plan, node: str) -> bool:
+    security = plan.concern("portsec")
+    return bool(security and security.of(node))
+
+
+def _offloads_off(ctx, netdev_switches: set[str], only: set[tuple[str, str]] | None = None) -> None:
+    """tx checksum offload off on both ends of every link of a userspace-datapath switch
+    (``only``: of the links with one of these switch ends)."""
     by_node: dict[str, list[str]] = {}
     for link in ctx.plan.links:
+        if only is not None and link.a not in only and link.b not in only:
+            continue
         if link.a[0] in netdev_switches or link.b[0] in netdev_switches:
             for node, ifname in (link.a, link.b):
                 by_node.setdefault(node, []).append(ifname)

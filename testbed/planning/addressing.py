@@ -116,8 +116,8 @@ def network_of(segment, addresses) -> str | None:
 def assign_addresses(topo, segments, declared: dict[tuple[str, str], str]) -> dict[tuple[str, str], str]:
     """(node, ifname) -> CIDR: the declared ones, then per segment a subnet (its declared one,
     or a fresh one from the pool sized to fit) with gateways (routers, NATs) numbered first,
-    then the others in graph order. Interfaces asking DHCP (ip="dhcp") and those of nodes
-    without IPv4 (ip=None) get none.
+    then the others in graph order. Interfaces asking DHCP (ip="dhcp"), those of nodes
+    without IPv4 (ip=None) and those of nodes with auto_ip=False get none.
 
     Raises ValueError when the pool or a subnet runs out.
     """
@@ -142,7 +142,8 @@ def assign_addresses(topo, segments, declared: dict[tuple[str, str], str]) -> di
         net = net or auto
         if net is None:
             continue
-        todo = [m for m in seg.interfaces if m not in declared and m not in dynamic and m[0] not in without]
+        todo = [m for m in seg.interfaces if m not in declared and m not in dynamic and m[0] not in without
+                and topo.node(m[0]).get("auto_ip", True) is not False]
         _number(topo, net, todo, [declared[m] for m in seg.interfaces if m in declared], result)
     return result
 

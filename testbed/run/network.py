@@ -5,9 +5,10 @@
         result = net.pingall()
         net.link_down("h1", "s1")
 
-Node handles are in node.py, pingall in pingall.py; this module is the lifecycle (build,
-run-time services of the concerns, kinds' start hooks, teardown), links and the
-concerns' and backends' run-time views (counters, flows).
+Node handles are in node.py, pingall in pingall.py, changes to a running network
+(add_node, add_link, set_link with shaping, remove_link, remove_node) in changes.py; this
+module is the lifecycle (build, run-time services of the concerns, kinds' start hooks,
+teardown), links and the concerns' and backends' run-time views (counters, flows).
 """
 from __future__ import annotations
 
@@ -23,15 +24,16 @@ import networkx as nx
 from testbed import backends, concerns, kinds
 from testbed.concerns import portsec
 from testbed.deploy import build
-from testbed.deploy.context import Progress, netns_name
+from testbed.deploy.context import Progress, if_indexes, netns_name
 from testbed.deploy.teardown import deferred_signals, teardown
 from testbed.errors import CommandFailed, DeployError, EnvironmentProblem, UsageError
-from testbed.kernel import caps, linkstate, nft, nsfs
+from testbed.kernel import caps, cgroups, linkstate, nft, nsfs
 from testbed.kernel.journal import File, Journal, Process, new_run_id, run_dir
 from testbed.kernel.procs import process_start_time, stop_signal
 from testbed.model.plan import Plan
 from testbed.planning.pipeline import plan as make_plan
 from testbed.planning.reach import Reachability
+from testbed.run import changes
 from testbed.run import pingall as pingall_module
 from testbed.run.node import Node
 from testbed.run.pingall import PairResult, PingallResult
@@ -85,6 +87,11 @@ class Network:
         self.silent: set[int] = set()                   # ... of those, the ones down without losing carrier
         self._cut: set[tuple[str, str]] = set()        # link ends dropping every frame (silent failures)
         self.converged = False                         # routing settled since the last link change
+        # what run-time changes need: the graph (None when built from a Plan), interface indexes
+        self._graph = changes.clone(topology) if isinstance(topology, nx.Graph) else None
+        self._switch = switch
+        self._batch: changes.Batch | None = None
+        self.index: dict[tuple[str, str], int] = {}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -104,6 +111,7 @@ class Network:
             self.worker.close()
             self.worker = None
             raise
+        self.index = if_indexes(self.plan)
         self.nodes = {n.name: Node(self, n, netns_name(self.run_id, n.name), self._environment(n.name))
                       for n in self.plan.nodes}
         try:
@@ -222,6 +230,33 @@ class Network:
             time.sleep(0.05)
         raise ServiceError(f"{what} was not ready within {timeout:.0f} s")
 
+    # ------------------------------------------------------------ CPU limits
+
+    def limit_cpu(self, node: str, fraction: float, period_us: int = 100_000, pids: Sequence[int] = ()) -> None:
+        """Let the processes started in ``node`` from now on (and ``pids``, already running there)
+        use ``fraction`` of one CPU (0.5: half a CPU per ``period_us``), through a cgroup of the
+        run (v2 or v1)."""
+        if not 0 < fraction <= (os.cpu_count() or 1):
+            raise UsageError(f"limit_cpu({node!r}, {fraction}): give a fraction of a CPU above 0 "
+                             f"(at most {os.cpu_count() or 1}, this machine's CPUs)")
+        handle = self[node]
+        tree = cgroups.hierarchy()
+        paths = cgroups.node_paths(tree, self.run_id, node)
+        self.journal.record([cgroups.Cgroup(p) for p in paths])
+        cgroups.create(paths)
+        leaves = [p for p in paths if os.path.basename(p) == node]
+        cgroups.set_quota(tree, leaves[0], fraction, period_us)
+        handle.cgroups = leaves
+        for pid in pids:
+            cgroups.join(leaves, pid)
+
+    def cpu_seconds(self, node: str) -> float:
+        """CPU time used by the processes of ``node`` that are CPU-limited (limit_cpu)."""
+        handle = self[node]
+        if not handle.cgroups:
+            raise UsageError(f"node {node!r} has no CPU limit (Network.limit_cpu) to read its CPU time from")
+        return cgroups.usage_seconds(cgroups.hierarchy(), handle.cgroups[-1])
+
     # ------------------------------------------------------------ links
 
     def link(self, a: str, b: str) -> list:
@@ -231,8 +266,12 @@ class Network:
             raise UsageError(f"no link between {a!r} and {b!r}")
         return found
 
-    def set_link(self, a: str, b: str, up: bool, silent: bool = False) -> None:
-        """Bring both ends of every link between a and b up or down.
+    def set_link(self, a: str, b: str, up: bool | None = None, silent: bool = False, *, key: Any = None,
+                 **settings: Any) -> None:
+        """Change the links between a and b: ``up`` brings both ends up or down; shaping
+        settings (bw, delay, jitter, loss, queue: a value, a dict keyed by the sending end, or
+        None to remove one) re-plan the link's shaping and re-apply it, e.g.
+        ``net.set_link("h1", "s1", bw=20)``. What the kernel cannot do is refused first.
 
         Taking a link down makes the kernel drop the routes through it, so bringing it up
         installs the planned routes of both ends again, once their IPv6 addresses (if any)
@@ -241,6 +280,10 @@ class Network:
         a cable cut behind a media converter, so routing protocols notice only when their
         hellos stop (dead interval, BFD). ``up`` ends either.
         """
+        if settings:
+            changes.request(self, changes.shape_link(a, b, settings, key))
+        if up is None:
+            return
         links = self.link(a, b)
         ends = [end for link in links for end in (link.a, link.b)]
         if up or not silent:
@@ -286,8 +329,53 @@ class Network:
                                     f"within {timeout:.0f} s")
             time.sleep(0.01)
 
+    # ------------------------------------------------------------ changes at run time (changes.py)
+
+    def add_node(self, name: str, **attrs: Any) -> Node | None:
+        """Add a node (attributes as in a topology, ``kind`` first) to the running network;
+        returns its handle (None inside ``changes()``, until the block ends)."""
+        changes.request(self, changes.add_node(name, attrs))
+        return self.nodes.get(name)
+
+    def add_link(self, a: str, b: str, key: Any = None, **attrs: Any) -> None:
+        """Add a link (attributes as in a topology) between two nodes of the running network
+        (``key``: its key in a MultiGraph)."""
+        changes.request(self, changes.add_link(a, b, attrs, key))
+
+    def remove_link(self, a: str, b: str, key: Any = None) -> None:
+        """Remove the links between a and b (only the one with ``key`` in a MultiGraph, if given)."""
+        changes.request(self, changes.remove_link(a, b, key))
+
+    def remove_node(self, name: str) -> None:
+        """Remove a node, its links and everything running inside it."""
+        changes.request(self, changes.remove_node(name))
+
+    def changes(self):
+        """``with net.changes():`` make every change of the block together (one re-plan, one deploy)."""
+        return changes.batch(self)
+
+    def _adopt(self, graph: nx.Graph, plan: Plan, index: dict[tuple[str, str], int]) -> None:
+        """Take a changed network's graph, plan and interface indexes; refresh the node handles."""
+        if self.down:                         # links taken down keep so by their ends, not their indexes
+            ends = {frozenset((l.a, l.b)) for l in self.plan.links if l.index in self.down}
+            quiet = {frozenset((l.a, l.b)) for l in self.plan.links if l.index in self.silent}
+            self.down = {l.index for l in plan.links if frozenset((l.a, l.b)) in ends}
+            self.silent = {l.index for l in plan.links if frozenset((l.a, l.b)) in quiet}
+        self._graph, self.plan, self.index = graph, plan, index
+        self.nodes = {n.name: self.nodes[n.name] if n.name in self.nodes else
+                      Node(self, n, netns_name(self.run_id, n.name), self._environment(n.name)) for n in plan.nodes}
+        for n in plan.nodes:
+            self.nodes[n.name].plan = n
+        self._reach = None
+        self._live_plan = with_addresses(plan, self.leases) if self.leases else None
+
+    @property
+    def graph(self) -> nx.Graph | None:
+        """The graph the network was built from, with the changes made at run time (a copy)."""
+        return None if self._graph is None else changes.clone(self._graph)
+
     def link_down(self, a: str, b: str, silent: bool = False) -> None:
-        self.set_link(a, b, False, silent)
+        self.set_link(a, b, False, silent=silent)
 
     def link_up(self, a: str, b: str) -> None:
         self.set_link(a, b, True)
@@ -321,6 +409,11 @@ class Network:
         if not self.converged:
             self.converge()
         return pingall_module.pingall(self, hosts, count, timeout)
+
+    def ping_pairs(self, pairs: Sequence[tuple[str, str]], count: int = 1,
+                   timeout: float = 1.0) -> list[tuple[int, int, list[float]]]:
+        """Ping (node, address) pairs at once: (sent, received, RTTs in ms) each (pingall.ping_pairs)."""
+        return pingall_module.ping_pairs(self, pairs, count, timeout)
 
     def install_static_arp(self) -> int:
         """Add permanent neighbour entries between every pair of addresses on each LAN."""

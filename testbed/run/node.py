@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from testbed import kinds
 from testbed.errors import CommandFailed
-from testbed.kernel import linkstate
+from testbed.kernel import cgroups, linkstate
 from testbed.model.plan import Node as NodePlan
 from testbed.run import traffic
 
@@ -35,6 +35,7 @@ class Node:
         # and what the node's kind, backend or concerns add (an OVS switch: its own OVS's folders; a
         # router running routing daemons: PATH first finds the vtysh of its own daemons)
         self.environment = {"TESTBED_RUN": net.run_id, "TESTBED_NODE": plan.name, **(environment or {})}
+        self.cgroups: list[str] = []          # cgroups its processes join (Network.limit_cpu)
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.name} in netns {self.netns}>"
@@ -99,6 +100,14 @@ class Node:
     def popen(self, command: str | Sequence[str], **kwargs: Any) -> subprocess.Popen:
         """Start a command inside the node; it is journaled and stopped at teardown."""
         kwargs.setdefault("start_new_session", True)
+        if self.cgroups:
+            paths, then = list(self.cgroups), kwargs.get("preexec_fn")
+
+            def enter() -> None:                  # in the child, before it runs the command
+                cgroups.join(paths)
+                if then is not None:
+                    then()
+            kwargs["preexec_fn"] = enter
         env = dict(kwargs.get("env") or os.environ)
         for var, value in self.environment.items():
             if var == "PATH":

@@ -141,10 +141,30 @@ def pingall(net: "Network", hosts: Sequence[str] | None = None, count: int = 1, 
                 pairs.append(PairResult(src, dst, ip, 0, 0, net.reachability.expected(src, dst, which), family=family))
     # a host without an address has nothing to ping (0.0.0.0 would answer from the sender itself)
     probed = [p for p in pairs if p.dst_ip is not None]
-    probes = [icmp.Probe(net[p.src].netns, p.dst_ip) for p in probed]
     most = max((sum(1 for p in probed if p.family == f) for f in found), default=0)
     if net.arp == "auto" and not net.static_arp and most > ARP_DYNAMIC_MAX_PAIRS:
         install_static_arp(net)
+    for pair, probe in zip(probed, _mesh(net, [(p.src, p.dst_ip) for p in probed], count, timeout)):
+        pair.sent, pair.received = probe.sent, probe.received
+        pair.rtt_ms = min(probe.rtts) if probe.rtts else None
+    return PingallResult(names, pairs)
+
+
+def ping_pairs(net: "Network", pairs: Sequence[tuple[str, str]], count: int = 1,
+               timeout: float = 1.0) -> list[tuple[int, int, list[float]]]:
+    """Ping each (node, address) pair at once, whatever the plan expects: (sent, received,
+    round-trip times in ms) for each, in order. For addresses set at run time (setIP...).
+    As pingall, with arp="auto" more pairs than the shared neighbour table holds get the
+    plan's permanent neighbour entries first."""
+    for src, _ in pairs:
+        net[src]
+    if net.arp == "auto" and not net.static_arp and len(pairs) > ARP_DYNAMIC_MAX_PAIRS:
+        install_static_arp(net)
+    return [(p.sent, p.received, list(p.rtts or ())) for p in _mesh(net, list(pairs), count, timeout)]
+
+
+def _mesh(net: "Network", pairs: list[tuple[str, str]], count: int, timeout: float) -> list[icmp.Probe]:
+    probes = [icmp.Probe(net[src].netns, ip) for src, ip in pairs]
     window = STATIC_WINDOW if net.static_arp else DYNAMIC_WINDOW
     for backend in backends.REGISTRY.values():
         limit = backend.probe_window(net.plan)
@@ -152,16 +172,13 @@ def pingall(net: "Network", hosts: Sequence[str] | None = None, count: int = 1, 
             window = min(window, limit)
     icmp.mesh(lambda ns, family: net.worker.run_inside(ns, icmp.open_socket, family), probes, count=count,
               timeout=timeout, window=window)
-    for pair, probe in zip(probed, probes):
-        pair.sent, pair.received = probe.sent, probe.received
-        pair.rtt_ms = min(probe.rtts) if probe.rtts else None
-    return PingallResult(names, pairs)
+    return probes
 
 
 def install_static_arp(net: "Network") -> int:
     """Add permanent neighbour entries (ARP, and IPv6 neighbour discovery's) between every pair
     of addresses of one family on each LAN."""
-    index = if_indexes(net.plan)
+    index = getattr(net, "index", None) or if_indexes(net.plan)
     entries = static_neighbours(net.plan)
 
     def add(node: str, items) -> None:

@@ -28,7 +28,7 @@ LAYERS = [
     ("deploy", ("testbed.deploy",)),
     ("run", ("testbed.run",)),
     ("lab, views, vm", ("testbed.lab", "testbed.views", "testbed.vm", "testbed.compat")),
-    ("cli", ("testbed.cli",)),
+    ("cli", ("testbed.cli", "testbed.mn")),
 ]
 # Inside the plug-in layer: concerns know no backend; only the backends registry names OVS.
 OVS_ENTRY = "testbed.backends"

@@ -258,7 +258,7 @@ def test_unknown_node_attribute_suggests():
 def test_unknown_node_attribute_lists_known():
     assert one_message(pair(colour="red")) == (
         "node 'h1': unknown attribute 'colour' for kind 'host' "
-        "(known: default_route, dhcp_server, interfaces, ip, ip6, ipv6, mac, routes, sysctls)")
+        "(known: auto_ip, default_route, dhcp_server, interfaces, ip, ip6, ipv6, mac, routes, sysctls)")
 
 
 def test_free_attributes_are_allowed():

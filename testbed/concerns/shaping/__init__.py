@@ -17,7 +17,10 @@ Mechanisms, per direction (interface x sending to its peer y):
     delay/jitter/loss     x: netem root 1: (when the kernel has netem); with bw the htb
                           tree hangs below it (netem 1: -> htb 2: -> class 2:1 -> pfifo 10:)
     loss without netem    y: nftables netdev ingress drop, ``numgen random`` (silent to the
-                          sender, like loss on a wire; an egress drop would be reported to it)
+                          sender, like loss on a wire; an egress drop would be reported to it);
+                          where y is a port of a switch that reads its ports with packet
+                          sockets (Open vSwitch's userspace datapath), which see frames before
+                          that hook, an XDP drop program instead (testbed/kernel/xdp.py)
     queue alone           x: pfifo root limit queue (matters only when x is the bottleneck)
 
 Without netem, delay and jitter are refused before anything is built.
@@ -32,7 +35,7 @@ from testbed.concerns.base import Concern
 from testbed.concerns.shaping.units import (ATTRS, DEFAULT_QUEUE, FRAME, PARSERS, SettingError, format_rate,
                                             format_time, parse_loss, parse_queue, parse_rate, parse_time)
 from testbed.errors import Problem
-from testbed.kernel import nft, tc
+from testbed.kernel import nft, tc, xdp
 from testbed.model.schema import Attr, table
 from testbed.model.tc import Qdisc
 
@@ -260,15 +263,20 @@ class Shaping(Concern):
         for done, (node, items) in enumerate(by_node.items(), start=1):
             qdiscs = [(ctx.index[(node, r.interface)], f"{node}/{r.interface}", r.qdiscs) for r in items if r.qdiscs]
             drops = [(r.interface, r.ingress_loss) for r in items if r.ingress_loss]
-            ctx.worker.run_inside(ctx.ns(node), _shape_here, node, qdiscs, drops)
+            backend = ctx.backend(node) if drops else None
+            tapped = backend is not None and backend.taps_ports(ctx.plan, node)
+            ctx.worker.run_inside(ctx.ns(node), _shape_here, node, qdiscs, drops, tapped)
             ctx.tick("shaping", done, len(by_node))
 
 
-def _shape_here(node: str, qdiscs, drops) -> None:
-    """(worker thread, inside the node) apply the egress qdiscs, then the ingress drops."""
+def _shape_here(node: str, qdiscs, drops, tapped: bool = False) -> None:
+    """(worker thread, inside the node) apply the egress qdiscs, then the ingress drops
+    (XDP where packet sockets read the ports, ``tapped``; nftables otherwise)."""
     if qdiscs:
         tc.apply_all(qdiscs)
-    if drops:
+    if drops and tapped:
+        xdp.apply_loss(drops)
+    elif drops:
         try:
             nft.apply_ingress_loss(drops)
         except nft.NftError as exc:
