@@ -61,7 +61,7 @@ class NAT(Node):
         if not outside:
             raise UsageError(f"NAT {name}: give inetIntf, the NAT's interface towards the outside part of the "
                              "network (testbed never connects a NAT to this machine's own uplink)")
-        attrs: dict[str, Any] = {"kind": "nat", "outside": outside, "auto_ip": False, "ipv6": True}
+        attrs: dict[str, Any] = {"kind": "nat", "outside": outside, "auto_ip": False}   # (IPv4 only)
         if params.get("ip"):
             attrs["ip"] = cidr(params["ip"])
         return attrs

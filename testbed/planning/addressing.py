@@ -165,12 +165,13 @@ def assign_addresses6(topo, segments, declared: dict[tuple[str, str], str],
     """(node, ifname) -> IPv6 CIDR for every interface of a node with IPv6 on: the declared
     ones, then per segment its declared prefix or the next free /64 of the topology's
     ``ipv6_base``, gateways numbered first (::1), then the others in graph order; interfaces
-    of ip6="slaac" their EUI-64 address of the prefix (from ``macs``).
+    of ip6="slaac" their EUI-64 address of the prefix (from ``macs``). Nodes with
+    auto_ip=False get only the addresses they declare (and link-local ones, from the kernel).
 
     Raises ValueError when the base or a prefix runs out.
     """
     base = ipaddress.ip_network(topo.attrs.get("ipv6_base", DEFAULT_IPV6_BASE))
-    on = {n.name for n in topo.nodes if n.ipv6}
+    on = {n.name for n in topo.nodes if n.ipv6 and n.get("auto_ip", True) is not False}   # numbered here
     slaac = slaac_interfaces(topo) if macs is not None else set()
     result = dict(declared)
     nets: list = []

@@ -369,3 +369,15 @@ def test_an_explicit_default_route_replaces_its_own_family_only():
     g.nodes["h2"]["default_route"] = "r1"                                 # a router's name is both families'
     assert one_message(g) == ("node 'h2': has default_route 'r1' and a route to ::/0 in 'routes': two default "
                               "routes (keep one of them)")
+
+
+def test_auto_ip_false_numbers_neither_family():
+    # as in Mininet: IPv6 on (link-local addresses from the kernel), and only the declared addresses
+    g = routed(ipv6=True)
+    g.nodes["h1"]["auto_ip"] = False
+    g.nodes["h2"]["auto_ip"] = False
+    g.nodes["h2"]["ip6"] = "2001:db8:0:9::2/64"
+    p = plan(g)
+    assert addresses(p, "h1") == []
+    assert addresses(p, "h2") == ["2001:db8:0:9::2/64"]
+    assert any(":" in a for a in addresses(p, "h3")) and any("." in a for a in addresses(p, "h3"))
