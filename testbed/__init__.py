@@ -45,6 +45,9 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "Capture": ("testbed.run.traffic", "Capture"),
     "wait_listening": ("testbed.run.traffic", "wait_listening"),
     "kernel_features": ("testbed.kernel.caps", "features"),
+    "QueueMonitor": ("testbed.run.monitor", "QueueMonitor"),
+    "TcpMonitor": ("testbed.run.monitor", "TcpMonitor"),
+    "PingTrain": ("testbed.run.monitor", "PingTrain"),
     # experiments
     "Plot": ("testbed.lab.results", "Plot"),
     "Results": ("testbed.lab.results", "Results"),

@@ -17,6 +17,12 @@ Link attributes (Mininet's TCLink vocabulary, with exact meanings):
     loss    percent of the frames an end sends that never arrive (0-100); a ping
             round trip over a link lossy both ways then loses 1 - (1 - p)^2.
     queue   packets that may wait for the link (the rate limiter's queue, tail drop).
+    ecn     K, in packets: ECN marking at the rate limiter's queue, as DCTCP's switches do.
+            A RED queue (instantaneous, not averaged: W = 1) marks every ECN-capable
+            packet that finds K full frames (K x 1514 bytes) or more waiting, and drops
+            one that is not ECN-capable there; the queue still holds ``queue`` packets'
+            bytes at most (tail drop). Needs a bw in the same direction (the queue only
+            builds where the rate limit is) and a kernel with RED (CONFIG_NET_SCH_RED).
 
 Per direction: any of them may be a dict keyed by the link's node names, and the value
 under a node applies to what that node sends; a node left out gets no such setting.
@@ -27,6 +33,8 @@ An asymmetric access link, 2 Mbit/s up and 10 down from the host's side:
 Mechanisms, per direction (interface x sending to its peer y):
 
     bw (+ queue)          x: htb root 1:, class 1:1 at the rate, pfifo 10: (limit queue)
+    bw + ecn              x: the same with red 10: instead of the pfifo (bytes: limit
+                          queue x 1514, min K x 1514, max one byte more, ecn)
     delay/jitter/loss     x: netem root 1: (when the kernel has netem); with bw the htb
                           tree hangs below it (netem 1: -> htb 2: -> class 2:1 -> pfifo 10:)
     loss without netem    y: nftables netdev ingress drop, ``numgen random`` (silent to the
@@ -44,8 +52,8 @@ from typing import Any, Collection, Iterable, Mapping
 
 from testbed.topology import values as checks
 
-ATTRS = ("bw", "delay", "jitter", "loss", "queue")
-ALL_FEATURES = frozenset({"netem", "htb", "nft-netdev"})
+ATTRS = ("bw", "delay", "jitter", "loss", "queue", "ecn")
+ALL_FEATURES = frozenset({"netem", "htb", "nft-netdev", "red"})
 
 RATE_MIN, RATE_MAX = 1_000, 100_000_000_000        # bit/s: 1 kbit/s .. 100 Gbit/s
 TIME_MAX_US = 60_000_000                           # 60 s
@@ -140,7 +148,8 @@ def parse_queue(value: Any) -> int:
     return value
 
 
-PARSERS = {"bw": parse_rate, "delay": parse_time, "jitter": parse_time, "loss": parse_loss, "queue": parse_queue}
+PARSERS = {"bw": parse_rate, "delay": parse_time, "jitter": parse_time, "loss": parse_loss, "queue": parse_queue,
+           "ecn": parse_queue}
 
 
 def format_rate(bits: int) -> str:
@@ -165,6 +174,7 @@ class Direction:
     jitter: int | None = None        # microseconds
     loss: float | None = None        # percent
     queue: int | None = None         # packets
+    ecn: int | None = None           # packets: the marking threshold K
 
     @property
     def empty(self) -> bool:
@@ -199,6 +209,12 @@ def setting_problems(settings: Mapping[str, Any], ends: tuple[Any, Any]) -> list
             if d.jitter and not d.delay:
                 problems.append((f"jitter from {end!r} without a delay",
                                  "jitter varies a delay: set delay too, e.g. delay='10ms', jitter='2ms'"))
+            if d.ecn and not d.bw:
+                problems.append((f"ecn from {end!r} without a bw",
+                                 "a queue to mark builds only behind a rate limit: set bw in the same direction"))
+            if d.ecn and d.ecn >= (d.queue or DEFAULT_QUEUE):
+                problems.append((f"ecn {d.ecn} from {end!r} is not below the queue ({d.queue or DEFAULT_QUEUE} packets)",
+                                 "mark below the tail-drop limit: a smaller ecn or a larger queue"))
     return problems
 
 
@@ -223,11 +239,11 @@ def direction(settings: Mapping[str, Any], sender: Any) -> Direction:
 class Qdisc:
     """One tc object on an interface's egress: a qdisc or (``object`` "class") an htb class.
 
-    Units of ``options``: rate bit/s, burst and quantum bytes, delay and jitter
-    microseconds, loss percent, limit packets.
+    Units of ``options``: rate and bandwidth bit/s, burst and quantum bytes, delay and
+    jitter microseconds, loss percent, limit packets (red: limit, min, max, avpkt bytes).
     """
 
-    kind: str                                  # "htb", "pfifo", "netem"
+    kind: str                                  # "htb", "pfifo", "netem", "red"
     handle: str                                # "1:" for a qdisc, "1:1" for a class
     parent: str                                # "root" or the class it hangs from
     options: tuple[tuple[str, Any], ...] = ()
@@ -285,10 +301,18 @@ def egress_qdiscs(d: Direction, netem: bool) -> tuple[Qdisc, ...]:
         result.append(Qdisc("htb", f"{major}:1", f"{major}:", (
             ("rate", d.bw), ("ceil", d.bw), ("burst", htb_burst(d.bw)), ("cburst", htb_burst(d.bw)),
             ("quantum", htb_quantum(d.bw))), object="class"))
-        result.append(Qdisc("pfifo", "10:", f"{major}:1", (("limit", d.queue or DEFAULT_QUEUE),)))
+        result.append(red_queue(d, f"{major}:1") if d.ecn else
+                      Qdisc("pfifo", "10:", f"{major}:1", (("limit", d.queue or DEFAULT_QUEUE),)))
     elif d.queue and not uses_netem:
         result.append(Qdisc("pfifo", "10:", "root", (("limit", d.queue),)))
     return tuple(result)
+
+
+def red_queue(d: Direction, parent: str) -> Qdisc:
+    """The marking queue of ``ecn``: RED on the instantaneous backlog, thresholds in whole frames."""
+    return Qdisc("red", "10:", parent, (
+        ("limit", (d.queue or DEFAULT_QUEUE) * FRAME), ("min", d.ecn * FRAME), ("max", d.ecn * FRAME + 1),
+        ("avpkt", FRAME), ("bandwidth", d.bw), ("wlog", 0), ("probability", 1.0), ("ecn", True)))
 
 
 def plan_link(settings: Mapping[str, Any], a: tuple[str, str], b: tuple[str, str],
@@ -321,6 +345,8 @@ def needs(settings: Mapping[str, Any], ends: Iterable[str]) -> dict[str, set[str
             wanted.setdefault("htb", set()).add("bw")
         if d.loss:
             wanted.setdefault("loss", set()).add("loss")
+        if d.ecn:
+            wanted.setdefault("red", set()).add("ecn")
     return wanted
 
 

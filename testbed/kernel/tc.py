@@ -10,6 +10,7 @@ from typing import Any, Iterable
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError as PyrNetlinkError
 
+from testbed.kernel import red
 from testbed.kernel.netlink import NetlinkError
 from testbed.concerns.shaping import Qdisc
 
@@ -42,6 +43,15 @@ def _kwargs(q: Qdisc) -> dict[str, Any]:
 def apply(ipr: IPRoute, index: int, ifname: str, qdiscs: Iterable[Qdisc]) -> None:
     """Create the planned objects on interface ``index`` in order; NetlinkError names the failure."""
     for q in qdiscs:
+        if q.kind == "red":                        # pyroute2 has no RED: red.py encodes it
+            o = dict(q.options)
+            try:
+                red.add(index, handle(q.handle), handle(q.parent), red.RedParams(
+                    limit=o["limit"], qth_min=o["min"], qth_max=o["max"], avpkt=o["avpkt"], bandwidth=o["bandwidth"],
+                    wlog=o["wlog"], probability=o["probability"], ecn=o["ecn"]))
+            except OSError as exc:
+                raise NetlinkError(exc.errno or 0, f"add red qdisc {q.handle} on {ifname}") from None
+            continue
         command = "add-class" if q.object == "class" else "add"
         try:
             ipr.tc(command, q.kind, index, handle(q.handle), parent=handle(q.parent), **_kwargs(q))
