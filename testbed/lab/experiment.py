@@ -9,6 +9,10 @@ An experiment file is a Python module (nothing may run at import) with these nam
     REPEAT = 3                           # runs per grid point (optional, default 1)
     SEED = 0                             # base of the per-run random seeds (optional)
     TABLE = ["rx_bytes"]                 # columns of the printed table (optional)
+    QUICK = {"duration": 1, "kind": ["hub"]}   # what --param quick=true stands for (optional;
+                                          # needs "quick": False in PARAMS)
+    TOLERANCES = {"rx_bytes": 0.05}      # how far `--rerun` may find a column from the stored
+                                          # one: a fraction of it (0.05), or ("abs", 2000)
 
     def run(net, params):                # required: drive traffic on the running network
         ...                              # and return one measurement (a dict) or several
@@ -34,6 +38,9 @@ attributes ``point``, ``repetition``, ``seed`` and ``artifact(name)`` (a path in
 folder for files such as packet captures). Python's ``random`` is seeded with ``seed``
 before each call. A measurement's values are scalars (str, int, float, bool, None) or,
 for results.json only, lists and dicts (e.g. per-interval series).
+
+``--param quick=true`` (the tests' variant) applies QUICK: each of its parameters takes
+that value (a GRID key: that list) unless ``--param`` sets it too.
 
 Checks take a :class:`testbed.lab.results.Results` (``where``, ``by``, ``mean``, ``values``...)
 and return ``(ok, message)``; the first line of the docstring states the claim. Plots are
@@ -96,6 +103,8 @@ class Experiment:
     plots: list[Plot] = field(default_factory=list)
     table: list[str] | None = None
     description: str = ""
+    quick: dict[str, Any] = field(default_factory=dict)
+    tolerances: dict[str, Any] = field(default_factory=dict)
 
 
 def _import(path: str):
@@ -143,6 +152,8 @@ def load_experiment(path: str, topology_required: bool = True) -> Experiment:
     checks = list(getattr(module, "CHECKS", []))
     plots = list(getattr(module, "PLOTS", []))
     table = getattr(module, "TABLE", None)
+    quick = getattr(module, "QUICK", {})
+    tolerances = getattr(module, "TOLERANCES", {})
     if not isinstance(params, dict):
         problems.append("PARAMS must be a dict of parameter -> value")
         params = {}
@@ -162,6 +173,17 @@ def load_experiment(path: str, topology_required: bool = True) -> Experiment:
     problems += [f"PLOTS[{i}] is not a Plot" for i, p in enumerate(plots) if not isinstance(p, Plot)]
     if table is not None and not (isinstance(table, (list, tuple)) and all(isinstance(c, str) for c in table)):
         problems.append("TABLE must be a list of column names")
+    if not isinstance(quick, dict):
+        problems.append("QUICK must be a dict of parameter -> value (a list for a GRID key)")
+        quick = {}
+    elif quick and "quick" not in params:
+        problems.append('QUICK needs "quick": False in PARAMS (--param quick=true applies it)')
+    unknown = sorted(set(quick) - set(params) - set(grid) - set(keys))
+    if unknown:
+        problems.append(f"QUICK sets {', '.join(unknown)}, which are neither in PARAMS, GRID nor the topology's")
+    problems += [f"QUICK[{k!r}] must be a non-empty list (it replaces a GRID key)"
+                 for k in quick if k in grid and not (isinstance(quick[k], (list, tuple)) and quick[k])]
+    problems += tolerance_problems(tolerances)
     reserved = sorted((set(params) | set(grid)) & set(ID_COLUMNS))
     if reserved:
         problems.append(f"parameter names {', '.join(reserved)} are reserved for result columns")
@@ -175,7 +197,20 @@ def load_experiment(path: str, topology_required: bool = True) -> Experiment:
         source_sha256=provenance.sha256_text(source), topology=resolved or str(topology),
         topology_keys=keys, params=dict(params), grid={k: list(v) for k, v in grid.items()},
         repeat=repeat, seed=seed, run=run, checks=checks, plots=plots,
-        table=list(table) if table else None, description=doc.splitlines()[0] if doc else "")
+        table=list(table) if table else None, description=doc.splitlines()[0] if doc else "",
+        quick=dict(quick), tolerances=dict(tolerances) if isinstance(tolerances, dict) else {})
+
+
+def tolerance_problems(tolerances: Any) -> list[str]:
+    """What is wrong with a TOLERANCES dict: column -> fraction, or ("abs", amount)."""
+    if not isinstance(tolerances, dict):
+        return ["TOLERANCES must be a dict of column -> a fraction (0.05) or (\"abs\", amount)"]
+    problems = []
+    for column, value in tolerances.items():
+        number = value[1] if isinstance(value, (tuple, list)) and len(value) == 2 and value[0] == "abs" else value
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or number < 0:
+            problems.append(f"TOLERANCES[{column!r}] = {value!r}: give a fraction (0.05) or (\"abs\", amount)")
+    return problems
 
 
 # ------------------------------------------------------------------ grid
@@ -197,6 +232,14 @@ def apply_overrides(exp: Experiment, raw: Mapping[str, str]) -> tuple[dict[str, 
         else:
             known = sorted(set(params) | set(grid) | set(exp.topology_keys))
             raise UsageError(f"--param {key}: not a parameter of {exp.name}; known: {', '.join(known)}")
+    if params.get("quick") is True and exp.quick:
+        for key, value in exp.quick.items():
+            if key in raw:
+                continue
+            if key in grid:
+                grid[key] = list(value)
+            else:
+                params[key] = value
     return params, grid
 
 
@@ -310,12 +353,15 @@ def run_experiment(exp: Experiment, *, repeat: int | None = None, overrides: Map
     started = datetime.now(timezone.utc)
     folder = new_run_folder(out, exp.name, started)
     shutil.copyfile(exp.path, os.path.join(folder, "experiment.py"))
+    if os.path.isfile(exp.topology):
+        shutil.copyfile(exp.topology, os.path.join(folder, "topology.py"))
     bar = ProgressBar(len(points) * repeat, log)
     bar.say(f"*** {exp.name}: {len(points)} grid point(s) x {repeat} repetition(s) -> {folder}")
     meta: dict[str, Any] = {
         "experiment": {"name": exp.name, "file": exp.path, "sha256": exp.source_sha256,
                        "description": exp.description, "argv": list(argv)},
-        "topology": {"file": exp.topology, "keys": list(exp.topology_keys), "networks": []},
+        "topology": {"file": exp.topology, "keys": list(exp.topology_keys), "networks": [],
+                     "sha256": provenance.file_sha256(exp.topology)},
         "params": {"fixed": params, "grid": grid, "overrides": dict(overrides or {}), "repeat": repeat,
                    "points": points},
         "seeds": {"base": exp.seed, "runs": []},

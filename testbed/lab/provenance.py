@@ -39,6 +39,27 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def file_sha256(path: str) -> str | None:
+    """sha256 of a file's bytes (None when it cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except OSError:
+        return None
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 def canonical_graph(graph: nx.Graph) -> dict[str, Any]:
     """The node and edge data of a graph in an order-independent form."""
     def norm(value: Any) -> Any:
@@ -149,7 +170,7 @@ def environment() -> dict[str, Any]:
         "tools": tool_versions(),
         "kernel": kernel_info(),
         "capabilities": process_capabilities(),
-        "host": {"cpu_count": os.cpu_count(), "hostname": platform.node()},
+        "host": {"cpu_count": os.cpu_count(), "hostname": platform.node(), "cpu_model": cpu_model()},
     }
 
 

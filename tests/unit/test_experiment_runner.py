@@ -130,7 +130,7 @@ def test_repeat_option_overrides_file(files, tmp_path):
 def test_csv_and_json_schema(files, tmp_path):
     outcome, _, _ = run(files(), tmp_path)
     folder = outcome.folder
-    assert sorted(os.listdir(folder)) == ["experiment.py", "meta.json", "plots", "results.csv", "results.json"]
+    assert sorted(os.listdir(folder)) == ["experiment.py", "meta.json", "plots", "results.csv", "results.json", "topology.py"]
     with open(os.path.join(folder, "results.csv")) as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 16
@@ -290,3 +290,39 @@ def test_summary_table_shows_mean_and_spread():
     rows = [{"point": 0, "repetition": r, "kind": "hub", "v": float(r)} for r in range(3)]
     text = summary_table(Results(rows, ["kind"]))
     assert "1 ± 1" in text and "hub" in text
+
+
+QUICK_EXPERIMENT = EXPERIMENT.replace('PARAMS = {{"n": 2, "rate": 10}}',
+                                      'PARAMS = {{"n": 2, "rate": 10, "quick": False}}\n'
+                                      'QUICK = {{"rate": 1, "size": [1]}}\nTOLERANCES = {{"value": 0.1, "noise": ("abs", 1)}}')
+
+
+def test_quick_applies_its_values_unless_given(files, tmp_path):
+    path = files(body=QUICK_EXPERIMENT.format(topology=SINGLE, second_ok=True, second_check="second"))
+    exp = experiment.load_experiment(path)
+    assert exp.quick == {"rate": 1, "size": [1]} and exp.tolerances == {"value": 0.1, "noise": ("abs", 1)}
+    assert experiment.apply_overrides(exp, {}) == ({"n": 2, "rate": 10, "quick": False},
+                                                  {"kind": ["hub", "bridge"], "size": [1, 2]})
+    params, grid = experiment.apply_overrides(exp, {"quick": "true"})
+    assert params == {"n": 2, "rate": 1, "quick": True} and grid == {"kind": ["hub", "bridge"], "size": [1]}
+    params, grid = experiment.apply_overrides(exp, {"quick": "true", "size": "2", "rate": "5"})
+    assert params["rate"] == 5 and grid["size"] == [2]
+    outcome, _, _ = run(path, tmp_path, overrides={"quick": "true"})
+    assert len(outcome.results) == 2 * 1 * 2 * 2                  # kinds x sizes x repetitions x measurements
+    meta = json.load(open(os.path.join(outcome.folder, "meta.json")))
+    assert meta["params"]["grid"]["size"] == [1] and meta["params"]["overrides"] == {"quick": "true"}
+    assert meta["topology"]["sha256"] == provenance.file_sha256(SINGLE)
+    assert open(os.path.join(outcome.folder, "topology.py")).read() == open(SINGLE).read()
+
+
+@pytest.mark.parametrize("extra, problem", [
+    ('QUICK = {{"rate": 1}}', 'QUICK needs "quick": False in PARAMS'),
+    ('PARAMS["quick"] = False\nQUICK = {{"bogus": 1}}', "QUICK sets bogus, which are neither"),
+    ('PARAMS["quick"] = False\nQUICK = {{"size": 3}}', "QUICK['size'] must be a non-empty list"),
+    ('TOLERANCES = {{"value": "loose"}}', "TOLERANCES['value'] = 'loose'"),
+    ('TOLERANCES = {{"value": ("rel", 2)}}', "TOLERANCES['value'] = ('rel', 2)"),
+])
+def test_quick_and_tolerances_are_checked(files, extra, problem):
+    body = EXPERIMENT.replace("REPEAT = 2", "REPEAT = 2\n" + extra)
+    with pytest.raises(UsageError, match=problem.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+        experiment.load_experiment(files(body=body.format(topology=SINGLE, second_ok=True, second_check="second")))

@@ -220,7 +220,7 @@ def test_unknown_link_attribute_lists_known():
     g = pair()
     g.edges["h1", "h2"]["zzz"] = 1
     assert one_message(g) == ("link h1--h2: unknown link attribute 'zzz' "
-                              "(known: bw, delay, intf, ip, jitter, label, loss, mac, meta, port, queue, trunk, vlan)")
+                              "(known: bw, delay, ecn, intf, ip, jitter, label, loss, mac, meta, port, queue, trunk, vlan)")
 
 
 @pytest.mark.parametrize("key, value, text", [
