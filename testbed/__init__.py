@@ -48,6 +48,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "QueueMonitor": ("testbed.run.monitor", "QueueMonitor"),
     "TcpMonitor": ("testbed.run.monitor", "TcpMonitor"),
     "PingTrain": ("testbed.run.monitor", "PingTrain"),
+    "read_qdiscs": ("testbed.run.monitor", "read_qdiscs"),
     # experiments
     "Plot": ("testbed.lab.results", "Plot"),
     "Results": ("testbed.lab.results", "Results"),

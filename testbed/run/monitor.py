@@ -93,6 +93,19 @@ class _Sampler:
 
 # ------------------------------------------------------------------ queues
 
+def read_qdiscs(node: Any, intf: str) -> list[qdisc_stats.QdiscStats]:
+    """The qdiscs on a node's interface now, with their counters (one netlink dump)."""
+    sock = _inside(node, qdisc_stats.open_socket)
+    try:
+        try:
+            index = _inside(node, socket.if_nametoindex, intf)
+        except OSError:
+            raise UsageError(f"{node.name} has no interface {intf!r}") from None
+        return qdisc_stats.dump(sock, index)
+    finally:
+        sock.close()
+
+
 @dataclass(frozen=True)
 class QueueSample:
     t: float
@@ -166,6 +179,7 @@ class TcpSample:
     bytes_acked: int | None
     retrans: int | None             # total retransmitted segments
     delivered_ce: int | None        # segments delivered with CE marks (ECN)
+    data_segs_out: int | None = None    # data segments sent, retransmissions included
 
 
 @dataclass
@@ -222,7 +236,7 @@ class TcpMonitor(_Sampler):
             flow.last = s
             i = s.info
             flow.samples.append(TcpSample(now, s.cwnd, i.get("snd_ssthresh"), s.rtt_ms, i.get("bytes_acked"),
-                                          i.get("total_retrans"), i.get("delivered_ce")))
+                                          i.get("total_retrans"), i.get("delivered_ce"), i.get("data_segs_out")))
 
     def _close(self) -> None:
         if self._sock is not None:
