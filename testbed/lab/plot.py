@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from testbed.lab import series_plot  # noqa: E402
 from testbed.lab.results import Plot, Results, is_number  # noqa: E402
 
 
@@ -107,11 +108,17 @@ def render(specs: Sequence[Plot], results: Results, folder: str, log: TextIO | N
         if spec.where and not results.where(**dict(spec.where)).rows:
             print(f"*** plot {spec.name}: no results with {where_text(spec.where)}; skipped", file=log)
             continue
-        if spec.kind not in ("bar", "line"):
-            print(f"*** plot {spec.name}: kind {spec.kind!r} is not bar or line; skipped", file=log)
-            continue
         path = os.path.join(folder, f"{spec.name}.png")
-        draw(spec, results, path)
+        if spec.kind in series_plot.KINDS:
+            if not series_plot.draw(spec, results, path):
+                print(f"*** plot {spec.name}: no row has a series of [t, value] pairs in {spec.ys[0]}; skipped",
+                      file=log)
+                continue
+        elif spec.kind not in ("bar", "line"):
+            print(f"*** plot {spec.name}: kind {spec.kind!r} is not bar, line, series or cdf; skipped", file=log)
+            continue
+        else:
+            draw(spec, results, path)
         written.append(path)
     if written:
         print(f"*** plots: {', '.join(written)}", file=log)

@@ -170,7 +170,9 @@ class Plot:
     """A plot of results: ``y`` (one column or several) against ``x``, one series per ``group``.
 
     Rows with equal x (and group) are repetitions: the plot shows their mean with error bars
-    of one standard deviation. kind "bar" draws grouped bars, "line" lines with markers.
+    of one standard deviation. kind "bar" draws grouped bars, "line" lines with markers;
+    "series" and "cdf" draw a list column of [t, value] pairs per row, over time in one
+    panel per ``x`` value, or as distributions (testbed.lab.series_plot).
     ``where`` keeps only rows whose columns have the given values.
     """
 
