@@ -83,7 +83,8 @@ def run(net, params):
     dropped = netem.drops - before["1:"].drops if netem else None
     frames = netem.packets - before["1:"].packets + dropped if netem else None
     cap = params["bw"] * MSS / (MSS + traffic.FRAME_HEADERS)
-    return {"measured_mbps": flow.mbps, "mathis_mbps": mathis_mbps(rtt, params["loss"]),
+    return {"variant": f"{params['cc']}{' + SACK' if params['sack'] else ', no SACK'}",
+            "measured_mbps": flow.mbps, "mathis_mbps": mathis_mbps(rtt, params["loss"]),
             "mathis_flow_rtt_mbps": mathis_mbps(flow_rtt, params["loss"]), "link_goodput_mbps": cap,
             "rtt_ms": rtt, "rtt_avg_ms": stats.rtt_avg, "flow_rtt_ms": flow_rtt,
             "retransmits": flow.retransmits, "segments_sent": sent,
@@ -161,10 +162,10 @@ def near_the_model(results):
 
 CHECKS = [ran_as_asked, decreases_with_loss, slope_like_mathis, near_the_model]
 PLOTS = [
-    Plot("throughput_vs_loss", y=("measured_mbps", "mathis_mbps", "mathis_flow_rtt_mbps"), x="loss", group="sack",
+    Plot("throughput_vs_loss", y=("measured_mbps", "mathis_mbps"), x="loss", group="variant",
          kind="line", logx=True, logy=True, title="Reno throughput vs loss: measured and the Mathis model",
          xlabel="loss (%)", ylabel="Mbit/s"),
-    Plot("segment_loss", y=("segment_loss_percent", "netem_drop_percent"), x="loss", group="sack", kind="line",
+    Plot("segment_loss", y=("segment_loss_percent", "netem_drop_percent"), x="loss", group="variant", kind="line",
          logx=True, logy=True, title="Loss the flow saw: retransmitted segments, netem drops (per frame)",
          xlabel="configured loss (%)", ylabel="%"),
     Plot("rtt", y=("rtt_ms", "flow_rtt_ms"), x="loss", kind="line", logx=True,

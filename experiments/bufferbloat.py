@@ -1,0 +1,262 @@
+"""Bufferbloat: a long TCP flow fills a big router buffer, and every packet behind it waits ~0.8 s.
+
+The CS244 bufferbloat assignment (after Gettys & Nichols, "Bufferbloat: Dark Buffers in
+the Internet", CACM 2012) on topologies/bufferbloat.py: h1 -- r1 -- h2, a 1.5 Mbit/s
+bottleneck from the router r1 to h2 with a tail-drop buffer of ``queue`` packets (100 and
+20), and where the kernel has netem a 20 ms round trip (10 ms each way on h1's link).
+
+During ``duration`` seconds: one long-lived TCP flow h1 -> h2 (iperf3, ``cc`` Reno), a ping
+train h1 -> h2 every 0.1 s, and every ``fetch_every`` seconds h2 fetches a ``page_kb`` kB
+page, then a ``object_kb`` kB object, from a Python HTTP server in h1 (curl; the fetches
+share the bottleneck and its queue with the long flow). Sampled every 0.1 s: the
+bottleneck queue's occupancy (r1's qdisc, over netlink), the long flow's congestion
+window (tcp_info, what ``ss -ti`` shows).
+
+Claims: with 100 packets the queueing delay approaches 100 x 1514 B x 8 / 1.5 Mbit/s =
+0.81 s (the largest ping RTTs reach 85 % of it, none exceeds it by more than 20 % plus
+the propagation delay), with 20 packets 0.16 s; the queue fills to its limit; the small
+object takes at least 3x longer with 100 packets than with 20 (its fetch is a few round
+trips, each up to 5x longer), the 200 kB page at least 1.25x longer (its bytes alone
+need 1.1 s of the 1.5 Mbit/s link, whatever the buffer, so its time is only partly round
+trips); and the window and the queue show the sawtooth: the window is cut at least once
+per expected cycle (at most twice counted), the queue drains well below its limit
+between cuts.
+
+This kernel has no netem: natively the propagation delay is ~0 (a few hundredths of a
+millisecond), so every RTT is queueing delay; the bloat is what the experiment is about
+and is the same. With ``--vm`` (a stock kernel) the 20 ms round trip is added.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from testbed import EnvironmentProblem, Plot, PingTrain, QueueMonitor, TcpMonitor, kernel_features, traffic, wait_listening
+
+TOPOLOGY = "topologies/bufferbloat.py"
+FRAME = 1514                                  # bytes per full frame, as the rate limiter counts
+HTTP_PORT = 8000
+
+
+def _kernel_has_netem() -> bool:
+    try:
+        return "netem" in (kernel_features() or ())
+    except Exception:              # the probe failing means: assume none
+        return False
+
+
+HAS_NETEM = _kernel_has_netem()
+PARAMS = {"bw": 1.5, "delay": "10ms" if HAS_NETEM else "", "duration": 120.0, "cc": "reno",
+          "fetch_every": 5.0, "first_fetch": 5.0, "page_kb": 200, "object_kb": 20, "quick": False}
+GRID = {"queue": [100, 20]}
+REPEAT = 2
+QUICK = {"duration": 25.0, "fetch_every": 3.0}
+TABLE = ["rtt_p90_ms", "rtt_max_ms", "bloat_ms", "queue_median", "fetch_mean_s", "object_mean_s"]
+TOLERANCES = {"rtt_p90_ms": 0.15, "rtt_max_ms": 0.15, "queue_max": 0.1, "queue_median": 0.3, "fetch_mean_s": 0.3,
+              "object_mean_s": 0.3, "flow_mbps": 0.05}
+if not HAS_NETEM:
+    print("*** bufferbloat: this kernel has no netem, so there is no propagation delay (~0.05 ms RTT): "
+          "every RTT measured is queueing delay; run with --vm for the 20 ms round trip", file=sys.stderr)
+
+
+def bloat_ms(queue: int, bw_mbps: float) -> float:
+    """How long a full queue takes to drain: queue x 1514 B x 8 / bw."""
+    return queue * FRAME * 8 / (bw_mbps * 1e6) * 1000
+
+
+def _page(folder: str, name: str, kb: int) -> str:
+    path = os.path.join(folder, name)
+    with open(path, "wb") as f:
+        f.write(random.randbytes(kb * 1000))           # seeded by the runner: the same bytes every run
+    return path
+
+
+def _fetch(h2, url: str) -> tuple[float | None, str]:
+    """One page fetch with curl in h2: (seconds, '') or (None, why it failed)."""
+    done = h2.run(["curl", "-s", "-o", "/dev/null", "--max-time", "60", "-w", "%{time_total} %{http_code}", url],
+                  timeout=90)
+    parts = done.stdout.split()
+    if done.returncode != 0 or len(parts) != 2 or parts[1] != "200":
+        return None, f"curl exited {done.returncode}: {done.stdout.strip()} {done.stderr.strip()[:100]}"
+    return float(parts[0]), ""
+
+
+def cuts(cwnds: list[int], drop: float = 0.6) -> int:
+    """How often the window fell to at most ``drop`` of the peak since the last cut (a multiplicative decrease)."""
+    count, peak = 0, None
+    for c in cwnds:
+        if c is None:
+            continue
+        if peak is None or c > peak:
+            peak = c
+        elif c <= drop * peak:
+            count += 1
+            peak = c
+    return count
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def run(net, params):
+    if shutil.which("curl") is None:
+        raise EnvironmentProblem("bufferbloat fetches its page with curl, which is not installed: apt-get install curl")
+    h1, r1, h2 = net["h1"], net["r1"], net["h2"]
+    bottleneck = net.link("r1", "h2")[0].other("h2")[1]            # r1's interface towards h2
+    h1.run(["ethtool", "-K", "h1-eth0", "tso", "off", "gso", "off"], check=True)   # one packet = one frame
+    h1.run(["sysctl", "-qw", "net.ipv4.tcp_no_metrics_save=1"], check=True)
+    idle = traffic.ping(h1, h2, count=10, interval=0.05, warmup=5)
+    www = tempfile.mkdtemp(prefix="testbed-bufferbloat-")
+    _page(www, "page.bin", params["page_kb"])
+    _page(www, "object.bin", params["object_kb"])
+    server = h1.popen([sys.executable, "-m", "http.server", str(HTTP_PORT), "--bind", h1.ip, "--directory", www],
+                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    duration = params["duration"]
+    try:
+        wait_listening(h1, HTTP_PORT, timeout=120, proc=server)   # Python starts slowly in an emulated guest
+        url = f"http://{h1.ip}:{HTTP_PORT}/"
+        flow = traffic.Flow(h1, h2, duration=duration, interval=1, extra=("-C", params["cc"]))
+        fetches: dict[str, list[list[float]]] = {"page.bin": [], "object.bin": []}
+        failures: list[str] = []
+        with QueueMonitor(r1, bottleneck, period=0.1) as queue, TcpMonitor(h1, dport=traffic.IPERF3_PORT) as tcp:
+            flow.start()
+            t0 = time.time()
+            train = PingTrain(h1, h2, interval=0.1, duration=duration).start()
+            try:
+                k = 0
+                while True:
+                    due = t0 + params["first_fetch"] + k * params["fetch_every"]
+                    if due > t0 + duration - 1:
+                        break
+                    time.sleep(max(0.0, due - time.time()))
+                    for name, done in fetches.items():
+                        started = time.time()
+                        seconds, why = _fetch(h2, url + name)
+                        if seconds is None:
+                            failures.append(f"{name}: {why}")
+                        else:
+                            done.append([round(started - t0, 2), seconds])
+                    k += 1
+                pings = train.result()
+            finally:
+                train.stop()
+            result = flow.result()
+    finally:
+        traffic.stop(h1, server, grace=0)
+        shutil.rmtree(www, ignore_errors=True)
+    data = tcp.busiest()
+    q_series = [[round(s.t - t0, 2), s.qlen] for s in queue.samples if s.t >= t0]
+    cwnd_series = [[round(s.t - t0, 2), s.cwnd] for s in data.samples if s.t >= t0]
+    rtt_series = [[round(t - t0, 2), rtt] for t, _, rtt in pings.replies]
+    settle = min(10.0, duration / 4)                             # slow start fills the queue first
+    steady_q = [q for t, q in q_series if t >= settle]
+    rtts = [r for t, r in rtt_series if t >= settle]
+    fetch_times = [s for _, s in fetches["page.bin"]]
+    object_times = [s for _, s in fetches["object.bin"]]
+    return {
+        "bloat_ms": bloat_ms(params["queue"], params["bw"]),
+        "propagation_rtt_ms": idle.rtt_min, "rtt_median_ms": statistics.median(rtts) if rtts else None,
+        "rtt_p90_ms": percentile(rtts, 0.9) if rtts else None, "rtt_max_ms": max(rtts) if rtts else None,
+        "pings_sent": pings.stats.transmitted, "pings_received": pings.stats.received,
+        "queue_max": max(steady_q) if steady_q else None, "queue_median": statistics.median(steady_q) if steady_q else None,
+        "queue_p10": percentile(steady_q, 0.1) if steady_q else None,
+        "queue_drops": queue.samples[-1].drops - queue.samples[0].drops,
+        "cwnd_max": max(c for _, c in cwnd_series) if cwnd_series else None,
+        "cwnd_cuts": cuts([c for t, c in cwnd_series if t >= settle]),
+        "fetches": len(fetch_times), "fetch_failures": len(failures),
+        "fetch_mean_s": statistics.fmean(fetch_times) if fetch_times else None,
+        "fetch_median_s": statistics.median(fetch_times) if fetch_times else None,
+        "fetch_max_s": max(fetch_times) if fetch_times else None,
+        "object_mean_s": statistics.fmean(object_times) if object_times else None,
+        "object_max_s": max(object_times) if object_times else None,
+        "flow_mbps": result.mbps, "congestion_control": data.congestion, "samples_late": queue.late + tcp.late,
+        "queue_series": q_series, "cwnd_series": cwnd_series, "rtt_series": rtt_series,
+        "fetch_series": fetches["page.bin"], "object_series": fetches["object.bin"],
+        "fetch_errors": failures[:5],
+    }
+
+
+def _by_queue(results) -> dict:
+    return dict(sorted(results.by("queue").items(), key=lambda kv: -kv[0]))
+
+
+def _where(results) -> str:
+    rtt = statistics.fmean(results.values("propagation_rtt_ms"))
+    return (f"propagation RTT {rtt:.1f} ms" if rtt >= 1 else
+            f"propagation RTT ~0 ({rtt:.3f} ms, no netem): every RTT here is queueing delay")
+
+
+def delay_approaches_the_bloat(results):
+    """The largest ping RTTs reach 85 % of queue x 1514 B x 8 / bw (0.81 s at 100 packets, 0.16 s at 20)
+    and none exceeds it by more than 20 % plus the propagation RTT."""
+    ok, parts = bool(results.rows), []
+    for q, group in _by_queue(results).items():
+        for row in group:
+            bloat, top = row["bloat_ms"], row["rtt_max_ms"]
+            good = top is not None and 0.85 * bloat <= top <= 1.2 * bloat + row["propagation_rtt_ms"] + 5
+            ok &= good
+            parts.append(f"{q} packets: max RTT {top:.0f} ms, p90 {row['rtt_p90_ms']:.0f} ms "
+                         f"(bloat {bloat:.0f} ms){'' if good else ' OUT OF RANGE'}")
+    return ok, "; ".join(parts) + f"; {_where(results)}"
+
+
+def queue_fills(results):
+    """The long flow fills the buffer: the sampled queue reaches at least 90 % of its limit in every run."""
+    rows = results.rows
+    bad = [r for r in rows if r["queue_max"] is None or r["queue_max"] < 0.9 * r["queue"]]
+    text = ", ".join(f"{r['queue']}: max {r['queue_max']} median {r['queue_median']:g}" for r in rows)
+    return bool(rows) and not bad, f"sampled occupancy (packets) {text}"
+
+
+def bloat_slows_fetches(results):
+    """With 100 packets of buffer instead of 20 the small object takes at least 3x longer, the page 1.25x."""
+    groups = _by_queue(results)
+    if 100 not in groups or 20 not in groups:
+        return False, "needs both 100 and 20 packets"
+    failed = sum(results.values("fetch_failures"))
+    ok, parts = not failed, []
+    for column, what, factor in (("object_mean_s", "object", 3.0), ("fetch_mean_s", "page", 1.25)):
+        big, small = groups[100].mean(column), groups[20].mean(column)
+        ok &= big >= factor * small
+        parts.append(f"{what} {big:.2f} s (100) vs {small:.2f} s (20): {big / small:.1f}x (at least {factor:g}x)")
+    return ok, "; ".join(parts) + f"; {sum(results.values('fetches'))} rounds of fetches, {failed} failed"
+
+
+def sawtooth(results):
+    """The window is cut at least once per expected cycle (two at most counted), and the queue drains well
+    below its limit between cuts (its 10th percentile under 75 % of its maximum)."""
+    ok, parts = bool(results.rows), []
+    for row in results.rows:
+        rtt = 0.75 * row["bloat_ms"] / 1000 + row["propagation_rtt_ms"] / 1000      # mean RTT on the sawtooth
+        cycle = row["queue"] / 2 * rtt                       # Reno: +1 packet per RTT from half to full
+        steady = row["duration"] - min(10.0, row["duration"] / 4)
+        wanted = max(1, min(2, math.floor(steady / cycle)))
+        good = row["cwnd_cuts"] >= wanted and row["queue_p10"] < 0.75 * row["queue_max"]
+        ok &= good
+        parts.append(f"{row['queue']}: {row['cwnd_cuts']} cuts (wanted {wanted}, cycle ~{cycle:.0f} s), "
+                     f"queue p10 {row['queue_p10']} of max {row['queue_max']}")
+    return ok, "; ".join(parts)
+
+
+CHECKS = [delay_approaches_the_bloat, queue_fills, bloat_slows_fetches, sawtooth]
+PLOTS = [
+    Plot("cwnd", y="cwnd_series", x="queue", kind="series", title="Congestion window of the long flow (Reno)",
+         ylabel="cwnd (packets)"),
+    Plot("queue", y="queue_series", x="queue", kind="series", title="Bottleneck queue occupancy (sampled every 0.1 s)",
+         ylabel="packets in the queue"),
+    Plot("rtt", y="rtt_series", x="queue", kind="series", title="Ping RTT h1 -> h2 (every 0.1 s)",
+         ylabel="RTT (ms)"),
+    Plot("fetch_series", y="fetch_series", x="queue", kind="series", title="Fetch times of the 200 kB page",
+         ylabel="fetch time (s)"),
+    Plot("fetch", y=("fetch_mean_s", "object_mean_s"), x="queue",
+         title="Mean fetch time: the page and the small object", xlabel="buffer (packets)", ylabel="seconds"),
+]
