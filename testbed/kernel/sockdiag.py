@@ -99,7 +99,11 @@ def parse_tcp_info(data: bytes) -> dict[str, int]:
 
 
 def _address(family: int, raw: bytes) -> str:
-    return str(ipaddress.ip_address(raw[:4] if family == socket.AF_INET else raw))
+    """The address as text; an IPv4-mapped IPv6 one (a dual-stack socket's peer) as plain IPv4."""
+    if family == socket.AF_INET:
+        return str(ipaddress.IPv4Address(raw[:4]))
+    address = ipaddress.IPv6Address(raw)
+    return str(address.ipv4_mapped or address)
 
 
 def parse_socket(msg: bytes) -> TcpSocket:
@@ -139,12 +143,15 @@ def parse_dump(data: bytes) -> tuple[list[TcpSocket], bool]:
     return found, done
 
 
-def dump(sock: socket.socket, family: int = socket.AF_INET, seq: int = 1) -> list[TcpSocket]:
-    """Every established TCP socket of the socket's namespace."""
-    sock.send(dump_request(seq, family))
+def dump(sock: socket.socket, families: tuple[int, ...] = (socket.AF_INET, socket.AF_INET6),
+         seq: int = 1) -> list[TcpSocket]:
+    """Every established TCP socket of the socket's namespace, IPv4 and IPv6 (servers often listen on
+    both: their IPv4 peers then arrive on IPv6 sockets, shown here with plain IPv4 addresses)."""
     found: list[TcpSocket] = []
-    done = False
-    while not done:
-        part, done = parse_dump(sock.recv(1 << 16))
-        found += part
+    for family in families:
+        sock.send(dump_request(seq, family))
+        done = False
+        while not done:
+            part, done = parse_dump(sock.recv(1 << 16))
+            found += part
     return found

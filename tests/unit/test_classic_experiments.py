@@ -71,7 +71,8 @@ def test_bufferbloat_claims():
 def _dc_row(ecn, median, p95, std, marked=0, dropped=0, util=0.99):
     return {"ecn": ecn, "queue": 200, "mode": "DCTCP" if ecn else "TCP", "congestion_control": "dctcp" if ecn else "reno",
             "queue_median": median, "queue_p5": median / 2, "queue_p95": p95, "queue_std": std, "utilization": util,
-            "marked": marked, "dropped": dropped}
+            "marked": marked, "dropped": dropped, "sender_cc": "dctcp" if ecn else "reno",
+            "receiver_cc": "dctcp" if ecn else "reno", "ecn_negotiated": bool(ecn), "empty_fraction": 0.0}
 
 
 def test_dctcp_claims():
@@ -82,7 +83,12 @@ def test_dctcp_claims():
     assert not dc.dctcp_queue_near_k(rows(_dc_row(20, 70, 90, 4, marked=9)))[0]
     assert not dc.tcp_fills_the_buffer(rows(_dc_row(0, 30, 60, 10, dropped=5)))[0]
     assert not dc.dctcp_varies_less(rows(_dc_row(0, 150, 195, 12, dropped=4), _dc_row(20, 21, 30, 5, marked=9)))[0]
-    assert not dc.link_stays_busy(rows(_dc_row(20, 21, 30, 4, marked=9, util=0.8)))[0]
+    assert not dc.ran_as_asked(rows({**_dc_row(20, 21, 30, 4, marked=9), "receiver_cc": "cubic"}))[0]
+    assert not dc.ran_as_asked(rows({**_dc_row(20, 21, 30, 4, marked=9), "ecn_negotiated": False}))[0]
+    slow = rows(_dc_row(0, 150, 195, 30, dropped=4, util=0.95), _dc_row(20, 21, 30, 4, marked=9, util=0.8))
+    assert not dc.short_queue_costs_no_throughput(slow)[0]
+    draining = rows(_dc_row(0, 150, 195, 30, dropped=4), {**_dc_row(20, 21, 30, 4, marked=9), "empty_fraction": 0.05})
+    assert not dc.short_queue_costs_no_throughput(draining)[0]
     assert not dc.marks_instead_of_drops(rows(_dc_row(0, 150, 195, 30, dropped=400),
                                               _dc_row(20, 21, 30, 4, marked=900, dropped=3)))[0]
 

@@ -113,3 +113,10 @@ def test_diag_request():
     assert struct.unpack_from("=IHHII", req) == (len(req), 20, 0x301, 3, 0) and len(req) == 16 + 56
     family, protocol, ext, states = struct.unpack_from("=BBBxI", req, 16)
     assert (family, protocol, ext, states) == (socket.AF_INET, socket.IPPROTO_TCP, 0b1010, 2)
+
+
+def test_dual_stack_peers_show_as_ipv4():
+    mapped = socket.inet_pton(socket.AF_INET6, "::ffff:10.0.0.2")
+    assert sockdiag._address(socket.AF_INET6, mapped) == "10.0.0.2"
+    assert sockdiag._address(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, "fd00::1")) == "fd00::1"
+    assert sockdiag._address(socket.AF_INET, socket.inet_aton("10.0.0.1") + bytes(12)) == "10.0.0.1"
