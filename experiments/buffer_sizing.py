@@ -99,7 +99,10 @@ def run(net, params):
     for i in counts:
         h = net[f"h{i}"]
         h.run(["ethtool", "-K", h.intfs[0], "tso", "off", "gso", "off"], check=True)
-        h.run(["sysctl", "-qw", "net.ipv4.tcp_no_metrics_save=1"], check=True)
+        # TCP Small Queues counts a sender's packets while they wait in s1's queue (the same kernel): raise its
+        # limit (256 kB of buffers on 6.1, ~90 frames) so that only the buffer under test limits the flows
+        h.run(["sysctl", "-qw", "net.ipv4.tcp_no_metrics_save=1", "net.ipv4.tcp_limit_output_bytes=16777216"],
+              check=True)
         rtts[i] = traffic.ping(h, rx, count=5, interval=0.05, warmup=10).rtt_min
     mean_rtt = sum(rtts[i] * k for i, k in counts.items()) / n                     # ms, over the flows
     bdp = params["bw"] * 1e6 * mean_rtt / 1000 / 8 / FRAME                          # packets

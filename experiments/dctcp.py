@@ -4,9 +4,11 @@ Alizadeh et al., "Data Center TCP (DCTCP)", SIGCOMM 2010, Figure 1 (two long-liv
 from distinct ports into one switch port; the queue over time) and the Mininet-HiFi
 reproduction of it (Handigol et al., CoNEXT 2012: 100 Mbit/s, K = 20 packets). Here on
 topologies/dctcp.py: ``senders`` hosts send one iperf3 flow each for ``duration`` s to rx
-through switch s1, whose port to rx sends ``bw`` = 50 Mbit/s from a ``queue`` = 200
+through switch s1, whose port to rx sends ``bw`` = 50 Mbit/s from a ``queue`` = 100
 packet buffer (an emulated guest moves about 70 Mbit/s of full-size frames through a
-bridge and a shaper; on a real kernel ``--param bw=100`` or more). Two runs per repetition:
+bridge and a shaper; on a real kernel ``--param bw=100`` or more; 100 packets, since on
+the 6.1 guest a Reno sender stops at about 130-160 kB waiting in the switch, so two of
+them would not overflow 200). Two runs per repetition:
 
 - ``ecn=0``: TCP (``tcp_cc``, Reno) on a tail-drop buffer;
 - ``ecn=20``: DCTCP on every host, the buffer a RED queue that CE-marks every packet
@@ -15,12 +17,15 @@ bridge and a shaper; on a real kernel ``--param bw=100`` or more). Two runs per 
 
 The queue (s1's qdisc on its port to rx, packets and bytes) is sampled every ``period`` s
 over netlink; the first ``settle`` s (slow start) are left out of its statistics.
-Claims: DCTCP's median queue lies within K/2..2K and its 95th percentile below 3K, while
-TCP's median fills at least 40 % of the buffer (the sawtooth between half and full);
-DCTCP's standard deviation is under a third of TCP's; DCTCP's queue is almost never empty
-and DCTCP moves at least 90 % of TCP's bytes; DCTCP's queue marks and does not drop,
-TCP's drops. Both ends of each flow run the asked congestion control (tcp_info), and the
-receiver's buffer starts large enough (tcp_rmem) that the window never limits a flow.
+Claims: DCTCP's median queue lies within K/2..2K and its 95th percentile below 2K, while
+TCP fills the buffer (median at least 40 %, 95th percentile at least 80 % of it: the
+sawtooth between half and full); DCTCP's standard deviation is at most K/2 and half of
+TCP's; DCTCP moves at least 90 % of TCP's bytes; DCTCP's queue marks instead of
+dropping, TCP's drops. Both ends of each flow run the asked congestion control (tcp_info), the
+receiver's buffer starts large enough (tcp_rmem) that the window never limits a flow, and
+TCP Small Queues' limit is raised on the senders: it counts a sender's packets while they
+wait in the emulated switch's queue (the same kernel), and on 6.1 stops a flow at about 90
+waiting packets.
 
 This kernel has neither the dctcp congestion control nor the RED qdisc (``testbed
 doctor``): the experiment refuses here and runs with ``--vm`` on a stock kernel.
@@ -33,14 +38,17 @@ import statistics
 from testbed import EnvironmentProblem, Plot, QueueMonitor, TcpMonitor, kernel_features, traffic
 
 TOPOLOGY = "topologies/dctcp.py"
-PARAMS = {"senders": 2, "bw": 50.0, "queue": 200, "duration": 30.0, "settle": 3.0, "tcp_cc": "reno",
-          "period": 0.01, "quick": False}
+PARAMS = {"senders": 2, "bw": 50.0, "queue": 100, "duration": 30.0, "settle": 3.0, "tcp_cc": "reno",
+          "period": 0.02, "quick": False}
 GRID = {"ecn": [0, 20]}
 REPEAT = 2
-QUICK = {"duration": 8.0, "settle": 2.0, "period": 0.02}
+QUICK = {"duration": 8.0, "settle": 2.0}
 TABLE = ["queue_median", "queue_p95", "queue_std", "utilization", "marked", "dropped"]
 TOLERANCES = {"queue_median": 0.3, "queue_p95": 0.3, "queue_std": 0.5, "utilization": 0.05}
 FRAME = 1514
+# TCP Small Queues counts a sender's packets while they wait in any queue of the same kernel, the emulated
+# switch's too; the limit (256 kB of buffers on 6.1, about 90 full frames) must not be what stops a flow
+TSQ_LIMIT = 16 * 1024 * 1024
 
 
 def _require() -> None:
@@ -65,8 +73,10 @@ def run(net, params):
     senders = [net[f"h{i}"] for i in range(1, params["senders"] + 1)]
     rx = net["rx"]
     port = net.link("s1", "rx")[0].other("rx")[1]
+    tsq = senders[0].cmd(["sysctl", "-n", "net.ipv4.tcp_limit_output_bytes"]).strip()
     for host in (*senders, rx):       # the congestion control is set per socket (iperf3 -C, both ends)
-        host.run(["sysctl", "-qw", f"net.ipv4.tcp_ecn={int(dctcp)}", "net.ipv4.tcp_no_metrics_save=1"], check=True)
+        host.run(["sysctl", "-qw", f"net.ipv4.tcp_ecn={int(dctcp)}", "net.ipv4.tcp_no_metrics_save=1",
+                  f"net.ipv4.tcp_limit_output_bytes={TSQ_LIMIT}"], check=True)
     # the receiver's window must not be what limits the flows (its default start, 128 kB, would)
     rx.run(["sysctl", "-qw", "net.ipv4.tcp_rmem=4096 2097152 16777216"], check=True)
     for host in senders:
@@ -91,7 +101,7 @@ def run(net, params):
     marked = (steady[-1].marked - steady[0].marked) if steady[0].marked is not None else 0
     return {
         "mode": f"DCTCP, K={params['ecn']}" if dctcp else f"TCP {cc}, drop-tail",
-        "congestion_control": cc, "queue_kind": queue.kind,
+        "congestion_control": cc, "queue_kind": queue.kind, "tsq_default_bytes": int(tsq),
         "sender_cc": sender.congestion if sender else None, "receiver_cc": receiver.congestion if receiver else None,
         "ecn_negotiated": sender.ecn if sender else None,
         "queue_median": statistics.median(qlen), "queue_mean": statistics.fmean(qlen),
@@ -123,49 +133,50 @@ def ran_as_asked(results):
 
 
 def dctcp_queue_near_k(results):
-    """DCTCP: the median queue lies within K/2..2K and its 95th percentile below 3K, in every run."""
+    """DCTCP: the median queue lies within K/2..2K and its 95th percentile below 2K, in every run."""
     dctcp, _ = _modes(results)
-    bad = [r for r in dctcp if not (r["ecn"] / 2 <= r["queue_median"] <= 2 * r["ecn"] and r["queue_p95"] < 3 * r["ecn"])]
+    bad = [r for r in dctcp if not (r["ecn"] / 2 <= r["queue_median"] <= 2 * r["ecn"] and r["queue_p95"] < 2 * r["ecn"])]
     text = ", ".join(f"median {r['queue_median']:g} p5 {r['queue_p5']} p95 {r['queue_p95']} (K={r['ecn']})"
                      for r in dctcp)
     return bool(dctcp) and not bad, f"DCTCP queue (packets): {text or 'no DCTCP run'}"
 
 
 def tcp_fills_the_buffer(results):
-    """TCP on a tail-drop buffer: the median queue is at least 40 % of the buffer, in every run."""
+    """TCP on a tail-drop buffer fills it: median at least 40 % of the buffer, 95th percentile at least 80 %."""
     _, tcp = _modes(results)
-    bad = [r for r in tcp if r["queue_median"] < 0.4 * r["queue"]]
+    bad = [r for r in tcp if r["queue_median"] < 0.4 * r["queue"] or r["queue_p95"] < 0.8 * r["queue"]]
     text = ", ".join(f"median {r['queue_median']:g} p5 {r['queue_p5']} p95 {r['queue_p95']} of {r['queue']}"
                      for r in tcp)
     return bool(tcp) and not bad, f"TCP queue (packets): {text or 'no TCP run'}"
 
 
 def dctcp_varies_less(results):
-    """DCTCP's queue varies less: its standard deviation is under a third of TCP's (means over the runs)."""
+    """DCTCP's queue varies little: its standard deviation is at most K/2 and at most half of TCP's (run means)."""
     dctcp, tcp = _modes(results)
     if not dctcp or not tcp:
         return False, "needs both a TCP and a DCTCP run"
     a, b = statistics.fmean(r["queue_std"] for r in dctcp), statistics.fmean(r["queue_std"] for r in tcp)
-    return a < b / 3, f"standard deviation {a:.1f} packets (DCTCP) vs {b:.1f} (TCP)"
+    k = min(r["ecn"] for r in dctcp)
+    return a <= k / 2 and a <= b / 2, f"standard deviation {a:.1f} packets (DCTCP, K={k}) vs {b:.1f} (TCP)"
 
 
 def short_queue_costs_no_throughput(results):
-    """DCTCP's short queue keeps the link busy: it is empty in under 1 % of the samples, and DCTCP moves at least
-    90 % of the bytes TCP's full buffer does (the rate the shaper delivers when always backlogged)."""
+    """DCTCP's short queue costs no throughput: DCTCP moves at least 90 % of the bytes TCP's full buffer does
+    (the rate the shaper delivers when always backlogged, on this machine)."""
     dctcp, tcp = _modes(results)
     if not dctcp or not tcp:
         return False, "needs both a TCP and a DCTCP run"
     a, b = statistics.fmean(r["utilization"] for r in dctcp), statistics.fmean(r["utilization"] for r in tcp)
     empty = max(r["empty_fraction"] for r in dctcp)
-    return empty < 0.01 and a >= 0.9 * b, (f"DCTCP {100 * a:.1f} % of the nominal rate vs TCP {100 * b:.1f} % "
-                                          f"({100 * a / b:.0f} %); DCTCP's queue empty in {100 * empty:.2f} % "
-                                          "of the samples")
+    return a >= 0.9 * b, (f"DCTCP {100 * a:.1f} % of the nominal rate vs TCP {100 * b:.1f} % ({100 * a / b:.0f} %); "
+                          f"DCTCP's queue empty in {100 * empty:.2f} % of the samples at most")
 
 
 def marks_instead_of_drops(results):
-    """DCTCP's queue CE-marks and drops nothing; TCP's tail drop drops (and marks nothing)."""
+    """DCTCP's queue marks instead of dropping (at most one drop per 1000 marks: a SYN, which cannot carry ECN,
+    may meet a queue above K); TCP's tail drop drops and marks nothing."""
     dctcp, tcp = _modes(results)
-    ok = (bool(dctcp) and bool(tcp) and all(r["marked"] > 0 and r["dropped"] == 0 for r in dctcp)
+    ok = (bool(dctcp) and bool(tcp) and all(r["marked"] > 0 and r["dropped"] <= r["marked"] / 1000 for r in dctcp)
           and all(r["dropped"] > 0 and r["marked"] == 0 for r in tcp))
     text = "; ".join(f"{r['mode']}: {r['marked']} marked, {r['dropped']} dropped" for r in results.rows)
     return ok, text
