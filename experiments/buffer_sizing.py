@@ -99,8 +99,8 @@ def run(net, params):
     for i in counts:
         h = net[f"h{i}"]
         h.run(["ethtool", "-K", h.intfs[0], "tso", "off", "gso", "off"], check=True)
-        # TCP Small Queues counts a sender's packets while they wait in s1's queue (the same kernel): raise its
-        # limit (256 kB of buffers on 6.1, ~90 frames) so that only the buffer under test limits the flows
+        # a sender's packets waiting in s1's queue are still charged to its socket (the same kernel): TCP Small
+        # Queues' cap on that must not be what limits the flows, only the buffer under test
         h.run(["sysctl", "-qw", "net.ipv4.tcp_no_metrics_save=1", "net.ipv4.tcp_limit_output_bytes=16777216"],
               check=True)
         rtts[i] = traffic.ping(h, rx, count=5, interval=0.05, warmup=10).rtt_min

@@ -113,8 +113,8 @@ def run(net, params):
     h1, r1, h2 = net["h1"], net["r1"], net["h2"]
     bottleneck = net.link("r1", "h2")[0].other("h2")[1]            # r1's interface towards h2
     h1.run(["ethtool", "-K", "h1-eth0", "tso", "off", "gso", "off"], check=True)   # one packet = one frame
-    # TCP Small Queues counts h1's packets while they wait in r1's queue (the same kernel): raise its limit
-    # (256 kB of buffers on 6.1, ~90 frames) so that only the router's buffer limits the flow
+    # h1's packets waiting in r1's queue are still charged to its socket (the same kernel): TCP Small Queues'
+    # cap on that must not be what limits the flow, only the router's buffer
     h1.run(["sysctl", "-qw", "net.ipv4.tcp_no_metrics_save=1", "net.ipv4.tcp_limit_output_bytes=16777216"],
            check=True)
     idle = traffic.ping(h1, h2, count=10, interval=0.05, warmup=5)

@@ -23,9 +23,8 @@ sawtooth between half and full); DCTCP's standard deviation is at most K/2 and h
 TCP's; DCTCP moves at least 90 % of TCP's bytes; DCTCP's queue marks instead of
 dropping, TCP's drops. Both ends of each flow run the asked congestion control (tcp_info), the
 receiver's buffer starts large enough (tcp_rmem) that the window never limits a flow, and
-TCP Small Queues' limit is raised on the senders: it counts a sender's packets while they
-wait in the emulated switch's queue (the same kernel), and on 6.1 stops a flow at about 90
-waiting packets.
+TCP Small Queues' cap is raised on the senders (their packets waiting in the emulated
+switch are still charged to their sockets: the same kernel).
 
 This kernel has neither the dctcp congestion control nor the RED qdisc (``testbed
 doctor``): the experiment refuses here and runs with ``--vm`` on a stock kernel.
@@ -46,8 +45,8 @@ QUICK = {"duration": 8.0, "settle": 2.0}
 TABLE = ["queue_median", "queue_p95", "queue_std", "utilization", "marked", "dropped"]
 TOLERANCES = {"queue_median": 0.3, "queue_p95": 0.3, "queue_std": 0.5, "utilization": 0.05}
 FRAME = 1514
-# TCP Small Queues counts a sender's packets while they wait in any queue of the same kernel, the emulated
-# switch's too; the limit (256 kB of buffers on 6.1, about 90 full frames) must not be what stops a flow
+# A sender's packets waiting in the emulated switch's queue are still charged to its socket (the same
+# kernel; `ss -tm` shows them under skmem t): TCP Small Queues' cap on that must not be what stops a flow
 TSQ_LIMIT = 16 * 1024 * 1024
 
 
