@@ -13,7 +13,7 @@ setup(
         "mininet==2.3.0.dev6",
     ],
     extras_require={
-        "test": ["pytest==8.4.2", "pytest-timeout==2.4.0", "pexpect==4.9.0"],
+        "test": ["pytest==8.4.2", "pytest-timeout==2.4.0", "pexpect==4.9.0", "hypothesis==6.170.17"],
     },
     entry_points={"console_scripts": ["testbed=testbed.cli.main:main"]},
 )

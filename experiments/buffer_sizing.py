@@ -37,7 +37,7 @@ import statistics
 import sys
 import time
 
-from testbed import Plot, kernel_features, traffic
+from testbed import Plot, kernel_features, skip, traffic
 
 TOPOLOGY = "topologies/buffer_sizing.py"
 FRAME = 1514
@@ -54,6 +54,17 @@ HAS_NETEM = _kernel_has_netem()
 PARAMS = {"hosts": 8, "bw": 50.0, "queue": 2000, "min_delay_ms": 10.0 if HAS_NETEM else 0.0,
           "max_delay_ms": 50.0 if HAS_NETEM else 0.0, "cc": "reno", "warmup": 15.0, "settle": 5.0,
           "measure": 20.0, "target": 0.99, "ratio": 1.26, "max_steps": 10, "quick": False}
+RUN_PARAMS = {
+    "flows": "number n of long-lived Reno flows (iperf3 streams over the hosts)",
+    "cc": "TCP congestion control (iperf3 -C)",
+    "warmup": "seconds of the flows with the large buffer before the reference",
+    "settle": "seconds after each buffer change before measuring",
+    "measure": "seconds of each utilization measurement (byte counters)",
+    "target": "utilization to reach, as a fraction of the large-buffer reference",
+    "ratio": "factor between the buffers of the ladder",
+    "max_steps": "most buffers tried per n",
+    "quick": "the tests' short variant (QUICK)",
+}
 GRID = {"flows": [1, 2, 4, 8, 16, 32, 64]}
 REPEAT = 1
 QUICK = {"flows": [1, 8], "warmup": 4.0, "settle": 2.0, "measure": 4.0, "max_steps": 4}
@@ -174,8 +185,8 @@ def _delayed(results) -> bool:
 def follows_one_over_sqrt_n(results):
     """With propagation delay (netem, --vm): the minimum buffer's log-log slope against n lies in -0.7..-0.3."""
     if not _delayed(results):
-        return True, ("not measured: without netem RTT x C is a fraction of a packet (see "
-                      "native_small_buffer_suffices); run with --vm for the 1/sqrt(n) law")
+        return skip("without netem RTT x C is a fraction of a packet (see native_small_buffer_suffices); "
+                    "run with --vm for the 1/sqrt(n) law")
     rows = [r for r in _summary(results) if r["min_buffer"]]
     if len(rows) < 3 or len(rows) < len(_summary(results)):
         return False, f"a minimum buffer was found for {len(rows)} of {len(_summary(results))} values of n"
@@ -187,7 +198,7 @@ def follows_one_over_sqrt_n(results):
 def below_rule_of_thumb(results):
     """With propagation delay (netem, --vm): for every n >= 10 the minimum buffer lies below RTT x C."""
     if not _delayed(results):
-        return True, "not measured: without netem RTT x C is a fraction of a packet; run with --vm"
+        return skip("without netem RTT x C is a fraction of a packet; run with --vm")
     rows = [r for r in _summary(results) if r["flows"] >= 10]
     bad = [r for r in rows if not r["min_buffer"] or r["min_buffer"] >= r["bdp"]]
     text = ", ".join(f"n={r['flows']}: {r['min_buffer']} < {r['bdp']:.0f}" for r in rows)
@@ -197,7 +208,7 @@ def below_rule_of_thumb(results):
 def native_small_buffer_suffices(results):
     """Without propagation delay: a buffer of at most 2 packets per flow (and 8 at least) keeps the link busy."""
     if _delayed(results):
-        return True, "not applicable: this run had propagation delay (see the 1/sqrt(n) checks)"
+        return skip("this run had propagation delay: the 1/sqrt(n) checks judge it")
     rows = _summary(results)
     bad = [r for r in rows if not r["min_buffer"] or r["min_buffer"] > max(8, 2 * r["flows"])]
     text = ", ".join(f"n={r['flows']}: {r['min_buffer']}" for r in rows)
@@ -215,9 +226,13 @@ def link_carries_the_load(results):
 CHECKS = [follows_one_over_sqrt_n, below_rule_of_thumb, native_small_buffer_suffices, link_carries_the_load]
 PLOTS = [
     Plot("min_buffer", y=("min_buffer", "bdp_over_sqrt_n", "bdp"), x="flows", kind="line", logx=True, logy=True,
-         where={"row": "summary"}, title="Minimum buffer for 99 % utilization vs number of flows",
-         xlabel="number of long-lived flows n", ylabel="buffer (packets)"),
+         where={"row": "summary"}, references=("bdp_over_sqrt_n", "bdp"), ylabel="buffer (packets)",
+         xlabel="number of long-lived flows n",
+         labels={"min_buffer": "measured minimum (99 % utilization)", "bdp_over_sqrt_n": "RTT x C / sqrt(n)",
+                 "bdp": "RTT x C"},
+         title="Minimum buffer for 99 % utilization vs the number of flows"),
     Plot("utilization", y="relative", x="buffer", group="flows", kind="line", logx=True, where={"row": "step"},
-         title="Utilization (of the large-buffer reference) per buffer tried", xlabel="buffer (packets)",
-         ylabel="utilization"),
+         ylabel="utilization (of the large-buffer reference)", xlabel="buffer", x_unit="packets",
+         labels={"flows": "flows n"}, band=(0.99, 1.01), band_label="99 % target",
+         title="Utilization per buffer tried"),
 ]

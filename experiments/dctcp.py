@@ -39,6 +39,13 @@ from testbed import EnvironmentProblem, Plot, QueueMonitor, TcpMonitor, kernel_f
 TOPOLOGY = "topologies/dctcp.py"
 PARAMS = {"senders": 2, "bw": 50.0, "queue": 100, "duration": 30.0, "settle": 3.0, "tcp_cc": "reno",
           "period": 0.02, "quick": False}
+RUN_PARAMS = {
+    "duration": "seconds of each flow",
+    "settle": "seconds of slow start left out of the queue's statistics",
+    "tcp_cc": "the congestion control of the TCP (drop-tail) runs",
+    "period": "seconds between queue samples",
+    "quick": "the tests' short variant (QUICK)",
+}
 GRID = {"ecn": [0, 20]}
 REPEAT = 2
 QUICK = {"duration": 8.0, "settle": 2.0}
@@ -184,11 +191,12 @@ def marks_instead_of_drops(results):
 CHECKS = [ran_as_asked, dctcp_queue_near_k, tcp_fills_the_buffer, dctcp_varies_less, short_queue_costs_no_throughput,
           marks_instead_of_drops]
 PLOTS = [
-    Plot("queue", y="queue_series", x="mode", kind="series",
-         title="Switch queue over time: 2 flows into one switch port", ylabel="queue (packets)"),
-    Plot("queue_kb", y="queue_kb_series", x="mode", kind="series", title="Switch queue over time (as Figure 1)",
-         ylabel="queue length (KB)"),
-    Plot("queue_cdf", y="queue_steady", x="mode", kind="cdf", title="Queue length CDF (after slow start, runs pooled)",
-         xlabel="queue (packets)"),
-    Plot("throughput", y="throughput_mbps", x="mode", title="Aggregate goodput", ylabel="Mbit/s"),
+    Plot("queue", y="queue_series", group="mode", kind="timeseries", ylabel="switch queue (packets)",
+         title="Switch queue over time: 2 flows into one switch port"),
+    Plot("queue_kb", y="queue_kb_series", group="mode", kind="timeseries", unit="KB", ylabel="queue length",
+         title="Switch queue over time (as the paper's Figure 1)"),
+    Plot("queue_cdf", y="queue_steady", group="mode", kind="cdf", xlabel="switch queue (packets)",
+         title="Queue length CDF (after slow start, runs pooled)"),
+    Plot("throughput", y="throughput_mbps", x="mode", unit="Mbit/s", ylabel="aggregate goodput", xlabel="queue",
+         title="Aggregate goodput of the two flows"),
 ]

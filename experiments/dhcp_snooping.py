@@ -5,7 +5,7 @@ Topology topologies/dhcp.py with a rogue server: srv (10.0.0.1, trusted port, po
 h1, h2 get their addresses by DHCP. With ``snooping`` on and off, each run
 
 - records the leases (from which pool: without snooping a client may take the rogue's) and the (port, MAC, IP) bindings s1 learned;
-- sends a DHCPDISCOVER from h1 (testbed.concerns.dhcpprobe) and lists the servers whose
+- sends a DHCPDISCOVER from h1 (testbed.concerns.dhcp.probe) and lists the servers whose
   OFFERs reach it: with snooping only srv's, without it the rogue's too (counter ``rogue``);
 - pings srv from h1 (leased address) and from h2 after h2 sets a static address it was
   never given (10.0.0.77): with snooping h2 is dropped (counter ``unbound``), without it
@@ -21,6 +21,10 @@ from testbed import Plot, ping
 
 TOPOLOGY = "topologies/dhcp.py"
 PARAMS = {"hosts": 2, "rogue": True, "count": 3, "probe_wait": 1.0}
+RUN_PARAMS = {
+    "count": "pings per reachability test",
+    "probe_wait": "seconds the DHCPDISCOVER probe listens for offers",
+}
 GRID = {"snooping": [True, False]}
 REPEAT = 2
 TABLE = ["leases", "leases_from_srv", "leases_from_rogue", "srv_offers", "rogue_offers", "leased_percent", "static_percent",
@@ -40,7 +44,7 @@ def _counter(net, host: str, name: str, snooping: bool) -> int:
 
 
 def _offers(net, host: str, wait: float) -> set[str]:
-    out = net[host].run([sys.executable, "-m", "testbed.concerns.dhcpprobe", f"{host}-eth0", "--wait", str(wait)],
+    out = net[host].run([sys.executable, "-m", "testbed.concerns.dhcp.probe", f"{host}-eth0", "--wait", str(wait)],
                         timeout=wait + 20, check=True).stdout
     return {offer["server"] for offer in json.loads(out)}
 
@@ -99,14 +103,19 @@ def rogue_offers_blocked_with_snooping(results):
 
 
 CHECKS = [leases_obtained, static_ip_blocked_with_snooping, rogue_offers_blocked_with_snooping]
+SNOOPING = {"True": "snooping on", "False": "snooping off", "snooping": "DHCP snooping"}
 PLOTS = [
-    Plot("delivered", y=("leased_percent", "static_percent"), x="snooping",
-         title="Pings to the DHCP server: leased host vs host with an unleased static IP",
-         ylabel="delivered (%)"),
-    Plot("leases", y=("leases_from_srv", "leases_from_rogue"), x="snooping",
-         title="Whose pool the clients' leases came from", ylabel="clients"),
+    Plot("delivered", y=("leased_percent", "static_percent"), x="snooping", unit="%", xlabel="DHCP snooping on s1",
+         labels={**SNOOPING, "leased_percent": "leased address", "static_percent": "unleased static address"},
+         ylabel="pings delivered to the server", title="Pings to the DHCP server: leased vs unleased address"),
+    Plot("leases", y=("leases_from_srv", "leases_from_rogue"), x="snooping", unit="clients",
+         labels={**SNOOPING, "leases_from_srv": "from the server", "leases_from_rogue": "from the rogue"},
+         xlabel="DHCP snooping on s1", ylabel="leases", title="Whose pool the clients' leases came from"),
     Plot("offers", y=("srv_offers", "rogue_offers"), x="snooping",
-         title="DHCP servers whose offers reach a client (1 = heard)", ylabel="offer heard"),
-    Plot("drops", y=("unbound_dropped", "rogue_dropped"), x="snooping",
-         title="Frames dropped by DHCP snooping", ylabel="frames"),
+         labels={**SNOOPING, "srv_offers": "server's offer", "rogue_offers": "rogue's offer"},
+         xlabel="DHCP snooping on s1", ylabel="offer heard (fraction of runs)",
+         title="DHCP offers that reach a client"),
+    Plot("drops", y=("unbound_dropped", "rogue_dropped"), x="snooping", unit="frames",
+         labels={**SNOOPING, "unbound_dropped": "unleased source (unbound)", "rogue_dropped": "rogue server (rogue)"},
+         xlabel="DHCP snooping on s1", ylabel="dropped", title="Frames dropped by DHCP snooping"),
 ]

@@ -20,13 +20,20 @@ import math
 import statistics
 import sys
 
-from testbed import Plot, kernel_features, parse_time, traffic
+from testbed import Plot, kernel_features, parse_time, skip, traffic
 
 TOPOLOGY = "topologies/link_sweep.py"
 RATES = ["bw:1", "bw:10", "bw:100", "bw:1000"]
 LOSSES = ["loss:1", "loss:5", "loss:20"]
 DELAYS = ["delay:5ms", "delay:20ms"]
 PARAMS = {"duration": 2.0, "pings": 1000, "ping_interval": 0.002, "retries": 1, "delay_pings": 50}
+RUN_PARAMS = {
+    "duration": "seconds of each iperf3 flow",
+    "pings": "echo requests per loss point",
+    "ping_interval": "seconds between those echo requests",
+    "retries": "extra runs of a rate point measured below the bound",
+    "delay_pings": "echo requests per delay point",
+}
 REPEAT = 2
 TABLE = ["configured", "measured", "expected", "error_percent", "bound_percent"]
 
@@ -115,22 +122,25 @@ def delay_within_10_percent(results):
     """With netem (stock kernel, --vm): the mean ping RTT is within 10 % of 2 x delay."""
     rows = results.where(attr="delay").rows
     if not rows:
-        return True, "not measured: this kernel has no netem (run with --vm to measure delay)"
+        return skip("not measured: this kernel has no netem (run with --vm to measure delay)")
     bad = [r for r in rows if abs(r["error_percent"]) > r["bound_percent"]]
     return not bad, ", ".join(f"{r['configured']:g} ms: RTT {r['measured']:.2f} ms" for r in rows)
 
 
 CHECKS = [rate_within_5_percent, loss_within_bound, delay_within_10_percent]
 PLOTS = [
-    Plot("rate", y=("measured", "expected", "configured"), x="configured", kind="line", logx=True, logy=True,
-         where={"attr": "bw"}, title="Configured vs measured rate (y=x: configured)",
-         xlabel="configured bw (Mbit/s)", ylabel="Mbit/s"),
-    Plot("rate_error", y="error_percent", x="configured", where={"attr": "bw"},
-         title="TCP goodput error against the expected goodput (bound +-5 %)",
-         xlabel="configured bw (Mbit/s)", ylabel="error (%)"),
-    Plot("loss", y=("measured", "expected", "configured"), x="configured", kind="line", where={"attr": "loss"},
-         title="Configured per-direction loss vs measured round-trip loss",
-         xlabel="configured loss per direction (%)", ylabel="loss (%)"),
-    Plot("delay", y=("measured", "expected"), x="configured", kind="line", where={"attr": "delay"},
-         title="Configured one-way delay vs measured ping RTT", xlabel="delay (ms)", ylabel="RTT (ms)"),
+    Plot("rate", y="measured", ratio_to="expected", x="configured", kind="line", logx=True, where={"attr": "bw"},
+         band=(0.95, 1.05), band_label="claim: within ±5 %", x_unit="Mbit/s", xlabel="configured rate (bw)",
+         ylabel="TCP goodput / expected", labels={"measured": "measured"},
+         title="Shaped rate: TCP goodput over the expected bw × 1448/1514",
+         caption="expected: tc counts whole Ethernet frames, so goodput is bw × 1448/1514 at MTU 1500"),
+    Plot("loss", y=("measured", "expected"), references=("expected",), band_around=("expected", "bound_percent"),
+         band_label="claim: expected ± 4 binomial σ", x="configured", kind="line", where={"attr": "loss"},
+         unit="%", x_unit="%", xlabel="configured loss per direction", ylabel="round-trip loss",
+         labels={"measured": "measured (1,000 pings)", "expected": "1 − (1 − p)²"},
+         title="Round-trip loss on a link dropping p each way"),
+    Plot("delay", y="measured", ratio_to="expected", x="configured", kind="line", where={"attr": "delay"},
+         band=(0.9, 1.1), band_label="claim: within ±10 %", x_unit="ms", xlabel="configured one-way delay",
+         ylabel="mean RTT / (2 × delay)", labels={"measured": "measured"},
+         title="Link delay (netem): mean ping RTT over twice the one-way delay"),
 ]

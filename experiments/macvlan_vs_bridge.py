@@ -21,6 +21,10 @@ from testbed import Plot, iperf3, ping
 
 TOPOLOGY = "topologies/macvlan_vs_bridge.py"
 PARAMS = {"pings": 20, "duration": 2.0}
+RUN_PARAMS = {
+    "pings": "echo requests per latency measurement",
+    "duration": "seconds of each TCP flow",
+}
 REPEAT = 3
 TABLE = ["rtt_avg_ms", "rtt_min_ms", "mbps", "to_lan_percent", "from_lan_percent", "from_lan_routed_percent"]
 
@@ -116,10 +120,15 @@ def macvlan_not_slower(results):
 
 
 CHECKS = [macvlan_on_the_lan, bridge_only_out_through_nat, both_carry_traffic, macvlan_not_slower]
+PATH_LABELS = {"macvlan": "macvlan", "bridge+nat": "bridge + NAT"}
 PLOTS = [
-    Plot("latency", y=("rtt_min_ms", "rtt_avg_ms"), x="path", title="Ping RTT container -> LAN host",
-         ylabel="RTT (ms)"),
-    Plot("throughput", y="mbps", x="path", title="TCP throughput container -> LAN host", ylabel="Mbit/s"),
-    Plot("reachability", y=("to_lan_percent", "from_lan_percent", "from_lan_routed_percent"), x="path",
-         title="Pings delivered: container -> LAN, LAN -> container (plain, routed)", ylabel="delivered (%)"),
+    Plot("latency", y=("rtt_min_ms", "rtt_avg_ms"), x="path", unit="ms", legend="ping RTT",
+         labels={**PATH_LABELS, "rtt_min_ms": "minimum", "rtt_avg_ms": "mean"}, xlabel="container network",
+         ylabel="RTT container → LAN host", title="Ping RTT from a container to the LAN host"),
+    Plot("throughput", y="mbps", x="path", unit="Mbit/s", labels=PATH_LABELS, xlabel="container network",
+         ylabel="TCP throughput", title="TCP throughput container → LAN host"),
+    Plot("reachability", y=("to_lan_percent", "from_lan_percent", "from_lan_routed_percent"), x="path", unit="%",
+         labels={**PATH_LABELS, "to_lan_percent": "container → LAN", "from_lan_percent": "LAN → container",
+                 "from_lan_routed_percent": "LAN → container, routed via dock"},
+         xlabel="container network", ylabel="pings delivered", title="Who reaches whom"),
 ]

@@ -20,6 +20,9 @@ from testbed import Plot, ping, traffic, wait_listening
 
 TOPOLOGY = "topologies/nat.py"
 PARAMS = {"hosts": 2, "timeout": 1.0}
+RUN_PARAMS = {
+    "timeout": "seconds a TCP connection attempt may take",
+}
 GRID = {"forward": [True, False]}
 REPEAT = 2
 TABLE = ["ok", "counter_delta"]
@@ -122,9 +125,11 @@ def forward_opens_only_when_declared(results):
 
 
 CHECKS = [lan_reaches_outside_masqueraded, outside_cannot_open_inward, forward_opens_only_when_declared]
+FORWARD = {"True": "forward declared", "False": "no forward", "forward": "nat:8080 → h1:80"}
 PLOTS = [
-    Plot("reachability", y="ok", x="case", group="forward", title="Connections that got through the NAT",
-         ylabel="succeeded (fraction of runs)"),
-    Plot("counters", y="counter_delta", x="case", group="forward", logy=False,
-         title="NAT counter of each case (masqueraded / forwarded_in / inbound_blocked)", ylabel="packets"),
+    Plot("reachability", y="ok", x="case", group="forward", labels=FORWARD, xlabel="connection attempt",
+         ylabel="got through (fraction of runs)", title="Connections through the NAT"),
+    Plot("counters", y="counter_delta", x="case", group="forward", unit="packets", labels=FORWARD,
+         xlabel="connection attempt", ylabel="counted by the NAT",
+         title="NAT counter of each case (masqueraded / forwarded_in / inbound_blocked)"),
 ]

@@ -14,6 +14,9 @@ from testbed import Plot, ping
 
 TOPOLOGY = "topologies/port_security.py"
 PARAMS = {"count": 3}
+RUN_PARAMS = {
+    "count": "pings per case",
+}
 GRID = {"relax": [False, True]}
 REPEAT = 2
 TABLE = ["delivered_percent", "dropped"]
@@ -92,9 +95,10 @@ def spoofing_dropped(results):
 
 
 CHECKS = [one_mac_blocks_macvlan, relaxed_port_lets_macvlan_through, spoofing_dropped]
+RELAX = {"True": "phys port allows 3 MACs", "False": "one MAC per port", "relax": "port limit"}
 PLOTS = [
-    Plot("delivered", y="delivered_percent", x="case", group="relax",
-         title="Pings to h2 delivered, by sender (relax: phys port allows 3 MACs)", ylabel="delivered (%)"),
-    Plot("dropped", y="dropped", x="case", group="relax",
-         title="Frames dropped by port security (counter of the case)", ylabel="frames dropped"),
+    Plot("delivered", y="delivered_percent", x="case", group="relax", unit="%", labels=RELAX,
+         xlabel="sender", ylabel="pings to h2 delivered", title="Pings to h2 delivered, by sender"),
+    Plot("dropped", y="dropped", x="case", group="relax", unit="frames", labels=RELAX, xlabel="sender",
+         ylabel="dropped by port security", title="Frames dropped by port security (counter of the case)"),
 ]

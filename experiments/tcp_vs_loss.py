@@ -35,10 +35,17 @@ from __future__ import annotations
 import math
 import statistics
 
-from testbed import Plot, TcpMonitor, read_qdiscs, traffic
+from testbed import Plot, TcpMonitor, read_qdiscs, skip, traffic
 
 TOPOLOGY = "topologies/lossy_link.py"
 PARAMS = {"bw": 300.0, "delay": "", "duration": 20.0, "omit": 5.0, "cc": "reno", "quick": False}
+RUN_PARAMS = {
+    "duration": "seconds of the TCP flow that count",
+    "omit": "seconds left out first (iperf3 -O): slow start and the first recoveries",
+    "cc": "TCP congestion control (iperf3 -C)",
+    "sack": "SACK on both ends (net.ipv4.tcp_sack)",
+    "quick": "the tests' short variant (QUICK)",
+}
 GRID = {"loss": [0.1, 0.2, 0.5, 1.0, 2.0], "sack": [True, False]}
 REPEAT = 2
 QUICK = {"loss": [0.1, 1.0, 5.0], "sack": [True], "duration": 2.0, "omit": 0.5}
@@ -149,8 +156,8 @@ def near_the_model(results):
     """With a delay (netem, --vm): measured throughput within 0.7-1.3x of the Mathis model at every loss up to 1 %."""
     delayed = [r for r in results.rows if r.get("delay")]
     if not delayed:
-        return True, ("not measured: without netem the RTT is ~0.05 ms and the model's values are far above "
-                      "the link; only the shape is checked here (run with --vm --param delay=20ms)")
+        return skip("without netem the RTT is ~0.05 ms and the model's values are far above the link; only the "
+                    "shape is checked here (run with --vm --param delay=20ms)")
     ok, parts = True, []
     for sack, group in _per_sack(results.where(delay=delayed[0]["delay"])):
         ratios = [(p, t / m) for (p, t), (_, m) in zip(_curve(group), _curve(group, "mathis_mbps"))
@@ -162,13 +169,21 @@ def near_the_model(results):
 
 CHECKS = [ran_as_asked, decreases_with_loss, slope_like_mathis, near_the_model]
 PLOTS = [
-    Plot("throughput_vs_loss", y=("measured_mbps", "mathis_mbps"), x="loss", group="variant",
-         kind="line", logx=True, logy=True, title="Reno throughput vs loss: measured and the Mathis model",
-         xlabel="loss (%)", ylabel="Mbit/s"),
+    Plot("throughput_vs_loss", y=("measured_mbps", "mathis_mbps"), x="loss", group="variant", kind="line",
+         references=("mathis_mbps",), logx=True, logy=True, unit="Mbit/s",
+         xlabel="loss on the data direction", x_unit="%", ylabel="TCP throughput",
+         labels={"measured_mbps": "measured", "mathis_mbps": "Mathis model, ping RTT", "variant": "flow"},
+         title="Reno throughput against loss, with the Mathis model",
+         caption="20 s per run after 5 s left out; the model's RTT is the link's minimum ping RTT"),
     Plot("segment_loss", y=("segment_loss_percent", "netem_drop_percent"), x="loss", group="variant", kind="line",
-         logx=True, logy=True, title="Loss the flow saw: retransmitted segments, netem drops (per frame)",
-         xlabel="configured loss (%)", ylabel="%"),
-    Plot("rtt", y=("rtt_ms", "flow_rtt_ms"), x="loss", kind="line", logx=True,
-         title="RTT: ping minimum (the model's) and the flow's mean smoothed RTT",
-         xlabel="loss (%)", ylabel="RTT (ms)"),
+         logx=True, logy=True, unit="%", xlabel="configured loss", x_unit="%", ylabel="loss the flow saw",
+         labels={"segment_loss_percent": "retransmitted segments", "netem_drop_percent": "netem drops per frame",
+                 "variant": "flow"}, identity=True,
+         title="Loss the flow saw: retransmitted segments and netem's drops"),
+    Plot("rtt", y=("rtt_ms", "flow_rtt_ms"), x="loss", kind="line", logx=True, unit="ms",
+         xlabel="loss on the data direction", x_unit="%", ylabel="RTT", legend="RTT",
+         labels={"rtt_ms": "ping minimum (the model's)", "flow_rtt_ms": "the flow's mean smoothed RTT"},
+         title="RTT: ping before each flow, and the flow's own"),
+    Plot("cwnd", y="cwnd", group="loss", kind="timeseries", unit="", ylabel="congestion window (segments)",
+         labels={"loss": "loss (%)"}, where={"sack": True}, title="Reno's window over each run (with SACK)"),
 ]

@@ -9,6 +9,9 @@ from testbed import Plot, ping, target_address
 
 TOPOLOGY = "topologies/three_hosts.py"
 PARAMS = {"count": 3}
+RUN_PARAMS = {
+    "count": "pings per ordered pair",
+}
 GRID = {"bridge": [True, False]}
 REPEAT = 1
 TABLE = ["delivered_percent", "rtt_avg"]
@@ -59,5 +62,7 @@ def matches_planner(results):
 
 
 CHECKS = [bridge_joins_all, no_bridge_splits_b_c, matches_planner]
-PLOTS = [Plot("reachability", y="delivered_percent", x="pair", group="bridge",
-              title="Pings delivered, with and without A's bridge", ylabel="delivered (%)")]
+PLOTS = [Plot("reachability", y="delivered_percent", x="pair", group="bridge", unit="%",
+              labels={"True": "with A's bridge", "False": "without", "bridge": "host A"},
+              xlabel="ordered pair (source→destination)", ylabel="pings delivered",
+              title="Pings delivered, with and without A's bridge")]

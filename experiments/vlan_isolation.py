@@ -14,6 +14,9 @@ from testbed import Plot, ping
 
 TOPOLOGY = "topologies/mac_vlan.py"
 PARAMS = {"count": 2}
+RUN_PARAMS = {
+    "count": "pings per ordered pair",
+}
 GRID = {"mode": ["port", "mac"]}
 REPEAT = 1
 TABLE = ["delivered_percent"]
@@ -88,5 +91,7 @@ def mac_vlan_follows_host(results):
 
 
 CHECKS = [vlans_isolate, mac_vlan_follows_host]
-PLOTS = [Plot("after_move", y="delivered_percent", x="pair", group="mode", where={"phase": "after"},
-              title="Pings from h1 after moving it to another port", ylabel="delivered (%)")]
+PLOTS = [Plot("after_move", y="delivered_percent", x="pair", group="mode", where={"phase": "after"}, unit="%",
+              labels={"port": "port-based VLAN", "mac": "MAC-based VLAN", "mode": "VLANs"},
+              xlabel="ordered pair", ylabel="pings delivered",
+              title="Pings from h1 after moving it to another port")]

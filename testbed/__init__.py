@@ -26,8 +26,8 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "Problem": ("testbed.errors", "Problem"),
     # topologies and plans
     "load": ("testbed.topology.load", "load"),
-    "validate": ("testbed.topology.checks", "validate"),
-    "plan": ("testbed.planning.planner", "plan"),
+    "validate": ("testbed.planning.pipeline", "validate"),
+    "plan": ("testbed.planning.pipeline", "plan"),
     "Plan": ("testbed.model.plan", "Plan"),
     "target_address": ("testbed.planning.reach", "target_address"),
     "Reachability": ("testbed.planning.reach", "Reachability"),
@@ -52,6 +52,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     # experiments
     "Plot": ("testbed.lab.results", "Plot"),
     "Results": ("testbed.lab.results", "Results"),
+    "skip": ("testbed.lab.results", "skip"),
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -4,7 +4,10 @@
     ├── UsageError               bad arguments or parameters            (exit 2)
     ├── TopologyError            a topology with problems (all of them)  (exit 2)
     ├── EnvironmentProblem       not root, a missing tool/kernel feature (exit 3)
+    │   ├── VMUnavailable        the stock-kernel lane is not installed   (testbed.vm)
+    │   └── VMFailed             the guest did not report an exit code    (testbed.vm)
     ├── DeployError              the kernel refused a step; rolled back  (exit 3)
+    │   └── ServiceError         a run-time service did not come up      (testbed.run.network)
     ├── RunNotFound              no run with that id                     (exit 2)
     └── CommandFailed            a command inside a node failed          (exit 1)
 

@@ -41,6 +41,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from testbed.errors import EnvironmentProblem
+
 VIRTME_NG_VERSION = "1.42"
 INSTALL_HINT = (
     "install the stock-kernel lane as root: `bash scripts/install-vm-lane.sh .venv` (or `make vm-lane`) "
@@ -52,11 +54,11 @@ _SAFE_PATH = re.compile(r"/[\w.+@/-]*", re.ASCII)
 _STOCK = re.compile(r"^vmlinuz-(\d+)\.(\d+)\.(\d+)-(\d+)-amd64$")
 
 
-class VMUnavailable(Exception):
+class VMUnavailable(EnvironmentProblem):
     """vng, QEMU, a static busybox or a stock kernel is missing: the lane cannot run."""
 
 
-class VMFailed(Exception):
+class VMFailed(EnvironmentProblem):
     """The guest did not report the command's exit code (timeout, panic, QEMU error)."""
 
 
@@ -85,11 +87,81 @@ def kvm_usable() -> bool:
         return os.environ["TESTBED_VM_KVM"] == "1"
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return False
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return False
+    flags = _cpu_flags()
     return "vmx" in flags or "svm" in flags
+
+
+def kvm_probe() -> tuple[bool, str]:
+    """Whether `--vm` will use KVM, and what was probed to say so (no guest is booted)."""
+    import fcntl
+    forced = os.environ.get("TESTBED_VM_KVM")
+    if forced in ("0", "1"):
+        return forced == "1", f"TESTBED_VM_KVM={forced} decides; nothing probed"
+    steps = []
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+    except OSError as exc:
+        return False, f"/dev/kvm: {exc.strerror}; --vm boots with software emulation"
+    try:
+        vm = fcntl.ioctl(fd, 0xAE01, 0)                 # KVM_CREATE_VM
+        try:
+            os.close(fcntl.ioctl(vm, 0xAE41, 0))        # KVM_CREATE_VCPU
+        finally:
+            os.close(vm)
+        steps.append("/dev/kvm made a VM and a vCPU")
+    except OSError as exc:
+        steps.append(f"/dev/kvm opens, but KVM_CREATE_VM/VCPU failed: {exc.strerror}")
+    finally:
+        os.close(fd)
+    flags = "vmx" in _cpu_flags() or "svm" in _cpu_flags()
+    steps.append("the CPU advertises " + ("vmx/svm" if flags else "no vmx/svm"))
+    used = kvm_usable()
+    steps.append("so --vm boots with KVM" if used else "so --vm boots with software emulation (--disable-kvm)")
+    steps.append("no guest was booted to check (a boot takes 30-90 s; `testbed run --vm ... --test none` does)")
+    return used, "; ".join(steps)
+
+
+def _cpu_flags() -> list[str]:
+    try:
+        return Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return []
+
+
+def find_vng() -> str | None:
+    """The vng that `--vm` runs: next to this Python (a venv's bin), else on PATH."""
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return shutil.which("vng", path=search)
+
+
+def find_static_busybox() -> str | None:
+    """A static busybox (virtme-ng's guest init needs one), or None."""
+    return next((p for n in ("busybox-static", "busybox.static", "busybox")
+                 if (p := shutil.which(n)) and _is_static_elf(p)), None)
+
+
+def lane_capabilities() -> list:
+    """What `--vm` needs, probed with the lookups the lane itself makes (for `testbed doctor`)."""
+    from testbed.kernel.caps import Capability
+    caps = []
+    qemu = shutil.which("qemu-system-x86_64")
+    caps.append(Capability("qemu", bool(qemu), "`--vm`: a stock kernel in a VM", "apt-get install qemu-system-x86",
+                           qemu or "no qemu-system-x86_64 on PATH"))
+    vng = find_vng()
+    caps.append(Capability("virtme-ng", bool(vng), "`--vm`: boots the VM with the host's files",
+                           f"pip install virtme-ng=={VIRTME_NG_VERSION} (or `make vm-lane`)",
+                           vng or f"no vng next to {sys.executable} or on PATH"))
+    busybox = find_static_busybox()
+    caps.append(Capability("busybox-static", bool(busybox), "`--vm`: the guest's init tools",
+                           "apt-get install busybox-static", busybox or "no static busybox on PATH"))
+    kernel = os.environ.get("TESTBED_VM_KERNEL") or find_stock_kernel()
+    caps.append(Capability("stock-kernel", bool(kernel and os.path.isfile(kernel)), "`--vm`: the kernel the VM boots",
+                           "apt-get install linux-image-amd64",
+                           kernel or f"no stock kernel in /boot other than the running {os.uname().release}"))
+    kvm, detail = kvm_probe()
+    caps.append(Capability("kvm", kvm, "`--vm` at native speed (without it QEMU emulates, ~20-30x slower)",
+                           "enable virtualization (vmx/svm, nested KVM) for this machine", detail))
+    return caps
 
 
 def vng_command(argv: Sequence[str], *, kernel: str, rwdirs: Sequence[str], cwd: str,
@@ -132,13 +204,11 @@ def lane_tools(kernel: str | None = None) -> tuple[str, str]:
     raise VMUnavailable saying what is missing."""
     if platform.machine() != "x86_64":
         raise VMUnavailable(f"the stock-kernel lane needs x86_64, not {platform.machine()}")
-    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    vng = shutil.which("vng", path=search)
+    vng = find_vng()
     missing = [] if vng else [f"vng (pip: virtme-ng=={VIRTME_NG_VERSION})"]
     if not shutil.which("qemu-system-x86_64"):
         missing.append("qemu-system-x86_64 (apt: qemu-system-x86)")
-    if not any(_is_static_elf(p) for n in ("busybox-static", "busybox.static", "busybox")
-               if (p := shutil.which(n))):
+    if find_static_busybox() is None:
         missing.append("a static busybox (apt: busybox-static)")
     kernel = kernel or os.environ.get("TESTBED_VM_KERNEL") or find_stock_kernel()
     if not kernel or not os.path.isfile(kernel):

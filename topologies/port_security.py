@@ -7,7 +7,7 @@ its NIC, so its port shows several MACs: with one MAC per port only the first on
 gets through, unless ``relax`` raises that port's limit.
 
 ``backend="ovs"`` makes s1 an Open vSwitch bridge, whose port security is OpenFlow flows
-(testbed/ovs_portsec.py) with the same behaviour and counters.
+(testbed/ovs/portsec.py) with the same behaviour and counters.
 """
 import networkx as nx
 

@@ -1,32 +1,29 @@
-"""testbed's command line: run, plan, draw, doctor, list, clean, dpctl, experiment, report.
+"""testbed's command line (``testbed --help`` lists every subcommand).
 
 Exit codes, for every subcommand: 0 success; 1 a check failed; 2 invalid input;
-3 the environment cannot do it (not root, a missing tool or kernel feature).
+3 the environment cannot do it (not root, a missing tool or kernel feature); for
+``experiment`` and ``report`` also 4 nothing was checked (every claim was skipped) and
+5 the experiment's run() raised (traceback printed, what was measured kept).
 """
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import re
 import signal
 import sys
+import textwrap
 import time
 from typing import Callable, Sequence
 
 from testbed import __version__
-from testbed.topology import load as loader
-from testbed.planning import planner
 from testbed.cli import experiments as experiment_commands
-from testbed.cli import features as features_cli
+from testbed.cli import runs as run_commands
 from testbed.cli import vmrun
-from testbed.errors import RunNotFound, TestbedError, UsageError
-from testbed.deploy.journal import RUNS_DIR, Journal, all_runs, run_dir
+from testbed.errors import TestbedError, UsageError
+from testbed.topology import load as loader
 
 EXIT_OK, EXIT_CHECK, EXIT_INPUT, EXIT_ENV = 0, 1, 2, 3
 TESTS: dict[str, Callable] = {}
 KNOWN_TESTS = (None, "none", "pingall", "pingallfull", "ping", "iperf")
-RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
 class Terminated(BaseException):
@@ -37,20 +34,24 @@ def _on_sigterm(signum, frame) -> None:
     raise Terminated()
 
 
-def add_topology_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", nargs="?", help="topology file: a .py defining topology(**params)")
+def add_topology_args(parser: argparse.ArgumentParser, build: bool = True) -> None:
+    """The topology's source (FILE with --param, or --topo/--custom); with ``build``, how to build it."""
+    parser.add_argument("file", nargs="?", metavar="FILE",
+                        help="topology file: a .py defining topology(**params)")
     parser.add_argument("--param", "-p", action="append", metavar="KEY=VALUE", default=[],
                         help="a topology parameter (repeatable), converted by the default's type")
-    parser.add_argument("--switch", choices=("linux", "ovs"), default=None,
+    parser.add_argument("--topo", metavar="NAME[,ARGS]",
+                        help="instead of FILE, a Mininet topology like mn's: single,3 linear,4 tree,2,3")
+    parser.add_argument("--custom", metavar="FILE",
+                        help="a Mininet custom file (a 'topos' dict of Topo classes); pick one with --topo")
+    if not build:
+        return
+    parser.add_argument("--switch", metavar="BACKEND", default=None,
                         help="backend of switches that name none: linux (bridge, default) or ovs")
     parser.add_argument("--arp", choices=("auto", "static", "dynamic"), default="auto",
                         help="dynamic: real ARP; static: permanent neighbour entries from the start; "
                              "auto (default): real ARP, but an all-pairs test of more pairs than the "
                              "kernel's shared neighbour table holds installs permanent entries first")
-    parser.add_argument("--topo", metavar="NAME[,ARGS]",
-                        help="instead of FILE, a Mininet topology like mn's: single,3 linear,4 tree,2,3")
-    parser.add_argument("--custom", metavar="FILE",
-                        help="a Mininet custom file (a 'topos' dict of Topo classes); pick one with --topo")
 
 
 def load_graph(args: argparse.Namespace):
@@ -74,21 +75,27 @@ def load_graph(args: argparse.Namespace):
     return graph, params, args.file
 
 
-def load_plan(args: argparse.Namespace):
-    from testbed.concerns import bridge_vlans
-    from testbed.concerns import shaping
+def load_plan(args: argparse.Namespace, draft: bool = False):
+    """The plan of the command's topology for this kernel. With ``draft``, a plan this kernel
+    cannot build is still made (for a kernel with everything) and the reasons are printed."""
     from testbed.kernel import caps
+    from testbed.planning import pipeline
     graph, params, source = load_graph(args)
     arp = "static" if getattr(args, "arp", "auto") == "static" else "dynamic"
-    features = caps.features() if shaping.used(graph) or bridge_vlans.used(graph) else None
-    return planner.plan(graph, source=source, params=params, arp=arp, features=features,
-                        switch=getattr(args, "switch", None))
+    options = dict(source=source, params=params, arp=arp, features=caps.features, switch=getattr(args, "switch", None))
+    if not draft:
+        return pipeline.plan(graph, **options)
+    plan, refusals = pipeline.draft(graph, **options)
+    for refusal in refusals:
+        print("testbed: warning: this kernel cannot build it; shown as planned for a stock kernel "
+              f"(`--vm`):\n{refusal}", file=sys.stderr)
+    return plan
 
 
 # ---------------------------------------------------------------- subcommands
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    print(load_plan(args).to_json())
+    print(load_plan(args, draft=True).to_json())
     return EXIT_OK
 
 
@@ -99,6 +106,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"--test {args.test!r}: unknown test; known: {', '.join(t for t in KNOWN_TESTS if t)}")
     if args.count is not None and args.count < 1:
         raise UsageError(f"--count {args.count}: give at least 1 ping")
+    if args.pair is not None and args.test not in ("ping", "iperf"):
+        raise UsageError(f"--pair {args.pair}: only --test ping and --test iperf take a pair")
     plan = load_plan(args)
     started = time.perf_counter()
     net = Network(plan, arp=args.arp, progress=progress_for(len(plan.nodes)))
@@ -131,13 +140,29 @@ def run_test(net, args: argparse.Namespace) -> int:
     raise UsageError(f"--test {test!r}: unknown test; known: none, pingall, ping, iperf")
 
 
-def link_test(net, test: str, args: argparse.Namespace) -> int:
-    """iperf (TCP throughput) or ping (RTT and loss) from the first host to the second."""
-    from testbed.run import traffic
+def test_pair(net, test: str, pair: str | None) -> tuple[str, str]:
+    """The two nodes of --test ping/iperf: --pair A,B, else the first and the last host (as Mininet's iperf)."""
+    if pair is not None:
+        names = [n.strip() for n in pair.split(",")]
+        if len(names) != 2 or not all(names):
+            raise UsageError(f"--pair {pair!r}: give two nodes as A,B, e.g. --pair h1,h3")
+        unknown = [n for n in names if n not in net.nodes]
+        if unknown:
+            raise UsageError(f"--pair {pair}: no node {', '.join(map(repr, unknown))} in this network; "
+                             f"nodes: {', '.join(sorted(net.nodes))}")
+        if names[0] == names[1]:
+            raise UsageError(f"--pair {pair}: give two different nodes")
+        return names[0], names[1]
     hosts = [n.name for n in net.hosts]
     if len(hosts) < 2:
         raise UsageError(f"--test {test} needs two hosts; this network has {', '.join(hosts) or 'none'}")
-    src, dst = hosts[0], hosts[1]
+    return hosts[0], hosts[-1]
+
+
+def link_test(net, test: str, args: argparse.Namespace) -> int:
+    """iperf (TCP throughput) or ping (RTT and loss) between --pair, or the first and the last host."""
+    from testbed.run import traffic
+    src, dst = test_pair(net, test, getattr(args, "pair", None))
     if test == "iperf":
         result = traffic.iperf3(net[src], net[dst], duration=args.time, omit=0.5)
         print(result.summary(src, dst))
@@ -148,72 +173,10 @@ def link_test(net, test: str, args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from testbed import vm
     from testbed.kernel import caps
-    found = caps.probe()
+    found = caps.probe() + tuple(vm.lane_capabilities())
     print(caps.to_json(found) if args.json else caps.report(found))
-    return EXIT_OK
-
-
-def cmd_list(args: argparse.Namespace) -> int:
-    runs = all_runs()
-    if args.json:
-        print(json.dumps([dict(r.meta(), alive=r.owner_alive(), objects=len(r.entries())) for r in runs],
-                         indent=2, default=str))
-        return EXIT_OK
-    if not runs:
-        print("no testbed runs")
-        return EXIT_OK
-    print(f"{'RUN':10} {'STATE':8} {'PID':>8} {'NODES':>6} {'AGE':>8}  SOURCE")
-    for run in runs:
-        meta = run.meta()
-        age = time.time() - meta.get("created", time.time())
-        state = "running" if run.owner_alive() else "crashed"
-        print(f"{run.run_id:10} {state:8} {meta.get('pid', '?'):>8} {meta.get('nodes', '?'):>6} "
-              f"{age:>7.0f}s  {meta.get('source', '?')}")
-    return EXIT_OK
-
-
-def cmd_clean(args: argparse.Namespace) -> int:
-    from testbed.deploy.build import teardown
-    if args.all == bool(args.run_id):
-        raise UsageError("give a RUN_ID or --all (see `testbed list`)")
-    if args.run_id:
-        if not RUN_ID_RE.match(args.run_id) or not os.path.isdir(run_dir(args.run_id)):
-            raise RunNotFound(f"no run {args.run_id!r} under {RUNS_DIR}; "
-                              "see `testbed list`")
-        runs = [Journal.open(args.run_id)]
-    else:
-        runs = all_runs()
-    status = EXIT_OK
-    for run in runs:
-        if run.owner_alive() and not args.force:
-            if args.all:                   # --all means the runs whose owner is gone: not an error
-                print(f"{run.run_id}: skipped, still running (process {run.meta().get('pid')})", file=sys.stderr)
-                continue
-            print(f"{run.run_id}: still owned by running process {run.meta().get('pid')}; "
-                  "stop it, or use --force", file=sys.stderr)
-            status = EXIT_CHECK
-            continue
-        counts = teardown(run)
-        print(f"{run.run_id}: removed {counts['netns']} namespaces, {counts['dir']} /etc/netns folders, "
-              f"stopped {counts['process']} processes")
-    return status
-
-
-def cmd_dpctl(args: argparse.Namespace) -> int:
-    from testbed.ovs import deploy as ovs_deploy
-    if args.run:
-        if not os.path.isdir(run_dir(args.run)):
-            raise RunNotFound(f"no run {args.run!r}; see `testbed list`")
-        runs = [Journal.open(args.run)]
-    else:
-        runs = [r for r in all_runs() if args.switch in ovs_deploy.instances_of(r)]
-        if not runs:
-            raise UsageError(f"no run has an Open vSwitch switch {args.switch!r}; see `testbed list`")
-        if len(runs) > 1:
-            raise UsageError(f"several runs have a switch {args.switch!r} "
-                             f"({', '.join(r.run_id for r in runs)}): pick one with --run")
-    print(ovs_deploy.dump_flows(ovs_deploy.find(runs[0], args.switch), args.datapath), end="")
     return EXIT_OK
 
 
@@ -228,16 +191,26 @@ def cmd_draw(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- parser
 
+EPILOG = """exit codes: 0 success; 1 a check failed; 2 invalid input (nothing was created);
+3 this machine cannot do it (not root, a missing tool or kernel feature);
+experiment and report also: 4 nothing was checked (every claim skipped), 5 run() raised.
+`testbed COMMAND --help` describes a command."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="testbed", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="testbed", epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"testbed {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                help="one of the commands below")
 
     p = sub.add_parser("run", help="build a topology, open the testbed> shell (or run -c/stdin "
                        "commands, or a --test), tear down")
     add_topology_args(p)
-    p.add_argument("--test", metavar="TEST", help="none (build and tear down), pingall, ping or iperf "
-                   "(ping and iperf: from the first host to the second); exit 1 if it fails")
+    p.add_argument("--test", metavar="TEST", help="none (build and tear down), pingall, pingallfull, ping "
+                   "or iperf (ping and iperf: from the first host to the last, or --pair); exit 1 if it fails")
+    p.add_argument("--pair", metavar="A,B", help="the two nodes of --test ping or iperf, client first "
+                   "(default: the first and the last host, as Mininet's iperf)")
     p.add_argument("--count", type=int, default=None,
                    help="pings per pair for pingall (default 1), pings for ping (default 20)")
     p.add_argument("--time", type=float, default=3.0, help="seconds of iperf3 traffic for iperf (default 3)")
@@ -247,11 +220,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("draw", help="draw a topology to a PNG, SVG or PDF file (no root needed)")
-    add_topology_args(p)
+    add_topology_args(p, build=False)
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="topo.png, topo.svg or topo.pdf")
     p.add_argument("--intfs", action="store_true", help="label link ends with interface names")
     p.add_argument("--addresses", action="store_true", help="label link ends with IP addresses")
-    p.add_argument("--layout", default="auto", help="auto, spring, tree, circular, shell or kamada_kawai")
+    p.add_argument("--layout", default="auto", metavar="LAYOUT",
+                   help="auto (default: tiers for layered graphs, see testbed/views/draw.py), tree (layers "
+                        "by distance from the core), spring, circular, shell or kamada_kawai; "
+                        "nodes with a pos=(x, y) attribute stay where it says")
     p.set_defaults(func=cmd_draw)
 
     p = sub.add_parser("plan", help="print the JSON plan of a topology (no root needed)")
@@ -259,27 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("doctor", help="what this kernel and machine can do, and how to get what is missing")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the capabilities as JSON")
     p.set_defaults(func=cmd_doctor)
 
-    p = sub.add_parser("list", help="list testbed runs on this machine")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_list)
-
-    p = sub.add_parser("dpctl", help="dump an Open vSwitch switch's flows in a running network")
-    p.add_argument("switch", metavar="SWITCH")
-    p.add_argument("--run", metavar="RUN_ID", help="the run (default: the only one with that switch)")
-    p.add_argument("--datapath", action="store_true", help="the datapath's flows, not the OpenFlow table")
-    p.set_defaults(func=cmd_dpctl)
-
-    p = sub.add_parser("clean", help="remove what a crashed run left, from its journal")
-    p.add_argument("run_id", nargs="?", metavar="RUN_ID")
-    p.add_argument("--all", action="store_true", help="every run whose owner is gone")
-    p.add_argument("--force", action="store_true", help="also runs whose owner is still alive")
-    p.set_defaults(func=cmd_clean)
-
+    run_commands.add_parsers(sub)
     experiment_commands.add_parsers(sub)
-    features_cli.add_parsers(sub)
+    parser.description = textwrap.fill("testbed: networkx topologies built as real networks of namespaces, "
+                                       "veths and bridges. Commands: " + ", ".join(sub.choices) + ".", 79)
     return parser
 
 

@@ -30,6 +30,9 @@ from testbed.errors import TestbedError
 from testbed.planning.reach import target_address
 
 __all__ = ["CommandError", "Shell", "run_session", "split_commands"]
+# commands whose arguments are often another node (its name becomes its address)
+ADDRESSING_TOOLS = frozenset({"ping", "ping6", "traceroute", "tracepath", "arping", "iperf", "iperf3", "nc",
+                              "curl", "wget", "telnet", "ssh", "mtr", "host", "dig", "nping"})
 
 
 class Shell(NetworkCommands, cmd.Cmd):
@@ -172,13 +175,20 @@ class Shell(NetworkCommands, cmd.Cmd):
         return super().completenames(text, *ignored) + [n for n in self.net.nodes if n.startswith(text)]
 
     def completedefault(self, text: str, line: str, begidx: int, endidx: int) -> list[str]:
-        return self._complete_nodes(text) + [i for i in self._interfaces() if i.startswith(text)]
+        """In ``NODE command ...``: that node's interfaces, and node names after a tool that takes a host."""
+        words = line[:begidx].split()
+        if not words or words[0] not in self.net.nodes:
+            return self._complete_nodes(text)
+        found = [i for i in self._interfaces(words[0]) if i.startswith(text)]
+        if len(words) > 1 and words[1] in ADDRESSING_TOOLS:
+            found = self._complete_nodes(text) + found
+        return found
 
     def _complete_nodes(self, text: str, *_: Any) -> list[str]:
         return [n for n in self.net.nodes if n.startswith(text)]
 
-    def _interfaces(self) -> list[str]:
-        return sorted({i.name for n in self.plan.nodes for i in n.interfaces})
+    def _interfaces(self, node: str) -> list[str]:
+        return sorted(i.name for i in self.plan.node(node).interfaces)
 
     complete_link = complete_stats = complete_iperf = complete_pingpair = _complete_nodes
     complete_pingall = complete_pingallfull = complete_intfs = complete_dump = _complete_nodes

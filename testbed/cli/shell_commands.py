@@ -4,6 +4,7 @@ iperfudp through testbed.run.traffic) and link state (link). Mixed into shell.Sh
 provides ``net``, ``plan``, ``say`` and ``iperf_seconds``."""
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 from testbed.run import traffic
@@ -20,12 +21,12 @@ class NetworkCommands:
     say: Callable[..., None]               # Shell.say: print one line to the shell's output
 
     def do_nodes(self, arg: str) -> None:
-        """nodes: list the nodes."""
-        self.say("available nodes are: \n" + " ".join(self.net.nodes))
+        """nodes: list the nodes (sorted by name, as Mininet does)."""
+        self.say("available nodes are: \n" + " ".join(sorted(self.net.nodes)))
 
     def do_net(self, arg: str) -> None:
-        """net: each node with its links (interface:peer-interface)."""
-        for node in self.plan.nodes:
+        """net: each node with its links (interface:peer-interface); hosts first, then switches (as Mininet)."""
+        for node in mininet_order(self.plan.nodes):
             ends = [f"{i.name}:{i.peer[1]}" for i in node.interfaces if i.peer]
             self.say(" ".join([node.name, *ends]))
 
@@ -67,7 +68,7 @@ class NetworkCommands:
         datapath = "--datapath" in words
         names = [w for w in words if w != "--datapath"]
         switches = [n for n in self._nodes_arg(" ".join(names))
-                    if any(i.kind == "ovs" for i in n.interfaces)]
+                    if n.role == "l2" and self.net.backend_of(n.name).flow_table]
         if not switches:
             self.say("no Open vSwitch switches here (build with --switch ovs, or backend='ovs')")
         for node in switches:
@@ -180,6 +181,17 @@ class NetworkCommands:
             raise CommandError("usage: link A B up|down")
         self.net[words[0]], self.net[words[1]]
         self.net.set_link(words[0], words[1], words[2] == "up")
+
+
+def natural(name: str) -> list:
+    """A sort key that puts h2 before h10 (Mininet's natural order)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def mininet_order(nodes) -> list:
+    """Plan nodes as Mininet lists them: end systems (hosts, routers, NATs), then switching nodes,
+    each group in natural order of names."""
+    return sorted(nodes, key=lambda n: (n.role == "l2", natural(n.name)))
 
 
 def _is_number(word: str) -> bool:

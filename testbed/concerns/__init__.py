@@ -1,33 +1,41 @@
-"""L2/L3 features on top of the core engine: macvlan, port security, DHCP (+ snooping), NAT.
+"""Concerns: the functions a network may have beyond the core, each a plug-in.
 
-Each feature is a small module with pure ``problems(graph, ports)`` (validation) and
-planning functions; this package gathers them for topology.validate and the planner.
-Kernel work is in features.apply (deploy time) and features.services (run time).
+A concern (link shaping, VLANs, macvlan, port security, DHCP and snooping, NAT) is one
+package implementing :class:`Concern`: the attributes it adds to nodes and links, pure
+checks and planning over the resolved topology, its effect on the expected reachability,
+and hooks the deployer and the running network call. The planner, the deployer, the
+network and the reachability model loop over ``REGISTRY`` and name no concern.
+
+Adding a concern is one package here and one line in ``REGISTRY``.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from testbed.concerns.base import Concern
+from testbed.concerns import dhcp, macvlan, nat, portsec, shaping, vlans
 
-import networkx as nx
+__all__ = ["Concern", "REGISTRY", "by_name", "status_of"]
 
-from testbed.errors import Problem
-from testbed.concerns import dhcp, macvlan, nat, portsec
-from testbed.model.features import Features
+# One line per concern; the order is the order of their deploy hooks and plan records.
+REGISTRY: tuple[Concern, ...] = (
+    shaping.CONCERN,
+    vlans.CONCERN,
+    macvlan.CONCERN,
+    portsec.CONCERN,
+    dhcp.CONCERN,
+    nat.CONCERN,
+)
 
 
-def problems(graph: nx.Graph, ports) -> list[Problem]:
-    """Every problem of the feature attributes of a graph whose names are already valid."""
-    found: list[Problem] = []
-    for module in (macvlan, portsec, dhcp, nat):
-        found += module.problems(graph, ports)
+def by_name(name: str) -> Concern:
+    for concern in REGISTRY:
+        if concern.name == name:
+            return concern
+    raise KeyError(f"no concern {name!r}")
+
+
+def status_of(netns: str, worker=None) -> dict:
+    """Every concern's counters in a namespace, read without a plan (what is there)."""
+    found: dict = {}
+    for concern in REGISTRY:
+        found.update(concern.status(netns, worker))
     return found
-
-
-def plan(graph: nx.Graph, ports, addresses: Mapping[tuple[str, str], str], segs) -> Features:
-    return Features(
-        ports=portsec.plan(graph, ports),
-        snooping=tuple(str(n) for n, a in graph.nodes(data=True) if a.get("dhcp_snooping")),
-        nats=nat.plan(graph, ports, addresses),
-        dhcp_servers=dhcp.plan_servers(graph, ports, addresses, segs),
-        dhcp_clients=dhcp.plan_clients(graph, ports),
-    )

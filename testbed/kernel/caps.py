@@ -10,7 +10,6 @@ Results are cached for the life of the process.
 from __future__ import annotations
 
 import ctypes
-import glob
 import json
 import os
 import shutil
@@ -63,9 +62,9 @@ TOOLS = {
     "dnsmasq": ("DHCP and DNS servers in nodes", "apt-get install dnsmasq-base", ("dnsmasq",)),
     "ovs-tools": ("Open vSwitch switches (userspace datapath)", "apt-get install openvswitch-switch",
                   ("ovs-vsctl", "ovsdb-server", "ovs-vswitchd", "ovsdb-tool")),
-    "qemu": ("`--vm`: a stock kernel in a VM", "apt-get install qemu-system-x86", ("qemu-system-x86_64",)),
-    "virtme-ng": ("`--vm`: boots the VM with the host's files", "pip install virtme-ng", ("vng",)),
 }
+# What `--vm` needs (QEMU, virtme-ng, a stock kernel, KVM) is probed by testbed.vm.lane_capabilities(),
+# with the same lookups the lane itself makes.
 
 
 # ---------------------------------------------------------------- inside the throwaway namespace
@@ -149,26 +148,6 @@ def _ovs_family() -> None:
         sock.close()
 
 
-def _kvm() -> tuple[bool, str]:
-    """Whether /dev/kvm can make a VM and a vCPU, not just be opened."""
-    import fcntl
-    try:
-        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
-    except OSError as exc:
-        return False, f"/dev/kvm: {exc.strerror}"
-    try:
-        vm = fcntl.ioctl(fd, 0xAE01, 0)             # KVM_CREATE_VM
-        try:
-            os.close(fcntl.ioctl(vm, 0xAE41, 0))    # KVM_CREATE_VCPU
-        finally:
-            os.close(vm)
-        return True, "a VM and a vCPU can be made; booting one was not tried"
-    except OSError as exc:
-        return False, f"KVM_CREATE_VM: {exc.strerror}"
-    finally:
-        os.close(fd)
-
-
 def _inside() -> int:
     """Entry point of the probing child: unshare, probe, print JSON."""
     try:
@@ -215,11 +194,6 @@ def _user_namespaces() -> tuple[bool, str]:
     return True, f"up to {limit}"
 
 
-def stock_kernels() -> list[str]:
-    """Bootable kernel images in /boot (for `--vm`)."""
-    return sorted(glob.glob("/boot/vmlinuz-*"))
-
-
 @lru_cache(maxsize=1)
 def probe() -> tuple[Capability, ...]:
     """Every capability of this machine (cached per process)."""
@@ -238,17 +212,11 @@ def probe() -> tuple[Capability, ...]:
         missing = [p for p in programs if shutil.which(p) is None]
         caps.append(Capability(name, not missing, enables, remedy,
                                f"missing: {', '.join(missing)}" if missing else ""))
-    kernels = stock_kernels()
-    caps.append(Capability("stock-kernel", bool(kernels), "`--vm`: the kernel the VM boots",
-                           "apt-get install linux-image-amd64", ", ".join(kernels) or "nothing in /boot"))
-    kvm, detail = _kvm()
-    caps.append(Capability("kvm", kvm, "`--vm` at native speed (without it QEMU emulates, ~20-30x slower)",
-                           "enable virtualization / nested KVM for this machine", detail))
     return tuple(caps)
 
 
 def features() -> frozenset[str] | None:
-    """Names of the kernel features present, for planner.plan(); None if they could not be probed."""
+    """Names of the kernel features present, for planning (testbed.planning.pipeline); None if they could not be probed."""
     results, _ = _kernel_results()
     if not results:
         return None

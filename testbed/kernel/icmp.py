@@ -3,6 +3,12 @@
 A raw socket opened inside a namespace stays there, so one thread can send echo requests
 from hundreds of namespaces and wait for all the replies with one selector; no process
 per ping. Each probe is told apart by the socket's identifier and a sequence number.
+
+Round-trip times: the send time is read just before ``sendto()`` (between namespaces on
+one machine the whole round trip often completes inside that call: veth delivery and the
+peer's reply run in the sender's softirq), and the receive time is the kernel's own
+timestamp of the reply (SO_TIMESTAMPNS), so a reply that waits while this thread is busy
+sending to hundreds of other hosts is not counted as slower than it was.
 """
 from __future__ import annotations
 
@@ -16,6 +22,8 @@ from typing import Callable, Sequence
 
 ECHO_REQUEST, ECHO_REPLY = 8, 0
 MAGIC = b"testbed!"
+SO_TIMESTAMPNS = 35                  # asm-generic/socket.h (SO_TIMESTAMPNS_OLD); SCM_TIMESTAMPNS too
+TIMESPEC = struct.Struct("@qq")      # struct timespec on a 64-bit kernel: seconds, nanoseconds
 
 
 def _checksum(data: bytes) -> int:
@@ -50,7 +58,29 @@ def open_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
                          socket.IPPROTO_ICMP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    except OSError:
+        pass                         # no kernel timestamps: the time the reply is read is used
     return sock
+
+
+def _now_ns() -> int:
+    """CLOCK_REALTIME in ns: the clock of the kernel's SO_TIMESTAMPNS receive stamps."""
+    return time.time_ns()
+
+
+def _read(sock) -> tuple[bytes, int]:
+    """One packet and when it arrived: the kernel's timestamp, or now when there is none."""
+    recvmsg = getattr(sock, "recvmsg", None)
+    if recvmsg is None:
+        return sock.recv(2048), _now_ns()
+    packet, ancillary, _, _ = recvmsg(2048, socket.CMSG_SPACE(TIMESPEC.size))
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= TIMESPEC.size:
+            seconds, nanoseconds = TIMESPEC.unpack_from(data)
+            return packet, seconds * 1_000_000_000 + nanoseconds
+    return packet, _now_ns()
 
 
 @dataclass
@@ -76,7 +106,8 @@ def mesh(open_in: Callable[[str], socket.socket], probes: Sequence[Probe], count
         by_src.setdefault(probe.src, []).append(i)
     base = int.from_bytes(os.urandom(2), "big")
     sockets: dict[str, socket.socket] = {}
-    slots: dict[tuple[int, int], tuple[int, float]] = {}   # (ident, seq) -> (probe index, sent at)
+    # (ident, seq) -> (probe index, sent at: monotonic s for expiry, realtime ns for the RTT)
+    slots: dict[tuple[int, int], tuple[int, float, int]] = {}
     plan: list[tuple[socket.socket, bytes, str, tuple[int, int], int]] = []
     selector = selectors.DefaultSelector()
     try:
@@ -99,12 +130,12 @@ def mesh(open_in: Callable[[str], socket.socket], probes: Sequence[Probe], count
                 while len(slots) >= window:        # wait for room first: a reply read while
                     _receive(selector, slots, probes, 0.001)   # waiting must find its slot
                     _expire(slots, timeout)
+                slots[key] = (i, time.monotonic(), _now_ns())     # before sendto: see the docstring
                 try:
                     sock.sendto(packet, (dst, 0))
                 except OSError:
                     pass          # no route or a full queue: counted as lost
                 probes[i].sent += 1
-                slots[key] = (i, time.monotonic())
                 _receive(selector, slots, probes, 0)
             deadline = time.monotonic() + timeout
             while time.monotonic() < round_end:
@@ -120,7 +151,7 @@ def mesh(open_in: Callable[[str], socket.socket], probes: Sequence[Probe], count
 def _expire(slots: dict, timeout: float) -> None:
     """Forget probes older than ``timeout``: they are lost."""
     limit = time.monotonic() - timeout
-    for key in [k for k, (_, sent_at) in slots.items() if sent_at < limit]:
+    for key in [k for k, (_, sent_at, _) in slots.items() if sent_at < limit]:
         del slots[key]
 
 
@@ -129,12 +160,12 @@ def _receive(selector, slots, probes, wait: float) -> None:
         sock = key.fileobj
         while True:
             try:
-                packet = sock.recv(2048)
+                packet, arrived_ns = _read(sock)
             except (BlockingIOError, InterruptedError):
                 break
             found = parse_reply(packet)
             if found is None or found not in slots:
                 continue
-            i, sent_at = slots.pop(found)
+            i, _, sent_ns = slots.pop(found)
             probes[i].received += 1
-            probes[i].rtts.append((time.monotonic() - sent_at) * 1000)
+            probes[i].rtts.append(max(0, arrived_ns - sent_ns) / 1e6)

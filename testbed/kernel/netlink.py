@@ -14,6 +14,7 @@ import socket
 import struct
 from typing import Any
 
+from testbed.errors import DeployError
 from testbed.kernel import nlencode
 
 IFF_UP = 1
@@ -30,7 +31,7 @@ WINDOW = 256                 # requests in flight before reading acknowledgement
 CENTI = 100                  # the bridge's clock_t unit: 1/100 s
 
 
-class NetlinkError(OSError):
+class NetlinkError(DeployError, OSError):
     """A request the kernel refused; ``what`` names the request."""
 
     def __init__(self, code: int, what: str):
@@ -79,7 +80,7 @@ class Batch:
                vlan_filtering: bool = False) -> None:
         data = {"ageing_time": int(ageing * CENTI), "stp_state": int(stp)}
         if vlan_filtering:
-            data["vlan_filtering"] = 1            # 802.1Q VLAN-aware (testbed/bridge_vlans.py)
+            data["vlan_filtering"] = 1            # 802.1Q VLAN-aware (testbed/backends/linux.py)
         if forward_delay is not None:
             data["forward_delay"] = int(forward_delay * CENTI)
         if priority is not None:

@@ -22,15 +22,15 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from testbed.errors import DeployError, EnvironmentProblem
-from testbed.concerns.shaping import LOSS_SCALE
 
 if TYPE_CHECKING:
     from testbed.kernel.nsfs import NetnsWorker
 
 TABLE = "testbed"
+LOSS_SCALE = 1_000_000            # loss rules: numgen random mod LOSS_SCALE < threshold
 
 
-class NftError(OSError):
+class NftError(DeployError, OSError):
     """nft refused a ruleset; the message holds nft's own error text."""
 
 
@@ -86,10 +86,12 @@ def threshold(percent: float) -> int:
 
 def ingress_drop_rules(ifname: str, percent: float) -> str:
     """An nft script dropping ``percent`` % of what arrives on ``ifname`` (netdev ingress hook)."""
+    bound = threshold(percent)
+    match = "" if bound >= LOSS_SCALE else f"numgen random mod {LOSS_SCALE} < {bound} "    # 100 %: every frame
     return (f"table netdev {TABLE} {{\n"
             f"  chain loss-{ifname} {{\n"
             f"    type filter hook ingress device \"{ifname}\" priority filter; policy accept;\n"
-            f"    numgen random mod {LOSS_SCALE} < {threshold(percent)} counter drop\n"
+            f"    {match}counter drop\n"
             f"  }}\n"
             f"}}\n")
 

@@ -92,3 +92,43 @@ def _group_of(pid: int) -> int | None:
 def _zombie(pid: int) -> bool:
     fields = _stat(pid)
     return fields is None or fields[0] == b"Z"
+
+
+def namespace_inode(path: str) -> int | None:
+    """The inode of the network namespace bound at ``path`` (None: not there)."""
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def in_namespaces(inodes: set[int]) -> list[tuple[int, int | None]]:
+    """(pid, start time) of every process whose network namespace is one of ``inodes``
+    (this process excluded): what runs inside a set of namespaces, found by identity."""
+    found = []
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            link = os.readlink(f"/proc/{name}/ns/net")
+        except OSError:
+            continue
+        if link.startswith("net:[") and int(link[5:-1]) in inodes:
+            found.append((int(name), process_start_time(int(name))))
+    return found
+
+
+def stop_all(processes: list[tuple[int, int | None]], grace: float = 1.0) -> int:
+    """SIGTERM every (pid, start), wait up to ``grace`` s for all of them, SIGKILL the rest.
+    Returns how many were running."""
+    alive = [(p, s) for p, s in processes if process_alive(p, s)]
+    for pid, _ in alive:
+        _send(pid, signal.SIGTERM, False)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(process_alive(p, s) and not _zombie(p) for p, s in alive):
+        time.sleep(0.02)
+    for pid, start in alive:
+        if process_alive(pid, start) and not _zombie(pid):
+            _send(pid, signal.SIGKILL, False)
+    return len(alive)

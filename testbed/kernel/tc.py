@@ -1,4 +1,4 @@
-"""Apply planned qdiscs (shaping.Qdisc) to interfaces with pyroute2's tc support.
+"""Apply planned qdiscs (testbed.model.tc.Qdisc) to interfaces with pyroute2's tc support.
 
 Runs in the calling thread's namespace (a worker thread inside a node's namespace), so
 no process is forked per node. Qdiscs vanish with their interface and namespace.
@@ -7,12 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError as PyrNetlinkError
-
 from testbed.kernel import red
 from testbed.kernel.netlink import NetlinkError
-from testbed.concerns.shaping import Qdisc
+from testbed.model.tc import Qdisc
 
 TC_H_ROOT = 0xFFFFFFFF
 
@@ -40,8 +37,10 @@ def _kwargs(q: Qdisc) -> dict[str, Any]:
     raise ValueError(f"no tc driver for {q.kind!r}")
 
 
-def apply(ipr: IPRoute, index: int, ifname: str, qdiscs: Iterable[Qdisc]) -> None:
-    """Create the planned objects on interface ``index`` in order; NetlinkError names the failure."""
+def apply(ipr, index: int, ifname: str, qdiscs: Iterable[Qdisc]) -> None:
+    """Create the planned objects on interface ``index`` in order (``ipr``: a pyroute2 IPRoute);
+    NetlinkError names the failure."""
+    from pyroute2.netlink.exceptions import NetlinkError as PyrNetlinkError   # pyroute2 loads in ~0.2 s
     for q in qdiscs:
         if q.kind == "red":                        # pyroute2 has no RED: red.py encodes it
             o = dict(q.options)
@@ -59,7 +58,15 @@ def apply(ipr: IPRoute, index: int, ifname: str, qdiscs: Iterable[Qdisc]) -> Non
             raise NetlinkError(exc.code, f"add {q.kind} {q.object} {q.handle} on {ifname}") from None
 
 
-def show(ipr: IPRoute, index: int) -> list[dict[str, Any]]:
+def apply_all(interfaces: Iterable[tuple[int, str, Iterable[Qdisc]]]) -> None:
+    """Apply (ifindex, label, qdiscs) of this thread's namespace over one netlink socket."""
+    from pyroute2 import IPRoute
+    with IPRoute() as ipr:
+        for index, label, qdiscs in interfaces:
+            apply(ipr, index, label, qdiscs)
+
+
+def show(ipr, index: int) -> list[dict[str, Any]]:
     """The qdiscs on an interface: [{kind, handle, parent}] (for checks and tests)."""
     result = []
     for msg in ipr.get_qdiscs(index=index):

@@ -1,51 +1,45 @@
 """Node kinds behind a registry: one small module per kind.
 
-A kind says which attributes a node of that kind accepts (with their checkers), whether
-it is an end system with addresses (role "l3") or a switching device (role "l2"), and
-what kernel settings it needs. New kinds (nat, OVS switches) register here too.
+A :class:`Kind` is the source of truth about a node: which attributes it accepts (its
+schema), whether it switches frames or owns addresses, whether it forwards IP, can be a
+hosts' gateway, gets static routes, counts as a host for pingall; and optional hooks the
+pipeline calls (``plan`` for the node's own planned settings, ``start`` once the network
+is up, ``gateway_ifnames`` where it is a gateway). Nothing outside this package compares
+kind names: it asks the Kind.
+
+Adding a kind is one module here and one line in ``REGISTRY``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from testbed.topology.values import Checker
+from testbed.kinds import host, nat, router, server, switching
+from testbed.kinds.base import FREE_ATTRS, Kind
 
-# Attributes any node may carry for the user's own purposes (drawing, notes).
-FREE_ATTRS = ("label", "pos", "meta")
-
-
-@dataclass(frozen=True)
-class Kind:
-    name: str
-    role: str                       # "l3": has addresses and routes; "l2": switches frames
-    description: str
-    attrs: Mapping[str, Checker]
-    port_base: int = 0              # first N in "<node>-eth<N>" (Mininet: hosts 0, switches 1)
-    forwards: bool = False          # routes packets between its interfaces
-    defaults: Mapping[str, Any] = field(default_factory=dict)
-    # For "l2" kinds: the Linux bridge options for a node's attributes.
-    bridge_options: Callable[[Mapping[str, Any]], dict] | None = None
-
-    @property
-    def switching(self) -> bool:
-        return self.role == "l2"
+__all__ = ["FREE_ATTRS", "Kind", "REGISTRY", "all_kinds", "get", "names", "of"]
+# One line per kind.
+REGISTRY: dict[str, Kind] = {k.name: k for k in (
+    host.HOST,
+    router.ROUTER,
+    nat.NAT,
+    *switching.KINDS,
+    server.SERVER,
+)}
 
 
-REGISTRY: dict[str, Kind] = {}
+def get(name: Any) -> Kind | None:
+    """The kind called ``name`` (None for an unknown name or a value that cannot be one)."""
+    return REGISTRY.get(name) if isinstance(name, str) else None
 
 
-def register(kind: Kind) -> Kind:
-    REGISTRY[kind.name] = kind
-    return kind
-
-
-def get(name: str) -> Kind | None:
-    return REGISTRY.get(name)
+def of(name: str) -> Kind:
+    """The kind of a planned node (its name comes from a Plan, so it exists)."""
+    return REGISTRY[name]
 
 
 def names() -> list[str]:
     return sorted(REGISTRY)
 
 
-from testbed.kinds import host, nat, router, switching# noqa: E402,F401  (register the kinds)
+def all_kinds() -> list[Kind]:
+    return [REGISTRY[n] for n in sorted(REGISTRY)]

@@ -6,6 +6,7 @@ An experiment file is a Python module (nothing may run at import) with these nam
                                           # folder, the experiment's folder or its parent
     PARAMS = {"n": 4, "duration": 2}     # fixed parameters (optional)
     GRID = {"kind": ["hub", "bridge"]}   # swept parameters, every combination (optional)
+    RUN_PARAMS = {"duration": "seconds of each flow"}   # parameters only run() reads (optional)
     REPEAT = 3                           # runs per grid point (optional, default 1)
     SEED = 0                             # base of the per-run random seeds (optional)
     TABLE = ["rx_bytes"]                 # columns of the printed table (optional)
@@ -27,7 +28,11 @@ An experiment file is a Python module (nothing may run at import) with these nam
     PLOTS = [Plot("bystander", y="rx_bytes", x="kind", ylabel="bytes")]
 
 Parameters. A parameter the topology function accepts (``topology(n=3, kind="switch")``)
-is a topology parameter; every other one is for ``run`` only. Each grid point is PARAMS
+is a topology parameter; every other key of PARAMS and GRID must be declared in
+RUN_PARAMS (a dict name -> what it means, or a list of names): it is for ``run`` only.
+A key that is neither is refused (exit 2, with a did-you-mean), so that a misspelt
+topology parameter (``bandwidth`` for ``bw``) never silently leaves the topology at its
+default. Each grid point is PARAMS
 plus one combination of GRID values; ``--param KEY=VALUE`` replaces a fixed value or
 sweeps a grid key over ``VALUE1,VALUE2`` (converted by the type of the value it replaces).
 Grid points with the same topology parameters run one after another on one network;
@@ -42,18 +47,27 @@ for results.json only, lists and dicts (e.g. per-interval series).
 ``--param quick=true`` (the tests' variant) applies QUICK: each of its parameters takes
 that value (a GRID key: that list) unless ``--param`` sets it too.
 
+Plots: see testbed.lab.plotspec (kinds bar, line, timeseries, cdf; units, labels, claim
+bands, references, ratios); every plot is written as PNG (200 dpi), SVG and PDF.
+
 Checks take a :class:`testbed.lab.results.Results` (``where``, ``by``, ``mean``, ``values``...)
-and return ``(ok, message)``; the first line of the docstring states the claim. Plots are
+and return ``(ok, message)``; the first line of the docstring states the claim. A check
+with nothing to judge (its points were not measured on this machine) returns
+``testbed.skip("why")``: it is reported SKIP, never PASS. Plots are
 :class:`testbed.lab.results.Plot` specs; repetitions become error bars.
 
 ``testbed experiment FILE`` writes ``OUT/<experiment>/<UTC timestamp>/`` with results.csv
 (scalar columns, one row per measurement), results.json (every field, and the verdicts),
 meta.json (provenance), a copy of the experiment file, plots/*.png and artifacts/; prints
-a table and the verdicts; exits 0 when every check holds, 1 when a claim fails, 2 on bad
-input. ``testbed report DIR`` re-plots and re-checks a stored run without a network.
+a table and the verdicts. Exit codes: 0 every claim that was checked holds; 1 a claim
+failed; 2 bad input (nothing was run); 3 the machine cannot do it; 4 nothing was checked
+(every claim was skipped: not a pass); 5 run() raised (the traceback is printed with the
+file and line, and what was measured before it is kept in the run's folder).
+``testbed report DIR`` re-plots and re-checks a stored run without a network.
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib.util
 import itertools
@@ -62,6 +76,7 @@ import random
 import shutil
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Sequence, TextIO
@@ -69,20 +84,29 @@ from typing import Any, Callable, Mapping, Sequence, TextIO
 from testbed.topology import load as loader
 from testbed.lab import provenance
 from testbed.errors import TestbedError, UsageError
-from testbed.lab.results import (ID_COLUMNS, Check, Plot, Results, Verdict, read_json, run_checks,
-                             summary_table, verdicts_json, write_csv, write_json)
+from testbed.lab.results import (ID_COLUMNS, SKIP, Check, Plot, Results, Verdict, read_json, run_checks,
+                                verdict_summary, verdicts_json, write_csv, write_json)
+from testbed.lab.tables import summary_table
 
 __all__ = ["Experiment", "ExperimentFailed", "Plot", "Results", "RunParams", "load_experiment",
            "expand_grid", "run_experiment", "report"]
 
-EXIT_OK, EXIT_CHECK = 0, 1
+EXIT_OK, EXIT_CHECK, EXIT_NOTHING_CHECKED, EXIT_RUN_ERROR = 0, 1, 4, 5
 NetworkFactory = Callable[[Any, str, Mapping[str, Any]], Any]
 
 
 class ExperimentFailed(TestbedError):
-    """run() raised: the partial results were written, the network torn down."""
+    """run() raised: the traceback was printed, the partial results written, the network torn down."""
 
-    exit_code = 1
+    exit_code = EXIT_RUN_ERROR
+
+
+class _RunRaised(Exception):
+    """Carries an exception out of the experiment's run() with the run it happened in."""
+
+    def __init__(self, error: BaseException, point: int, repetition: int):
+        super().__init__(str(error))
+        self.error, self.point, self.repetition = error, point, repetition
 
 
 # ------------------------------------------------------------------ the experiment file
@@ -99,6 +123,7 @@ class Experiment:
     repeat: int
     seed: int
     run: Callable[..., Any]
+    run_params: dict[str, str] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
     plots: list[Plot] = field(default_factory=list)
     table: list[str] | None = None
@@ -154,6 +179,12 @@ def load_experiment(path: str, topology_required: bool = True) -> Experiment:
     table = getattr(module, "TABLE", None)
     quick = getattr(module, "QUICK", {})
     tolerances = getattr(module, "TOLERANCES", {})
+    run_params = getattr(module, "RUN_PARAMS", {})
+    if isinstance(run_params, (list, tuple)) and all(isinstance(k, str) for k in run_params):
+        run_params = {k: "" for k in run_params}
+    if not isinstance(run_params, dict) or not all(isinstance(k, str) for k in run_params):
+        problems.append("RUN_PARAMS must be a dict of parameter -> what it means (or a list of names)")
+        run_params = {}
     if not isinstance(params, dict):
         problems.append("PARAMS must be a dict of parameter -> value")
         params = {}
@@ -187,6 +218,8 @@ def load_experiment(path: str, topology_required: bool = True) -> Experiment:
     reserved = sorted((set(params) | set(grid)) & set(ID_COLUMNS))
     if reserved:
         problems.append(f"parameter names {', '.join(reserved)} are reserved for result columns")
+    if resolved is not None and topology_required:     # re-reporting stored results builds nothing
+        problems += unused_keys(params, grid, keys, run_params)
     if problems:
         raise UsageError(f"{path}: {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
     with open(path) as f:
@@ -196,7 +229,8 @@ def load_experiment(path: str, topology_required: bool = True) -> Experiment:
         name=os.path.splitext(os.path.basename(path))[0], path=os.path.abspath(path),
         source_sha256=provenance.sha256_text(source), topology=resolved or str(topology),
         topology_keys=keys, params=dict(params), grid={k: list(v) for k, v in grid.items()},
-        repeat=repeat, seed=seed, run=run, checks=checks, plots=plots,
+        repeat=repeat, seed=seed, run=run, run_params={k: str(v) for k, v in run_params.items()},
+        checks=checks, plots=plots,
         table=list(table) if table else None, description=doc.splitlines()[0] if doc else "",
         quick=dict(quick), tolerances=dict(tolerances) if isinstance(tolerances, dict) else {})
 
@@ -210,6 +244,39 @@ def tolerance_problems(tolerances: Any) -> list[str]:
         number = value[1] if isinstance(value, (tuple, list)) and len(value) == 2 and value[0] == "abs" else value
         if isinstance(number, bool) or not isinstance(number, (int, float)) or number < 0:
             problems.append(f"TOLERANCES[{column!r}] = {value!r}: give a fraction (0.05) or (\"abs\", amount)")
+    return problems
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str | None:
+    """The choice ``word`` most likely meant: a close spelling, or an abbreviation either way (bw, bandwidth)."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    if close:
+        return close[0]
+
+    def abbreviates(short: str, long: str) -> bool:
+        letters = iter(long)
+        return bool(short) and short[0] == long[0] and all(c in letters for c in short)
+
+    for choice in choices:
+        if abbreviates(choice, word) or abbreviates(word, choice):
+            return choice
+    return None
+
+
+def unused_keys(params: Mapping[str, Any], grid: Mapping[str, Any], topology_keys: Sequence[str],
+                run_params: Mapping[str, str]) -> list[str]:
+    """A problem for each PARAMS/GRID key that neither the topology takes nor RUN_PARAMS declares."""
+    known = [*topology_keys, *run_params]
+    problems = []
+    for where, keys in (("PARAMS", params), ("GRID", grid)):
+        for key in keys:
+            if key in topology_keys or key in run_params:
+                continue
+            guess = did_you_mean(key, known)
+            hint = f"did you mean {guess!r}? " if guess else ""
+            problems.append(f"{where} key {key!r} is not a parameter of the topology and not declared in "
+                            f"RUN_PARAMS: {hint}the topology takes {', '.join(topology_keys) or 'none'}; "
+                            f"declare run-only parameters as RUN_PARAMS = {{{key!r}: \"what it means\"}}")
     return problems
 
 
@@ -229,9 +296,13 @@ def apply_overrides(exp: Experiment, raw: Mapping[str, str]) -> tuple[dict[str, 
             params[key] = loader.convert(value, params[key], key)
         elif key in exp.topology_keys:
             params[key] = loader.convert(value, topology_defaults.get(key), key)
+        elif key in exp.run_params:              # declared, with no default to convert by: a string
+            params[key] = value
         else:
-            known = sorted(set(params) | set(grid) | set(exp.topology_keys))
-            raise UsageError(f"--param {key}: not a parameter of {exp.name}; known: {', '.join(known)}")
+            known = sorted(set(params) | set(grid) | set(exp.topology_keys) | set(exp.run_params))
+            guess = did_you_mean(key, known)
+            hint = f"did you mean {guess!r}? " if guess else ""
+            raise UsageError(f"--param {key}: not a parameter of {exp.name}; {hint}known: {', '.join(known)}")
     if params.get("quick") is True and exp.quick:
         for key, value in exp.quick.items():
             if key in raw:
@@ -335,12 +406,17 @@ class Outcome:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_OK if all(v.ok for v in self.verdicts) else EXIT_CHECK
+        if any(v.failed for v in self.verdicts):
+            return EXIT_CHECK
+        if self.verdicts and all(v.status == SKIP for v in self.verdicts):
+            return EXIT_NOTHING_CHECKED
+        return EXIT_OK
 
 
 def run_experiment(exp: Experiment, *, repeat: int | None = None, overrides: Mapping[str, str] | None = None,
                    out: str = "results", factory: NetworkFactory | None = None,
-                   log: TextIO | None = None, stdout: TextIO | None = None, argv: Sequence[str] = ()) -> Outcome:
+                   log: TextIO | None = None, stdout: TextIO | None = None, argv: Sequence[str] = (),
+                   formats: Sequence[str] | None = None) -> Outcome:
     """Run every grid point ``repeat`` times, write the run's folder, print table and verdicts."""
     log, stdout = log or sys.stderr, stdout or sys.stdout
     if repeat is not None and repeat < 1:
@@ -353,17 +429,18 @@ def run_experiment(exp: Experiment, *, repeat: int | None = None, overrides: Map
     started = datetime.now(timezone.utc)
     folder = new_run_folder(out, exp.name, started)
     shutil.copyfile(exp.path, os.path.join(folder, "experiment.py"))
+    topology_copy = {}
     if os.path.isfile(exp.topology):
         shutil.copyfile(exp.topology, os.path.join(folder, "topology.py"))
+        topology_copy = {"copy": "topology.py", **provenance.file_record(exp.topology)}
     bar = ProgressBar(len(points) * repeat, log)
     bar.say(f"*** {exp.name}: {len(points)} grid point(s) x {repeat} repetition(s) -> {folder}")
     meta: dict[str, Any] = {
         "experiment": {"name": exp.name, "file": exp.path, "sha256": exp.source_sha256,
                        "description": exp.description, "argv": list(argv)},
-        "topology": {"file": exp.topology, "keys": list(exp.topology_keys), "networks": [],
-                     "sha256": provenance.file_sha256(exp.topology)},
+        "topology": {"file": exp.topology, **topology_copy, "keys": list(exp.topology_keys), "networks": []},
         "params": {"fixed": params, "grid": grid, "overrides": dict(overrides or {}), "repeat": repeat,
-                   "points": points},
+                   "points": points, "run_only": dict(exp.run_params)},
         "seeds": {"base": exp.seed, "runs": []},
         "start": started.isoformat(), "end": None, "error": None,
         **provenance.environment(),
@@ -371,25 +448,57 @@ def run_experiment(exp: Experiment, *, repeat: int | None = None, overrides: Map
     rows: list[dict[str, Any]] = []
     try:
         _run_points(exp, points, repeat, factory, folder, rows, meta, bar, list(grid) or list(params))
+    except _RunRaised as raised:
+        meta["error"] = error_record(raised.error, exp.path, raised.point, raised.repetition)
+        meta["end"] = datetime.now(timezone.utc).isoformat()
+        _write(folder, exp, rows, param_columns, [], meta)
+        results = Results(rows, param_columns)
+        print(meta["error"]["traceback"], end="", file=log)
+        _plot(exp, results, folder, log, formats)
+        _report_html(folder, exp, results, [], meta, meta["error"])
+        show(exp, results, [], stdout, error=meta["error"])
+        where = f"{len(rows)} measurement(s) made before it kept in {folder}" if rows else \
+            f"nothing was measured; the run's record is in {folder}"
+        raise ExperimentFailed(f"{exp.name}: run() raised {meta['error']['type']}: {meta['error']['message']} "
+                               f"at {meta['error']['file']}:{meta['error']['line']} (point {raised.point}, "
+                               f"repetition {raised.repetition}); claims not checked; {where}") from raised.error
     except BaseException as exc:
-        meta["error"] = f"{type(exc).__name__}: {exc}"
+        meta["error"] = {"type": type(exc).__name__, "message": str(exc), "in": "the runner"}
         if rows:
             _write(folder, exp, rows, param_columns, [], meta)
-            bar.say(f"*** stopped: {meta['error']}; partial results in {folder}")
+            bar.say(f"*** stopped: {type(exc).__name__}: {exc}; partial results in {folder}")
         else:
             shutil.rmtree(folder, ignore_errors=True)
-            bar.say(f"*** stopped before any measurement: {meta['error']}")
-        if isinstance(exc, (TestbedError, KeyboardInterrupt, SystemExit)) or not isinstance(exc, Exception):
-            raise
-        where = f"partial results in {folder}" if rows else "no results written"
-        raise ExperimentFailed(f"{exp.name}: run() raised {type(exc).__name__}: {exc} ({where})") from exc
+            bar.say(f"*** stopped before any measurement: {type(exc).__name__}: {exc}")
+        raise
     results = Results(rows, param_columns)
     verdicts = run_checks(exp.checks, results)
     meta["end"] = datetime.now(timezone.utc).isoformat()
+    meta["host"]["load_average_end"] = provenance.load_average()
     _write(folder, exp, rows, param_columns, verdicts, meta)
-    _plot(exp, results, folder, log)
+    _plot(exp, results, folder, log, formats)
+    _report_html(folder, exp, results, verdicts, meta)
+    print(f"*** report: {os.path.join(folder, 'report.html')}", file=log)
     show(exp, results, verdicts, stdout)
     return Outcome(folder, results, verdicts)
+
+
+def error_record(error: BaseException, experiment_path: str, point: int, repetition: int) -> dict[str, Any]:
+    """What meta.json keeps of an exception from run(): type, message, where, and its traceback.
+
+    The traceback starts at the experiment file's first frame (the runner's own frames
+    above it tell a reader nothing); ``file`` and ``line`` are the experiment file's last frame.
+    """
+    tb = traceback.TracebackException.from_exception(error)
+    frames = list(tb.stack)
+    mine = [i for i, f in enumerate(frames) if os.path.abspath(f.filename) == experiment_path]
+    if mine:
+        tb.stack = traceback.StackSummary.from_list(frames[mine[0]:])
+    last = frames[mine[-1]] if mine else (frames[-1] if frames else None)
+    return {"type": type(error).__name__, "message": str(error), "in": "run()",
+            "point": point, "repetition": repetition,
+            "file": last.filename if last else experiment_path, "line": last.lineno if last else None,
+            "traceback": "".join(tb.format())}
 
 
 def _run_points(exp: Experiment, points: list[dict], repeat: int, factory: NetworkFactory, folder: str,
@@ -400,7 +509,7 @@ def _run_points(exp: Experiment, points: list[dict], repeat: int, factory: Netwo
             key = topology_part(point, exp.topology_keys)
             if net is None or key != net_key:
                 if net is not None:
-                    net.stop()
+                    _stop(net, meta)
                     net = None
                 net = _build(exp, point, factory, meta, bar)
                 net_key = key
@@ -410,7 +519,10 @@ def _run_points(exp: Experiment, points: list[dict], repeat: int, factory: Netwo
                 label = provenance.describe_params({k: point[k] for k in label_keys}) + f" rep {rep + 1}/{repeat}"
                 random.seed(seed)
                 t0 = time.time()
-                value = exp.run(net, run_params)
+                try:
+                    value = exp.run(net, run_params)
+                except Exception as exc:           # the experiment's own code: reported with its traceback
+                    raise _RunRaised(exc, index, rep) from exc
                 t1 = time.time()
                 meta["seeds"]["runs"].append({"point": index, "repetition": rep, "seed": seed,
                                               "start": t0, "end": t1})
@@ -424,7 +536,14 @@ def _run_points(exp: Experiment, points: list[dict], repeat: int, factory: Netwo
                 bar.step(f"{label} ({t1 - t0:.1f} s)")
     finally:
         if net is not None:
-            net.stop()
+            _stop(net, meta)
+
+
+def _stop(net: Any, meta: dict) -> None:
+    """Record the link offloads as run() left them, then tear the network down."""
+    if getattr(net, "plan", None) is not None and meta["topology"]["networks"]:
+        meta["topology"]["networks"][-1]["offloads_after"] = provenance.link_offloads(net)
+    net.stop()
 
 
 def _build(exp: Experiment, point: Mapping[str, Any], factory: NetworkFactory, meta: dict, bar: ProgressBar):
@@ -433,10 +552,17 @@ def _build(exp: Experiment, point: Mapping[str, Any], factory: NetworkFactory, m
     t0 = time.time()
     net = factory(graph, exp.topology, full)
     net.start()
-    meta["topology"]["networks"].append({"params": provenance.jsonable(full),
-                                         "graph_sha256": provenance.graph_hash(graph),
-                                         "nodes": graph.number_of_nodes(), "edges": graph.number_of_edges(),
-                                         "run_id": getattr(net, "run_id", None)})
+    record = {"params": provenance.jsonable(full), "graph_sha256": provenance.graph_hash(graph),
+              "nodes": graph.number_of_nodes(), "edges": graph.number_of_edges(),
+              "run_id": getattr(net, "run_id", None)}
+    plan = getattr(net, "plan", None)
+    if plan is not None:
+        used = provenance.tools_used(plan)
+        record["tools_used"] = used
+        new = [t for t in used if t not in meta["tools"]]
+        meta["tools"].update(provenance.tool_versions({t: provenance.TOOLS_WHEN_USED[t] for t in new}))
+        record["offloads"] = provenance.link_offloads(net)
+    meta["topology"]["networks"].append(record)
     bar.say(f"*** network {provenance.describe_params(full)} built in {time.time() - t0:.2f} s")
     return net
 
@@ -451,23 +577,41 @@ def _write(folder: str, exp: Experiment, rows: list[dict], params: list[str], ve
     write_json(os.path.join(folder, "meta.json"), provenance.jsonable(meta))
 
 
-def _plot(exp: Experiment, results: Results, folder: str, log: TextIO) -> list[str]:
+def _plot(exp: Experiment, results: Results, folder: str, log: TextIO,
+          formats: Sequence[str] | None = None) -> list[str]:
     if not exp.plots or not results.rows:
         return []
     from testbed.lab import plot
-    return plot.render(exp.plots, results, os.path.join(folder, "plots"), log)
+    return plot.render(exp.plots, results, os.path.join(folder, "plots"), log, formats or plot.FORMATS)
 
 
-def show(exp: Experiment, results: Results, verdicts: Sequence[Verdict], stdout: TextIO) -> None:
-    """Print the summary table and the verdicts."""
+def _columns(exp: Experiment, results: Results) -> list[str] | None:
+    return [c for c in exp.table if c in results.columns] if exp.table else None
+
+
+def _report_html(folder: str, exp: Experiment, results: Results, verdicts: Sequence[Verdict], meta: Mapping,
+                 error: Mapping[str, Any] | None = None) -> str:
+    from testbed.lab import report_html, tables
+    table = tables.build(results, _columns(exp, results)) if results.rows else None
+    return report_html.write(folder, name=exp.name, description=exp.description, verdicts=verdicts, table=table,
+                             plots=exp.plots, meta=meta, error=error, results=results)
+
+
+def show(exp: Experiment, results: Results, verdicts: Sequence[Verdict], stdout: TextIO,
+         error: Mapping[str, Any] | None = None) -> None:
+    """Print the summary table, the verdicts and a line that sums them up."""
     print(f"{exp.name}: {exp.description}" if exp.description else exp.name, file=stdout)
     if results.rows:
-        columns = [c for c in exp.table if c in results.columns] if exp.table else None
-        print(summary_table(results, columns), file=stdout)
+        print(summary_table(results, _columns(exp, results)), file=stdout)
     for verdict in verdicts:
         print(verdict.line(), file=stdout)
-    if not verdicts:
+    if error is not None:
+        print(f"*** claims not checked: run() raised {error['type']} at {error['file']}:{error['line']}",
+              file=stdout)
+    elif not verdicts:
         print("(no checks)", file=stdout)
+    else:
+        print(f"*** {verdict_summary(verdicts)}", file=stdout)
 
 
 # ------------------------------------------------------------------ report
@@ -485,7 +629,7 @@ def find_run_folder(path: str) -> str:
 
 
 def report(path: str, experiment_file: str | None = None, log: TextIO | None = None,
-           stdout: TextIO | None = None) -> Outcome:
+           stdout: TextIO | None = None, formats: Sequence[str] | None = None) -> Outcome:
     """Re-plot and re-check a stored run with the experiment's checks and plots (no network)."""
     log, stdout = log or sys.stderr, stdout or sys.stdout
     folder = find_run_folder(path)
@@ -502,6 +646,10 @@ def report(path: str, experiment_file: str | None = None, log: TextIO | None = N
     results = Results(data["rows"], data.get("params", []))
     verdicts = run_checks(exp.checks, results)
     print(f"*** {folder}: {len(results)} measurement(s) from {meta.get('start', '?')}", file=log)
-    _plot(exp, results, folder, log)
+    _plot(exp, results, folder, log, formats)
+    error = meta.get("error")
+    _report_html(folder, exp, results, verdicts, meta,
+                 error if isinstance(error, dict) and error.get("in") == "run()" else None)
+    print(f"*** report: {os.path.join(folder, 'report.html')}", file=log)
     show(exp, results, verdicts, stdout)
     return Outcome(folder, results, verdicts)

@@ -23,7 +23,22 @@ import testbed
 
 PACKAGES = ("networkx", "pyroute2", "matplotlib", "numpy")
 TOOLS = {"ip": ["ip", "-V"], "iperf3": ["iperf3", "--version"], "ping": ["ping", "-V"],
-         "tcpdump": ["tcpdump", "--version"]}
+         "tcpdump": ["tcpdump", "--version"], "ethtool": ["ethtool", "--version"], "nft": ["nft", "--version"]}
+# Recorded when a run's plan uses them (see tools_used).
+TOOLS_WHEN_USED = {"openvswitch": ["ovs-vswitchd", "--version"], "dnsmasq": ["dnsmasq", "--version"],
+                   "frr": ["vtysh", "--version"]}
+# Host settings (root namespace, read-only) that results depend on: neighbour table size
+# (shared by every namespace), backlog and socket buffers, TCP defaults new namespaces inherit.
+HOST_SYSCTLS = (
+    "net.ipv4.neigh.default.gc_thresh1", "net.ipv4.neigh.default.gc_thresh2", "net.ipv4.neigh.default.gc_thresh3",
+    "net.core.netdev_max_backlog", "net.core.rmem_max", "net.core.wmem_max", "net.core.default_qdisc",
+    "net.ipv4.tcp_congestion_control", "net.ipv4.tcp_available_congestion_control", "net.ipv4.tcp_rmem",
+    "net.ipv4.tcp_wmem", "net.ipv4.tcp_timestamps", "net.ipv4.tcp_sack", "net.ipv4.tcp_ecn",
+    "net.bridge.bridge-nf-call-iptables", "user.max_user_namespaces", "kernel.pid_max",
+)
+OFFLOADS = ("rx-checksumming", "tx-checksumming", "scatter-gather", "tcp-segmentation-offload",
+            "generic-segmentation-offload", "generic-receive-offload")
+MAX_OFFLOAD_INTERFACES = 32
 # Kernel features experiments depend on, by their kernel config option.
 KERNEL_OPTIONS = {
     "bridge": "CONFIG_BRIDGE", "veth": "CONFIG_VETH", "macvlan": "CONFIG_MACVLAN",
@@ -37,27 +52,6 @@ KERNEL_OPTIONS = {
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def file_sha256(path: str) -> str | None:
-    """sha256 of a file's bytes (None when it cannot be read)."""
-    try:
-        with open(path, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()
-    except OSError:
-        return None
-
-
-def cpu_model() -> str | None:
-    """The CPU's model name from /proc/cpuinfo."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
 
 
 def canonical_graph(graph: nx.Graph) -> dict[str, Any]:
@@ -79,10 +73,10 @@ def graph_hash(graph: nx.Graph) -> str:
     return sha256_text(json.dumps(canonical_graph(graph), sort_keys=True, separators=(",", ":")))
 
 
-def tool_versions() -> dict[str, str | None]:
+def tool_versions(tools: Mapping[str, list[str]] = TOOLS) -> dict[str, str | None]:
     """The first line of each tool's version output (None when it is not installed)."""
     versions: dict[str, str | None] = {}
-    for name, argv in TOOLS.items():
+    for name, argv in tools.items():
         if shutil.which(argv[0]) is None:
             versions[name] = None
             continue
@@ -160,6 +154,92 @@ def git_commit(path: str | None = None) -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
+def file_record(path: str) -> dict[str, Any]:
+    """sha256 and size of a file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+
+def cpu_model() -> str | None:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def distribution() -> str | None:
+    """PRETTY_NAME of /etc/os-release (e.g. "Debian GNU/Linux 12 (bookworm)")."""
+    try:
+        with open("/etc/os-release") as f:
+            values = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+    except OSError:
+        return None
+    return values.get("PRETTY_NAME", "").strip('"') or None
+
+
+def load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def host_sysctls(names: tuple[str, ...] = HOST_SYSCTLS) -> dict[str, str | None]:
+    """The root namespace's values (None where this kernel has no such setting)."""
+    values: dict[str, str | None] = {}
+    for name in names:
+        try:
+            with open("/proc/sys/" + name.replace(".", "/")) as f:
+                values[name] = " ".join(f.read().split())
+        except OSError:
+            values[name] = None
+    return values
+
+
+def tools_used(plan: Any) -> list[str]:
+    """Which of TOOLS_WHEN_USED a plan needs: Open vSwitch for OVS switches, dnsmasq for DHCP servers,
+    FRR for routers that run routing daemons."""
+    used = []
+    if plan.backend("ovs"):
+        used.append("openvswitch")
+    dhcp = plan.concern("dhcp")
+    if dhcp is not None and dhcp.servers:
+        used.append("dnsmasq")
+    if plan.concern("routing"):
+        used.append("frr")
+    return used
+
+
+def parse_offloads(text: str) -> dict[str, str]:
+    """The OFFLOADS lines of `ethtool -k` output: name -> "on"/"off" (with "[fixed]" when it cannot change)."""
+    found = {}
+    for line in text.splitlines():
+        name, sep, value = line.strip().partition(":")
+        if sep and name in OFFLOADS:
+            found[name] = value.strip()
+    return found
+
+
+def link_offloads(net: Any, limit: int = MAX_OFFLOAD_INTERFACES) -> dict[str, Any]:
+    """Offload settings of the link ends (veths) of a running network, read with ethtool -k."""
+    ends = [(node.name, i.name) for node in net.plan.nodes for i in node.interfaces if i.peer is not None]
+    found: dict[str, Any] = {}
+    for node, ifname in ends[:limit]:
+        try:
+            out = net[node].run(["ethtool", "-k", ifname], timeout=10)
+            found[f"{node}:{ifname}"] = parse_offloads(out.stdout) if out.returncode == 0 else None
+        except Exception as exc:          # provenance must never stop a run: record why it is missing
+            found[f"{node}:{ifname}"] = f"not read: {type(exc).__name__}: {exc}"
+    if len(ends) > limit:
+        found["(not read)"] = f"{len(ends) - limit} more link ends"
+    return found
+
+
 def environment() -> dict[str, Any]:
     """Everything about this machine and software that a run's meta.json records."""
     return {
@@ -170,7 +250,9 @@ def environment() -> dict[str, Any]:
         "tools": tool_versions(),
         "kernel": kernel_info(),
         "capabilities": process_capabilities(),
-        "host": {"cpu_count": os.cpu_count(), "hostname": platform.node(), "cpu_model": cpu_model()},
+        "host": {"cpu_count": os.cpu_count(), "cpu_model": cpu_model(), "hostname": platform.node(),
+                 "distribution": distribution(), "load_average_start": load_average(),
+                 "working_folder": os.getcwd(), "sysctls": host_sysctls()},
     }
 
 

@@ -19,8 +19,8 @@ It refuses when the testbed's commit differs from the recorded one (the code tha
 is not the code that would measure now) unless ``allow_commit``, and says what else
 differs: kernel, tools, packages, Python, CPU.
 
-Exit code: 0 when every judged column is within tolerance, at least one was judged and the
-new run's claims hold; 1 otherwise.
+Exit code: 1 when a judged column is outside its tolerance, none could be judged, or a grid
+point is in one run only; otherwise the new run's own (0 when its claims hold).
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from typing import Any, Mapping, Sequence, TextIO
 
 from testbed.errors import UsageError
 from testbed.lab import provenance
-from testbed.lab.experiment import (EXIT_CHECK, EXIT_OK, Outcome, expand_grid, find_run_folder, load_experiment,
+from testbed.lab.experiment import (EXIT_CHECK, Outcome, expand_grid, find_run_folder, load_experiment,
                                     run_experiment, run_seed)
 from testbed.lab.results import ID_COLUMNS, Results, is_number, read_json, write_json
 from testbed.topology import load as loader
@@ -239,7 +239,8 @@ class RerunOutcome:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_OK if self.comparison.ok and self.outcome.exit_code == EXIT_OK else EXIT_CHECK
+        """1 when the comparison fails, else the new run's own exit code (0 when its claims hold)."""
+        return self.outcome.exit_code if self.comparison.ok else EXIT_CHECK
 
 
 def recorded_commit_problem(stored: Mapping[str, Any], now: Mapping[str, Any]) -> str | None:
@@ -252,8 +253,16 @@ def recorded_commit_problem(stored: Mapping[str, Any], now: Mapping[str, Any]) -
     return None
 
 
+def _sha256(path: str) -> str | None:
+    try:
+        return provenance.file_record(path)["sha256"]
+    except OSError:
+        return None
+
+
 def rerun(path: str, *, out: str = "results", allow_commit: bool = False, factory=None,
-          log: TextIO | None = None, stdout: TextIO | None = None, argv: Sequence[str] = ()) -> RerunOutcome:
+          log: TextIO | None = None, stdout: TextIO | None = None, argv: Sequence[str] = (),
+          formats: Sequence[str] | None = None) -> RerunOutcome:
     """Run the stored result at ``path`` again with its recorded files, parameters and seeds; compare."""
     log, stdout = log or sys.stderr, stdout or sys.stdout
     folder = find_run_folder(path)
@@ -269,7 +278,7 @@ def rerun(path: str, *, out: str = "results", allow_commit: bool = False, factor
     if not os.path.isfile(experiment_file):
         raise UsageError(f"{folder} has no experiment.py (the file that produced it); it cannot be rerun")
     recorded_sha = meta.get("experiment", {}).get("sha256")
-    if recorded_sha and provenance.file_sha256(experiment_file) != recorded_sha:
+    if recorded_sha and _sha256(experiment_file) != recorded_sha:
         raise UsageError(f"{experiment_file} was changed after the run (its sha256 is not the recorded one)")
     topology = os.path.join(folder, "topology.py")
     if not os.path.isfile(topology):
@@ -277,7 +286,7 @@ def rerun(path: str, *, out: str = "results", allow_commit: bool = False, factor
     topo_sha = meta.get("topology", {}).get("sha256")
     if not os.path.isfile(topology):
         raise UsageError(f"{folder}: the topology file {topology!r} is neither stored with the result nor there")
-    if topo_sha and provenance.file_sha256(topology) != topo_sha:
+    if topo_sha and _sha256(topology) != topo_sha:
         raise UsageError(f"{topology} is not the topology file that produced {folder} (its sha256 differs)")
     exp = load_experiment(experiment_file, topology_required=False)
     func = loader.topology_function(loader.load_module(topology), topology)
@@ -307,7 +316,7 @@ def rerun(path: str, *, out: str = "results", allow_commit: bool = False, factor
                                                                   "packages, Python and CPU"]
     print("\n".join(say), file=log)
     outcome = run_experiment(exp, repeat=repeat, overrides={}, out=out, factory=factory, log=log, stdout=stdout,
-                             argv=argv)
+                             argv=argv, formats=formats)
     stored = Results(data.get("rows", []), data.get("params", []))
     comparison = compare(stored, outcome.results, exp.tolerances)
     write_json(os.path.join(outcome.folder, "rerun.json"),

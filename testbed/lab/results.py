@@ -11,10 +11,11 @@ import csv
 import json
 import math
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from testbed.errors import UsageError
+from testbed.lab.plotspec import Plot  # noqa: F401  (re-exported: experiments write testbed.Plot)
 
 ID_COLUMNS = ("point", "repetition", "seed", "measurement")
 SCALARS = (str, int, float, bool, type(None))
@@ -126,18 +127,38 @@ def read_json(path: str) -> Any:
 
 # ------------------------------------------------------------------ checks
 
-Check = Callable[[Results], "tuple[bool, str]"]
+Check = Callable[[Results], "tuple[bool | None, str]"]
+PASS, FAIL, SKIP = "pass", "fail", "skip"
+
+
+def skip(reason: str) -> tuple[None, str]:
+    """What a check returns when it measured nothing to judge: ``return skip("no netem here")``."""
+    return None, reason
 
 
 @dataclass
 class Verdict:
+    """The outcome of one check: status pass, fail or skip (measured nothing), and why."""
+
     name: str
-    ok: bool
+    status: str
     message: str
     claim: str = ""
 
+    @property
+    def ok(self) -> bool:
+        return self.status == PASS
+
+    @property
+    def failed(self) -> bool:
+        return self.status == FAIL
+
+    @property
+    def skipped(self) -> bool:
+        return self.status == SKIP
+
     def line(self) -> str:
-        return f"{'PASS' if self.ok else 'FAIL'}  {self.name}: {self.message}"
+        return f"{self.status.upper()}  {self.name}: {self.message}"
 
 
 def check_name(check: Check) -> str:
@@ -145,59 +166,48 @@ def check_name(check: Check) -> str:
 
 
 def run_checks(checks: Sequence[Check], results: Results) -> list[Verdict]:
-    """Apply each check; one that raises or returns something else fails with the reason."""
+    """Apply each check: (True, why) passes, (False, why) fails, (None, why) is skipped.
+
+    A check that raises or returns something else fails with the reason.
+    """
     verdicts = []
     for check in checks:
         name = check_name(check)
         claim = ((getattr(check, "__doc__", None) or "").strip().splitlines() or [""])[0]
         try:
-            outcome = check(results)
-            ok, message = outcome
-            verdicts.append(Verdict(name, bool(ok), str(message), claim))
+            ok, message = check(results)
+            status = SKIP if ok is None else PASS if ok else FAIL
+            verdicts.append(Verdict(name, status, str(message), claim))
         except Exception as exc:  # a broken check is a failed claim, with the reason shown
-            verdicts.append(Verdict(name, False, f"the check raised {type(exc).__name__}: {exc}", claim))
+            verdicts.append(Verdict(name, FAIL, f"the check raised {type(exc).__name__}: {exc}", claim))
     return verdicts
 
 
+def verdict_counts(verdicts: Sequence[Verdict]) -> dict[str, int]:
+    return {status: sum(v.status == status for v in verdicts) for status in (PASS, FAIL, SKIP)}
+
+
+def verdict_summary(verdicts: Sequence[Verdict]) -> str:
+    """One line: how many claims held, failed and were skipped, and what that means."""
+    counts = verdict_counts(verdicts)
+    if not verdicts:
+        return "no checks"
+    text = f"{counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} skipped"
+    if counts[FAIL]:
+        return f"{text}: a claim failed"
+    if counts[SKIP] == len(verdicts):
+        return f"{text}: nothing was checked (every claim was skipped), so this is not a pass"
+    if counts[SKIP]:
+        return f"{text}: the claims that were measured hold"
+    return f"{text}: every claim holds"
+
+
 def verdicts_json(verdicts: Sequence[Verdict]) -> list[dict]:
-    return [asdict(v) for v in verdicts]
+    return [{"name": v.name, "status": v.status, "ok": None if v.skipped else v.ok, "message": v.message,
+             "claim": v.claim} for v in verdicts]
 
 
-# ------------------------------------------------------------------ plots and tables
-
-@dataclass(frozen=True)
-class Plot:
-    """A plot of results: ``y`` (one column or several) against ``x``, one series per ``group``.
-
-    Rows with equal x (and group) are repetitions: the plot shows their mean with error bars
-    of one standard deviation. kind "bar" draws grouped bars, "line" lines with markers;
-    "series" and "cdf" draw a list column of [t, value] pairs per row, over time in one
-    panel per ``x`` value, or as distributions (testbed.lab.series_plot).
-    ``where`` keeps only rows whose columns have the given values.
-    """
-
-    name: str
-    y: str | tuple[str, ...]
-    x: str
-    group: str | None = None
-    kind: str = "bar"
-    title: str = ""
-    xlabel: str = ""
-    ylabel: str = ""
-    logy: bool = False
-    logx: bool = False                     # line plots with numeric x only
-    where: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def ys(self) -> tuple[str, ...]:
-        return (self.y,) if isinstance(self.y, str) else tuple(self.y)
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
+# ------------------------------------------------------------------ tables
 
 def label_columns(results: Results, limit: int = 1) -> list[str]:
     """Text columns that tell apart the measurements of one run (e.g. "pair"), if there are several."""
@@ -212,26 +222,3 @@ def label_columns(results: Results, limit: int = 1) -> list[str]:
         if len(labels) == limit:
             break
     return labels
-
-
-def summary_table(results: Results, columns: Sequence[str] | None = None, max_columns: int = 6) -> str:
-    """One line per grid point (and per measurement label): parameters, mean ± std of measured columns."""
-    params = [p for p in results.params if len(results.unique(p)) > 1] or results.params[:2]
-    labels = label_columns(results)
-    measured = list(columns) if columns else results.measured_columns[:max_columns]
-    header = ["point", *params, *labels, "runs", *measured]
-    lines = [header]
-    for _, group in results.by("point", *labels).items():
-        first = group.rows[0]
-        cells = [str(first["point"]), *(_fmt(first.get(p)) for p in [*params, *labels]), str(len(group))]
-        for column in measured:
-            values = [v for v in group.values(column) if is_number(v)]
-            if not values:
-                cells.append("-")
-            elif len(values) == 1:
-                cells.append(_fmt(values[0]))
-            else:
-                cells.append(f"{statistics.fmean(values):.4g} ± {statistics.stdev(values):.2g}")
-        lines.append(cells)
-    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
-    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in lines)

@@ -3,6 +3,11 @@
 A Plan does not depend on the run (no run id, no namespace paths): the same topology and
 parameters always give the same Plan, byte for byte in JSON. The deployer maps node names
 to the run's namespaces.
+
+The core records (nodes, their interfaces and routes, links, segments) say what every
+network has. What a concern (shaping, VLANs, port security, DHCP, NAT...) or a switch
+backend (Open vSwitch) adds lives beside them, in ``concerns`` and ``backends``: each a
+name and the plug-in's own frozen records, keyed by node and interface inside them.
 """
 from __future__ import annotations
 
@@ -12,9 +17,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Iterator
 
-from testbed.concerns.shaping import Qdisc
-from testbed.model.features import Features
-
 
 @dataclass(frozen=True)
 class BridgeOptions:
@@ -22,19 +24,7 @@ class BridgeOptions:
     ageing: float = 300.0          # seconds; 0 = never learn (hub)
     forward_delay: float | None = None
     priority: int | None = None
-    vlan_filtering: bool = False   # 802.1Q VLAN-aware (its ports' vlan/trunk: testbed/bridge_vlans.py)
-
-
-@dataclass(frozen=True)
-class OvsOptions:
-    """An Open vSwitch bridge's settings (see testbed/kernel/ovs.py and testbed/openflow.py)."""
-    fail_mode: str = "standalone"          # "standalone" (learning switch) or "secure"
-    controller: str | None = None          # an OpenFlow controller target, e.g. "tcp:10.0.0.9:6653"
-    datapath: str = "auto"                 # "auto", "netdev" (userspace) or "system" (kernel)
-    hub: bool = False                      # flood every frame (one FLOOD flow)
-    mac_vlans: tuple[tuple[str, int], ...] = ()   # MAC -> VLAN, as OpenFlow rules
-    stp: bool = False
-    ageing: float | None = None            # seconds a learned MAC is kept
+    vlan_filtering: bool = False   # 802.1Q VLAN-aware (the Linux backend's VLANs)
 
 
 @dataclass(frozen=True)
@@ -47,17 +37,8 @@ class Interface:
     peer: tuple[str, str] | None = None    # (node, ifname) of a veth's other end
     link: int | None = None                # index of the Link it belongs to
     bridge: BridgeOptions | None = None    # for kind "bridge"
-    qdiscs: tuple[Qdisc, ...] = ()         # egress shaping, in creation order (see shaping.py)
-    ingress_loss: float | None = None      # percent dropped on arrival by nftables (no netem)
     parent: tuple[str, str] | None = None  # for kind "macvlan": (node, ifname) of its lower device
     mode: str | None = None                # for kind "macvlan": bridge, vepa, private or passthru
-    ovs: OvsOptions | None = None          # for kind "ovs"
-    vlan: int | None = None                # an access port's VLAN (OVS or VLAN-filtering bridge)
-    trunk: tuple[int, ...] | None = None   # a trunk port's VLANs (OVS or VLAN-filtering bridge)
-    ofport: int | None = None              # an OVS port's OpenFlow port number
-
-
-_OPTIONAL_INTERFACE_FIELDS = ("ovs", "vlan", "trunk", "ofport")
 
 
 @dataclass(frozen=True)
@@ -74,6 +55,7 @@ class Node:
     interfaces: tuple[Interface, ...]
     routes: tuple[Route, ...] = ()
     sysctls: tuple[tuple[str, str], ...] = ()
+    settings: tuple[tuple[str, Any], ...] = ()   # the kind's own planned settings (kinds' plan hook)
 
     def interface(self, name: str) -> Interface:
         for intf in self.interfaces:
@@ -114,7 +96,8 @@ class Plan:
     segments: tuple[Segment, ...]
     hosts: tuple[tuple[str, str], ...]     # (name, ip) for name resolution
     arp: str = "dynamic"                   # "static": permanent neighbour entries on every LAN
-    features: Features = Features()        # port security, NAT, DHCP
+    concerns: tuple[tuple[str, Any], ...] = ()   # (concern name, its records), registry order
+    backends: tuple[tuple[str, Any], ...] = ()   # (switch backend name, its records)
 
     @cached_property
     def _index(self) -> dict[str, Node]:
@@ -126,25 +109,50 @@ class Plan:
         except KeyError:
             raise KeyError(f"no node {name!r}; nodes: {', '.join(self._index)}") from None
 
+    def has(self, name: str) -> bool:
+        return name in self._index
+
     def nodes_of(self, *roles_or_kinds: str) -> Iterator[Node]:
         for n in self.nodes:
             if n.role in roles_or_kinds or n.kind in roles_or_kinds:
                 yield n
 
+    def concern(self, name: str, default: Any = None) -> Any:
+        """The records a concern planned (``default`` when it planned none)."""
+        return dict(self.concerns).get(name, default)
+
+    def backend(self, name: str, default: Any = None) -> Any:
+        """The records a switch backend planned (``default`` when it has no switches here)."""
+        return dict(self.backends).get(name, default)
+
+    @cached_property
+    def ends(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """(node, ifname) -> (node, ifname) at the other end of its link."""
+        return {end: link.other(end[0]) for link in self.links for end in (link.a, link.b)}
+
     def to_dict(self) -> dict:
-        data = dataclasses.asdict(self)
-        for node in data["nodes"]:                # unshaped interfaces show no shaping fields
+        data = {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if f.name not in ("concerns", "backends")}
+        for node in data["nodes"]:
+            if not node["settings"]:
+                del node["settings"]
             for intf in node["interfaces"]:
-                if not intf["qdiscs"] and intf["ingress_loss"] is None:
-                    del intf["qdiscs"], intf["ingress_loss"]
-        for node in data["nodes"]:            # OVS fields only where used: plans without OVS keep their JSON
-            for intf in node["interfaces"]:
-                for key in _OPTIONAL_INTERFACE_FIELDS:
-                    if intf.get(key) is None:
-                        intf.pop(key, None)
                 if intf.get("bridge") and not intf["bridge"].get("vlan_filtering"):
                     intf["bridge"].pop("vlan_filtering", None)
+        data["concerns"] = {name: _plain(records) for name, records in self.concerns}
+        data["backends"] = {name: _plain(records) for name, records in self.backends}
         return data
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False, default=str)
+
+
+def _plain(value: Any) -> Any:
+    """Records as JSON-ready data: dataclasses as dicts, tuples as lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value

@@ -31,18 +31,20 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, ClassVar, Iterable
 
 from testbed.errors import CommandFailed, DeployError, EnvironmentProblem, TestbedError
-from testbed.deploy.journal import RUNS_DIR
-from testbed.kernel.procs import process_alive, process_start_time
+from testbed.kernel import journal
+from testbed.kernel.journal import Entry, Process, Removal, entry_type
+from testbed.kernel.procs import process_alive, process_start_time, stop_process
 
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 TOOLS = ("ovsdb-tool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovs-ofctl", "ovs-appctl")
 DAEMONS = ("ovs-vswitchd", "ovs-testcontroller", "ovsdb-server")   # stop order
 TESTCONTROLLER = "ovs-testcontroller"
 TIMEOUT = 30.0
-Record = Callable[[list[dict]], None]
+OVS_ENV = ("OVS_RUNDIR", "OVS_DBDIR", "OVS_LOGDIR", "OVS_SYSCONFDIR")    # where the tools find a daemon
+Record = Callable[[list[Entry]], None]
 
 
 def missing_tools() -> list[str]:
@@ -89,7 +91,7 @@ class Instance:
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        for var in ("OVS_RUNDIR", "OVS_DBDIR", "OVS_LOGDIR", "OVS_SYSCONFDIR"):
+        for var in OVS_ENV:
             env[var] = self.dir
         return env
 
@@ -178,7 +180,7 @@ class Instance:
         pid = _read_pid(self.pidfile(daemon))
         if pid is None:
             raise DeployError(f"switch {self.switch}: {daemon} started but wrote no pid file{self._log_tail()}")
-        record([{"type": "process", "pid": pid, "start": process_start_time(pid), "name": daemon}])
+        record([Process(pid, process_start_time(pid), daemon)])
 
 
 def _read_pid(path: str) -> int | None:
@@ -199,49 +201,61 @@ def _ours(pid: int, directory: str) -> bool:
     return bool(argv) and os.path.basename(argv[0]).startswith(DAEMONS) and any(directory in a for a in argv[1:])
 
 
-def release_devices(entry: dict) -> None:
-    """Delete the datapath devices of a journaled OVS instance, before its daemons stop.
+@entry_type
+@dataclass(frozen=True)
+class OvsInstance(Entry):
+    """A switch's private Open vSwitch (its folder holds the database, sockets and pid files).
 
-    The userspace datapath's devices (ovs-netdev and one per bridge) are persistent taps:
-    left in a namespace, the kernel moves them to the root namespace when the namespace
-    goes. ``exit --cleanup`` makes ovs-vswitchd delete them; any tap still in the switch's
-    namespace after that (a daemon killed earlier) is deleted by name.
-    """
-    inst = Instance(entry.get("node", ""), entry.get("netns", ""), entry.get("dir", ""))
-    if not inst.netns or not os.path.isdir(inst.dir):
-        return
-    pid = _read_pid(inst.pidfile("ovs-vswitchd"))
-    if pid is not None and process_alive(pid, None) and _ours(pid, os.path.realpath(inst.dir)):
-        try:
-            inst.appctl("exit", "--cleanup")
-        except TestbedError:
-            pass
-    listed = subprocess.run(["ip", "-n", inst.netns, "-o", "link", "show", "type", "tun"],
-                            capture_output=True, text=True, timeout=TIMEOUT)
-    for line in listed.stdout.splitlines():
-        name = line.split(":")[1].strip().split("@")[0] if ":" in line else ""
-        if name:
-            subprocess.run(["ip", "-n", inst.netns, "link", "del", name], capture_output=True, timeout=TIMEOUT)
+    Journaled before anything is made in the folder, so teardown and ``testbed clean`` can
+    stop a daemon whose PID never made it to the journal (read from its pid file, and only
+    when the process's command line names this folder)."""
 
+    TYPE: ClassVar[str] = "ovs"
+    node: str
+    netns: str
+    dir: str
 
-def remove(entry: dict, stop: Callable[[int, int | None], bool]) -> int:
-    """Stop what is left of a journaled OVS instance (by its pid files) and delete its folder.
+    @property
+    def instance(self) -> Instance:
+        return Instance(self.node, self.netns, self.dir)
 
-    Returns the number of daemons stopped here (those the journal's process entries missed).
-    """
-    directory = os.path.realpath(entry.get("dir", ""))
-    if not directory.startswith(os.path.realpath(RUNS_DIR) + os.sep):
-        return 0                             # never touch anything outside the runs folder
-    stopped = 0
-    for daemon in DAEMONS:
-        pid = _read_pid(os.path.join(directory, f"{daemon}.pid"))
-        if pid is not None and process_alive(pid, None) and _ours(pid, directory):
-            stopped += int(stop(pid, process_start_time(pid)))
-    shutil.rmtree(directory, ignore_errors=True)
-    parent = os.path.dirname(directory)
-    if os.path.basename(parent) == "ovs":
-        try:
-            os.rmdir(parent)
-        except OSError:
-            pass
-    return stopped
+    def release(self, removal: Removal) -> None:
+        """Delete the datapath devices before the daemons stop.
+
+        The userspace datapath's devices (ovs-netdev and one per bridge) are persistent taps:
+        left in a namespace, the kernel moves them to the root namespace when the namespace
+        goes. ``exit --cleanup`` makes ovs-vswitchd delete them; any tap still in the switch's
+        namespace after that (a daemon killed earlier) is deleted by name.
+        """
+        inst = self.instance
+        if not inst.netns or not os.path.isdir(inst.dir):
+            return
+        pid = _read_pid(inst.pidfile("ovs-vswitchd"))
+        if pid is not None and process_alive(pid, None) and _ours(pid, os.path.realpath(inst.dir)):
+            try:
+                inst.appctl("exit", "--cleanup")
+            except TestbedError:
+                pass
+        listed = subprocess.run(["ip", "-n", inst.netns, "-o", "link", "show", "type", "tun"],
+                                capture_output=True, text=True, timeout=TIMEOUT)
+        for line in listed.stdout.splitlines():
+            name = line.split(":")[1].strip().split("@")[0] if ":" in line else ""
+            if name:
+                subprocess.run(["ip", "-n", inst.netns, "link", "del", name], capture_output=True, timeout=TIMEOUT)
+
+    def stop(self, removal: Removal) -> None:
+        """Stop what is left of the instance (by its pid files) and delete its folder."""
+        directory = os.path.realpath(self.dir)
+        if not directory.startswith(os.path.realpath(journal.RUNS_DIR) + os.sep):
+            return                               # never touch anything outside the runs folder
+        for daemon in DAEMONS:
+            pid = _read_pid(os.path.join(directory, f"{daemon}.pid"))
+            if pid is not None and process_alive(pid, None) and _ours(pid, directory):
+                removal.count("process", int(stop_process(pid, process_start_time(pid))))
+        shutil.rmtree(directory, ignore_errors=True)
+        parent = os.path.dirname(directory)
+        if os.path.basename(parent) == "ovs":
+            try:
+                os.rmdir(parent)
+            except OSError:
+                pass

@@ -1,6 +1,6 @@
-"""What an Open vSwitch bridge is told, computed from the Plan alone (pure, no kernel).
+"""What an Open vSwitch bridge is told, computed from its planned record alone (pure).
 
-``bridge_commands`` gives the ovs-vsctl commands that make a switch node's bridge and
+``bridge_commands`` gives the ovs-vsctl commands that make a switch's bridge and
 ports (access ports ``tag=V``, trunks ``trunks=...``, fixed OpenFlow port numbers);
 ``flows`` gives the OpenFlow table that replaces the default ``NORMAL`` learning switch
 when the node asks for something else:
@@ -28,36 +28,26 @@ when the node asks for something else:
 """
 from __future__ import annotations
 
-from testbed.model.plan import Interface, Node
+from testbed.ovs.records import TESTCONTROLLER, OvsSwitch
 
 LEARN_IDLE = 300                 # seconds a learned MAC or port membership is kept
-TESTCONTROLLER = "testcontroller"   # controller setting: the run starts ovs-testcontroller
 
 
-def ports(node: Node) -> list[Interface]:
-    return [i for i in node.interfaces if i.kind == "veth" and i.ofport is not None]
-
-
-def bridge(node: Node) -> Interface:
-    return next(i for i in node.interfaces if i.kind == "ovs")
-
-
-def bridge_commands(node: Node, datapath_type: str, controller: str | None = None) -> list[list[str]]:
-    """ovs-vsctl commands (each an argument list) that make this node's bridge and ports.
+def bridge_commands(switch: OvsSwitch, datapath_type: str, controller: str | None = None) -> list[list[str]]:
+    """ovs-vsctl commands (each an argument list) that make this switch's bridge and ports.
 
     ``controller`` is the target to use for a controller the run starts itself.
     """
-    br = bridge(node)
-    opts = br.ovs
-    name = br.name
+    opts = switch
+    name = switch.node
     settings = [f"datapath_type={datapath_type}", f"fail_mode={opts.fail_mode}",
-                f"other_config:hwaddr={br.mac}"]
+                f"other_config:hwaddr={switch.mac}"]
     if opts.stp:
         settings.append("stp_enable=true")
     if opts.ageing is not None:
         settings.append(f"other_config:mac-aging-time={max(1, int(opts.ageing))}")
     commands = [["add-br", name], ["set", "bridge", name, *settings]]
-    for port in ports(node):
+    for port in switch.ports:
         commands.append(["add-port", name, port.name])
         commands.append(["set", "interface", port.name, f"ofport_request={port.ofport}"])
         if port.vlan is not None:
@@ -71,13 +61,12 @@ def bridge_commands(node: Node, datapath_type: str, controller: str | None = Non
     return commands
 
 
-def flows(node: Node) -> list[str] | None:
-    """The flow table for this node, or None to keep OVS's NORMAL learning switch."""
-    opts = bridge(node).ovs
-    if opts.hub:
+def flows(switch: OvsSwitch) -> list[str] | None:
+    """The flow table for this switch, or None to keep OVS's NORMAL learning switch."""
+    if switch.hub:
         return ["priority=0,actions=FLOOD"]
-    if opts.mac_vlans:
-        return mac_vlan_flows(node)
+    if switch.mac_vlans:
+        return mac_vlan_flows(switch)
     return None
 
 
@@ -93,10 +82,10 @@ def _assigned_learn() -> str:
     return f"learn(table=4,idle_timeout={LEARN_IDLE},priority=50,NXM_NX_REG2[0..15]=NXM_OF_IN_PORT[])"
 
 
-def mac_vlan_flows(node: Node) -> list[str]:
+def mac_vlan_flows(switch: OvsSwitch) -> list[str]:
     """The OpenFlow program of a switch with MAC-based VLANs (see the module docstring)."""
-    opts = bridge(node).ovs
-    all_ports = ports(node)
+    opts = switch
+    all_ports = switch.ports
     trunks = [p for p in all_ports if p.trunk is not None]
     access = [p for p in all_ports if p.vlan is not None]
     edges = [p for p in all_ports if p.vlan is None and p.trunk is None]

@@ -1,6 +1,6 @@
 """Port security on an Open vSwitch bridge, as OpenFlow flows (pure: computed from the Plan).
 
-The same settings as on a Linux bridge (testbed/features/portsec.py): a port's
+The same settings as on a Linux bridge (testbed/concerns/portsec/): a port's
 ``binding`` {ip, mac} and ``max_macs``. Every drop is a flow of its own whose cookie
 names the port and the reason, so its ``n_packets`` is the counter
 (``net.port_security_counters(switch)`` reads them with ``ovs-ofctl dump-flows``).
@@ -20,15 +20,15 @@ names the port and the reason, so its ``n_packets`` is the counter
            bridge's learned set.
 
 OpenFlow cannot count, so the slots are tried one by one, two resubmits each: the
-limit on an OVS port is at most MAX_MACS (validation says so, testbed/vlan_checks.py).
+limit on an OVS port is at most MAX_MACS (validation says so, testbed/ovs/backend.py).
 """
 from __future__ import annotations
 
 import re
 from typing import Iterable, Mapping
 
-from testbed.model.features import PortSettings
-from testbed.model.plan import Node
+from testbed.concerns.portsec import PortSettings
+from testbed.ovs.records import OvsSwitch
 
 COUNTERS = ("mac", "ip", "macs")
 COOKIE_BASE = 0x7e570000            # cookie = base | ofport << 4 | counter index
@@ -44,20 +44,16 @@ def cookie(ofport: int, counter: str) -> int:
 
 
 def needs_flows(settings: Iterable[PortSettings]) -> bool:
-    return any(p.mac or p.ip or p.max_macs for p in settings)
+    return any(p.filtered for p in settings)
 
 
-def _ofports(node: Node) -> dict[str, int]:
-    return {i.name: i.ofport for i in node.interfaces if i.ofport is not None}
-
-
-def flows(node: Node, settings: Iterable[PortSettings]) -> list[str]:
+def flows(switch: OvsSwitch, settings: Iterable[PortSettings]) -> list[str]:
     """The flow table (ovs-ofctl syntax) of a learning switch with these port settings."""
-    ofport = _ofports(node)
+    ofport = switch.ofports
     out: list[str] = []
     limited: list[tuple[int, int]] = []
     for p in settings:
-        if not (p.mac or p.ip or p.max_macs):
+        if not p.filtered:
             continue
         n = ofport[p.port]
         if p.max_macs:
@@ -110,7 +106,7 @@ def _binding_flows(n: int, mac: str | None, ip: str | None) -> list[str]:
 _FLOW = re.compile(r"cookie=(0x[0-9a-f]+).*?n_packets=(\d+)")
 
 
-def read_counters(dump: str, node: Node, settings: Iterable[PortSettings]) -> dict[str, dict[str, int]]:
+def read_counters(dump: str, switch: OvsSwitch, settings: Iterable[PortSettings]) -> dict[str, dict[str, int]]:
     """port -> {"mac", "ip", "macs": packets dropped} from ``ovs-ofctl dump-flows`` output."""
     by_cookie: dict[int, int] = {}
     for line in dump.splitlines():
@@ -118,10 +114,10 @@ def read_counters(dump: str, node: Node, settings: Iterable[PortSettings]) -> di
         if m:
             c = int(m.group(1), 16)
             by_cookie[c] = by_cookie.get(c, 0) + int(m.group(2))
-    ofport = _ofports(node)
+    ofport = switch.ofports
     result: dict[str, dict[str, int]] = {}
     for p in settings:
-        if p.mac or p.ip or p.max_macs:
+        if p.filtered:
             n = ofport[p.port]
             result[p.port] = {what: by_cookie.get(cookie(n, what), 0) for what in COUNTERS}
     return result

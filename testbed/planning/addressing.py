@@ -79,3 +79,59 @@ class MacAllocator:
             if mac not in self.taken:
                 self.taken.add(mac)
                 return mac
+
+
+# ---------------------------------------------------------------- assignment over a topology
+
+def assign_macs(topo, declared: dict[tuple[str, str], str]) -> dict[tuple[str, str], str]:
+    """(node, ifname) -> MAC: the declared ones, the rest generated in graph order."""
+    alloc = MacAllocator(declared.values())
+    result = dict(declared)
+    for node in topo.nodes:
+        for name in node.ifnames:
+            key = (node.name, name)
+            if key not in result:
+                role = ("bridge" if name == node.name else "port") if node.switching else "l3"
+                result[key] = alloc.next(role)
+    return result
+
+
+def network_of(segment, addresses) -> str | None:
+    for member in segment.interfaces:
+        if member in addresses:
+            return str(ipaddress.ip_interface(addresses[member]).network)
+    return None
+
+
+def assign_addresses(topo, segments, declared: dict[tuple[str, str], str]) -> dict[tuple[str, str], str]:
+    """(node, ifname) -> CIDR: the declared ones, then per segment a subnet (its declared one,
+    or a fresh one from the pool sized to fit) with gateways (routers, NATs) numbered first,
+    then the others in graph order. Interfaces asking DHCP (ip="dhcp") get none.
+
+    Raises ValueError when the pool or a subnet runs out.
+    """
+    dynamic = {n.first.key for n in topo.nodes if n.get("ip") == "dhcp" and n.first is not None}
+    result = dict(declared)
+    nets: list[ipaddress.IPv4Network | None] = []
+    sizes: list[int | None] = []
+    for seg in segments:
+        given = [declared[m] for m in seg.interfaces if m in declared]
+        if given:
+            nets.append(ipaddress.ip_interface(given[0]).network)
+            sizes.append(None)
+        else:
+            nets.append(None)
+            sizes.append(len(seg.interfaces) if seg.interfaces else None)
+    taken = [n for n in nets if n is not None]
+    fresh = iter(allocate_subnets(sizes, taken))
+    for seg, net in zip(segments, nets):
+        auto = next(fresh)
+        net = net or auto
+        if net is None:
+            continue
+        todo = [m for m in seg.interfaces if m not in declared and m not in dynamic]
+        todo.sort(key=lambda m: 0 if topo.node(m[0]).kind.gateway else 1)
+        busy = [ipaddress.ip_interface(declared[m]).ip for m in seg.interfaces if m in declared]
+        for member, cidr in zip(todo, host_addresses(net, len(todo), busy)):
+            result[member] = cidr
+    return result

@@ -9,8 +9,9 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from testbed.concerns import macvlan, portsec
+from testbed import concerns, kinds
 from testbed.model.plan import Plan
+from testbed.model.reach import Effects
 
 MAX_HOPS = 64
 
@@ -39,14 +40,14 @@ def _table(plan: Plan) -> _Table:
                 connected.setdefault(node.name, []).append((iface.network, seg))
         routes[node.name] = [(ipaddress.ip_network("0.0.0.0/0" if r.dst == "default" else r.dst),
                               ipaddress.ip_address(r.via)) for r in node.routes]
-    forwards = {n.name for n in plan.nodes if n.kind in ("router", "nat")}
-    nats = {}
-    for nat in plan.features.nats:
-        if nat.outside_ip is not None:
-            nats[nat.node] = (seg_of.get((nat.node, nat.outside)), ipaddress.ip_address(nat.outside_ip))
-    cut_ifs, uncertain = portsec.reach_effects(plan)
-    cut = {(node, seg_of.get((node, ifname))) for node, ifname in cut_ifs}
-    return _Table(owner, connected, routes, forwards, nats, macvlan.blocked_pairs(plan), cut, uncertain)
+    forwards = {n.name for n in plan.nodes if kinds.of(n.kind).forwards}
+    effects = Effects()
+    for concern in concerns.REGISTRY:
+        concern.reach(plan, plan.concern(concern.name), effects)
+    nats = {g.node: (seg_of.get((g.node, g.outside)), ipaddress.ip_address(g.outside_ip))
+            for g in effects.nats if g.outside_ip is not None}
+    cut = {(node, seg_of.get((node, ifname))) for node, ifname in effects.cut}
+    return _Table(owner, connected, routes, forwards, nats, effects.blocked, cut, effects.uncertain)
 
 
 def _delivers(table: _Table, src: str, dst_ip, src_ip=None):

@@ -5,190 +5,54 @@
         result = net.pingall()
         net.link_down("h1", "s1")
 
-Commands run inside a node's namespace through ``ip netns exec`` (so /etc/netns files
-apply); no shell is kept per host. Processes started with popen() are journaled by PID
-and stopped at teardown.
+Node handles are in node.py, pingall in pingall.py; this module is the lifecycle (build,
+run-time services of the concerns, kinds' start hooks, teardown), links and the
+concerns' and backends' run-time views (counters, flows).
 """
 from __future__ import annotations
 
-import errno
+import dataclasses
 import os
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import networkx as nx
 
-from testbed.concerns import bridge_vlans
-from testbed.ovs import deploy as ovs_deploy
-from testbed.planning import planner
-from testbed.concerns import shaping
-from testbed.deploy.build import (Deployment, Progress, if_indexes, netns_name, require_root, signals_blocked,
-                            static_neighbours, teardown)
-from testbed.errors import CommandFailed, UsageError
-from testbed.concerns import services, status
-from testbed.deploy.journal import Journal, new_run_id
-from testbed.kernel import caps, icmp, linkstate, netlink, nsfs
-from testbed.model.plan import Node as NodePlan, Plan
+from testbed import backends, concerns, kinds
+from testbed.concerns import portsec
+from testbed.deploy import build
+from testbed.deploy.context import Progress, netns_name
+from testbed.deploy.teardown import deferred_signals, teardown
+from testbed.errors import CommandFailed, DeployError, EnvironmentProblem, UsageError
+from testbed.kernel import caps, linkstate, nsfs
+from testbed.kernel.journal import File, Journal, Process, new_run_id, run_dir
 from testbed.kernel.procs import process_start_time, stop_signal
-from testbed.planning.reach import Reachability, target_address
+from testbed.model.plan import Plan
+from testbed.planning.pipeline import plan as make_plan
+from testbed.planning.reach import Reachability
+from testbed.run import pingall as pingall_module
+from testbed.run.node import Node
+from testbed.run.pingall import PairResult, PingallResult
+from testbed.tools import require_tools
 
+__all__ = ["ARP_POLICIES", "Network", "Node", "PairResult", "PingallResult"]
 
 ARP_POLICIES = ("auto", "static", "dynamic")
-# The kernel keeps at most net.ipv4.neigh.default.gc_thresh3 (1024 by default) neighbour
-# entries for all namespaces together and forgets none younger than 5 s, so real ARP
-# between more pairs than that at once fails with ENOBUFS. With arp="auto", an all-pairs
-# test of more pairs installs permanent entries (exempt from that limit) first.
-ARP_DYNAMIC_MAX_PAIRS = 400
-OVS_WINDOW = 64                 # probes in flight through Open vSwitch userspace datapaths
-
 LINK_UP_TIMEOUT = 5.0     # seconds for a link brought up to get its carrier
+READY_TIMEOUT = 20.0      # seconds for a run-time service to come up
 
 
-class Node:
-    """A handle on one node of a running network."""
-
-    def __init__(self, net: "Network", plan: NodePlan):
-        self.net = net
-        self.plan = plan
-        self.name = plan.name
-        self.kind = plan.kind
-        self.netns = netns_name(net.run_id, plan.name)
-        # An OVS switch's own OVS: ovs-vsctl/ovs-ofctl/ovs-appctl run here reach it, not the system's.
-        self.ovs_dir = (ovs_deploy.instance_dir(net.run_id, plan.name)
-                        if any(i.kind == "ovs" for i in plan.interfaces) else None)
-
-    def __repr__(self) -> str:
-        return f"<{self.kind} {self.name} in netns {self.netns}>"
-
-    @property
-    def intfs(self) -> list[str]:
-        return [i.name for i in self.plan.interfaces]
-
-    @property
-    def ip(self) -> str | None:
-        addresses = self.net.live_plan.node(self.name).addresses
-        return addresses[0].split("/")[0] if addresses else None
-
-    def _argv(self, command: str | Sequence[str]) -> list[str]:
-        args = ["sh", "-c", command] if isinstance(command, str) else list(command)
-        return ["ip", "netns", "exec", self.netns, *args]
-
-    def run(self, command: str | Sequence[str], *, timeout: float | None = None, check: bool = False,
-            input: str | None = None) -> subprocess.CompletedProcess:
-        """Run a command inside the node and wait; a string goes through ``sh -c``."""
-        proc = self.popen(command, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            out, err = proc.communicate(input, timeout=timeout)
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        finally:
-            self.net._forget(proc.pid)
-        result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-        if check and result.returncode != 0:
-            raise CommandFailed(f"{self.name}: {command!r} exited {result.returncode}: {err.strip()[:300]}")
-        return result
-
-    def cmd(self, command: str | Sequence[str], **kwargs: Any) -> str:
-        """Run a command and return its output (stdout then stderr), like Mininet's cmd()."""
-        result = self.run(command, **kwargs)
-        return result.stdout + result.stderr
-
-    def popen(self, command: str | Sequence[str], **kwargs: Any) -> subprocess.Popen:
-        """Start a command inside the node; it is journaled and stopped at teardown."""
-        kwargs.setdefault("start_new_session", True)
-        if self.ovs_dir is not None:
-            env = dict(kwargs.get("env") or os.environ)
-            for var in ("OVS_RUNDIR", "OVS_DBDIR", "OVS_LOGDIR", "OVS_SYSCONFDIR"):
-                env.setdefault(var, self.ovs_dir)
-            kwargs["env"] = env
-        return self.net._spawn(self._argv(command), **kwargs)
-
-    def counters(self) -> dict[str, dict[str, int]]:
-        """Interface counters of this node, from netlink."""
-        return self.net.worker.run_inside(self.netns, linkstate.counters)
-
-    def set_link_state(self, intf: str, up: bool) -> None:
-        self.net.worker.run_inside(self.netns, linkstate.set_up, [intf], up)
+class ServiceError(DeployError):
+    """A run-time service (DHCP server, snooper, client, a server kind's command) did not come up."""
 
 
-@dataclass
-class PairResult:
-    src: str
-    dst: str
-    dst_ip: str | None
-    sent: int
-    received: int
-    expected: bool | None                  # None: depends on traffic order (see Reachability)
-    rtt_ms: float | None = None
-
-    @property
-    def loss(self) -> float:
-        return 100.0 if self.sent == 0 else 100.0 * (self.sent - self.received) / self.sent
-
-    @property
-    def ok(self) -> bool:
-        """Expected pairs lose nothing; pairs that should not connect get nothing through."""
-        if self.expected is None:
-            return True
-        return self.loss == 0.0 if self.expected else self.received == 0
-
-
-@dataclass
-class PingallResult:
-    hosts: list[str]
-    pairs: list[PairResult]
-
-    @property
-    def ok(self) -> bool:
-        return all(p.ok for p in self.pairs)
-
-    @property
-    def failures(self) -> list[PairResult]:
-        return [p for p in self.pairs if not p.ok]
-
-    @property
-    def loss(self) -> float:
-        """Percent of probes lost between pairs expected to connect (others should lose all)."""
-        expected = [p for p in self.pairs if p.expected]
-        sent = sum(p.sent for p in expected)
-        return 0.0 if not sent else 100.0 * (sent - sum(p.received for p in expected)) / sent
-
-    def matrix(self, max_hosts: int = 30) -> str:
-        """A reachability matrix: loss % per pair; '-' expected unreachable and unreached, '!' marks wrong,
-        '?' a pair whose fate depends on traffic order (not judged)."""
-        hosts = self.hosts
-        lines = []
-        if len(hosts) <= max_hosts:
-            cells = {(p.src, p.dst): p for p in self.pairs}
-            width = max(5, *(len(h) for h in hosts)) + 1
-            lines.append("src\\dst".ljust(width) + "".join(h.rjust(width) for h in hosts))
-            for src in hosts:
-                row = src.ljust(width)
-                for dst in hosts:
-                    p = cells.get((src, dst))
-                    if p is None:
-                        text = ""
-                    elif p.expected is False and p.received == 0:
-                        text = "-"
-                    elif p.expected is None:
-                        text = f"{p.loss:.0f}%?"
-                    else:
-                        text = f"{p.loss:.0f}%" + ("" if p.ok else "!")
-                    row += text.rjust(width)
-                lines.append(row)
-        expected = [p for p in self.pairs if p.expected]
-        lines.append(f"{len(self.pairs)} pairs, {len(expected)} expected to connect, "
-                     f"{len(self.failures)} wrong, {self.loss:.1f}% of expected probes lost")
-        for p in self.failures[:20]:
-            why = f"{p.loss:.0f}% loss" if p.expected else "reachable but should not be"
-            lines.append(f"  {p.src} -> {p.dst} ({p.dst_ip}): {why}")
-        return "\n".join(lines)
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise EnvironmentProblem("building a network needs root (network namespaces, netlink): "
+                                 "run it with sudo, or as root")
+    require_tools("ip")
 
 
 class Network:
@@ -201,10 +65,9 @@ class Network:
             raise UsageError(f"arp {arp!r}: use one of {', '.join(ARP_POLICIES)}")
         self.arp = arp
         mode = "static" if arp == "static" else "dynamic"
-        self.plan = topology if isinstance(topology, Plan) else planner.plan(
-            topology, source, params, mode, features=caps.features() if shaping.used(topology) or bridge_vlans.used(topology) else None,
-            switch=switch)
-        self._static_arp = self.plan.arp == "static"
+        self.plan = topology if isinstance(topology, Plan) else make_plan(
+            topology, source, params, mode, features=caps.features, switch=switch)
+        self.static_arp = self.plan.arp == "static"
         self.run_id = run_id or new_run_id()
         self.progress = progress
         self.journal: Journal | None = None
@@ -213,7 +76,7 @@ class Network:
         self._procs: dict[int, subprocess.Popen] = {}
         self._lock = threading.Lock()
         self._reach: Reachability | None = None
-        self.leases: dict[tuple[str, str], str] = {}    # (node, ifname) -> CIDR given by DHCP
+        self.leases: dict[tuple[str, str], str] = {}    # (node, ifname) -> CIDR given at run time (DHCP)
         self._live_plan: Plan | None = None
 
     # ------------------------------------------------------------ lifecycle
@@ -225,28 +88,40 @@ class Network:
                 "links": len(self.plan.links)}
         try:
             self.journal = Journal.create(self.run_id, meta)
-            Deployment(self.plan, self.journal, self.worker, self.progress).build()
+            build.build(self.plan, self.journal, self.worker, self.progress)
         except BaseException:
             if self.journal is not None:     # build() rolled back; this covers a signal before it began
-                teardown(self.journal)
+                with deferred_signals():
+                    teardown(self.journal)
                 self.journal = None
             self.worker.close()
             self.worker = None
             raise
-        self.nodes = {n.name: Node(self, n) for n in self.plan.nodes}
+        self.nodes = {n.name: Node(self, n, netns_name(self.run_id, n.name), self._environment(n.name))
+                      for n in self.plan.nodes}
         try:
-            self.leases = services.start(self)      # DHCP servers, snoopers, clients
-            self._live_plan = services.with_leases(self.plan, self.leases) if self.leases else None
+            for concern in concerns.REGISTRY:        # run-time services: DHCP servers, snoopers, clients
+                self.leases.update(concern.start(self))
+            if self.leases:
+                self._live_plan = with_addresses(self.plan, self.leases)
+            for node in self.plan.nodes:             # the kinds' own start hooks (a server's command)
+                kind = kinds.of(node.kind)
+                if kind.start is not None:
+                    kind.start(self.nodes[node.name], dict(node.settings))
         except BaseException:
             self.stop()
             raise
         return self
 
+    def _environment(self, node: str) -> dict[str, str]:
+        backend = backends.of_node(self.plan, node)
+        return backend.environment(self.run_id, node) if backend is not None else {}
+
     def stop(self) -> dict[str, int]:
         """Stop our processes and delete everything the journal lists; safe to call twice."""
         if self.journal is None:
             return {}
-        with signals_blocked():
+        with deferred_signals():
             for proc in list(self._procs.values()):
                 if proc.poll() is None:
                     stop_signal(proc.pid)      # all at once; teardown waits, then kills what is left
@@ -286,7 +161,8 @@ class Network:
 
     @property
     def hosts(self) -> list[Node]:
-        return [n for n in self.nodes.values() if n.kind == "host"]
+        """The end systems (kinds that count as hosts: host, server...)."""
+        return [n for n in self.nodes.values() if kinds.of(n.kind).endpoint]
 
     @property
     def switches(self) -> list[Node]:
@@ -294,21 +170,45 @@ class Network:
 
     @property
     def routers(self) -> list[Node]:
-        return [n for n in self.nodes.values() if n.kind == "router"]
+        """Nodes that get static routes from the graph (routers)."""
+        return [n for n in self.nodes.values() if kinds.of(n.kind).static_routes]
 
-    # ------------------------------------------------------------ processes
+    # ------------------------------------------------------------ processes and files
 
     def _spawn(self, argv: list[str], **kwargs: Any) -> subprocess.Popen:
         proc = subprocess.Popen(argv, **kwargs)
         with self._lock:
             self._procs[proc.pid] = proc
         if self.journal is not None:
-            self.journal.record([{"type": "process", "pid": proc.pid, "start": process_start_time(proc.pid)}])
+            self.journal.record([Process(proc.pid, process_start_time(proc.pid))])
         return proc
 
     def _forget(self, pid: int) -> None:
         with self._lock:
             self._procs.pop(pid, None)
+
+    def run_file(self, name: str) -> str:
+        """A file of a service in the run's folder, journaled so teardown removes it."""
+        path = os.path.join(run_dir(self.run_id), name)
+        self.journal.record([File(path)])
+        return path
+
+    def popen_logged(self, node: Node, argv: list[str], log: str, **kwargs: Any) -> subprocess.Popen:
+        """Start a service in ``node`` with its stderr appended to ``log``."""
+        with open(log, "a") as err:
+            return node.popen(argv, stdout=subprocess.DEVNULL, stderr=err, **kwargs)
+
+    def wait_ready(self, what: str, check: Callable[[], bool], proc: subprocess.Popen | None = None,
+                   timeout: float = READY_TIMEOUT) -> None:
+        """Wait until ``check()`` holds; ServiceError when ``proc`` exits first or time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return
+            if proc is not None and proc.poll() is not None:
+                raise ServiceError(f"{what} exited with status {proc.returncode} before it was ready")
+            time.sleep(0.05)
+        raise ServiceError(f"{what} was not ready within {timeout:.0f} s")
 
     # ------------------------------------------------------------ links
 
@@ -360,7 +260,7 @@ class Network:
 
     @property
     def live_plan(self) -> Plan:
-        """The plan with the addresses DHCP gave at run time filled in."""
+        """The plan with the addresses given at run time (DHCP leases) filled in."""
         return self._live_plan or self.plan
 
     @property
@@ -371,79 +271,61 @@ class Network:
 
     def pingall(self, hosts: Sequence[str] | None = None, count: int = 1, timeout: float = 1.0) -> PingallResult:
         """Ping every ordered pair of hosts in parallel; compare with the expected reachability."""
-        names = list(hosts) if hosts is not None else [n.name for n in self.hosts]
-        pairs: list[PairResult] = []
-        for src in names:
-            for dst in names:
-                if src == dst:
-                    continue
-                ip = target_address(self.live_plan, src, dst)
-                pairs.append(PairResult(src, dst, ip, 0, 0, self.reachability.expected(src, dst)))
-        # a host without an address has nothing to ping (0.0.0.0 would answer from the sender itself)
-        probed = [p for p in pairs if p.dst_ip is not None]
-        probes = [icmp.Probe(self[p.src].netns, p.dst_ip) for p in probed]
-        if self.arp == "auto" and not self._static_arp and len(probes) > ARP_DYNAMIC_MAX_PAIRS:
-            self.install_static_arp()
-        window = 1024 if self._static_arp else 16
-        if ovs_deploy.ovs_nodes(self.plan):        # a userspace datapath reads its ports through
-            window = min(window, OVS_WINDOW)       # AF_PACKET sockets: their buffers overflow
-        icmp.mesh(lambda ns: self.worker.run_inside(ns, icmp.open_socket), probes, count=count,
-                  timeout=timeout, window=window)
-        for pair, probe in zip(probed, probes):
-            pair.sent, pair.received = probe.sent, probe.received
-            pair.rtt_ms = min(probe.rtts) if probe.rtts else None
-        return PingallResult(names, pairs)
+        return pingall_module.pingall(self, hosts, count, timeout)
 
     def install_static_arp(self) -> int:
         """Add permanent neighbour entries between every pair of addresses on each LAN."""
-        index = if_indexes(self.plan)
-        entries = static_neighbours(self.plan)
-
-        def add(node: str, items) -> None:
-            with netlink.Batch() as batch:
-                for ifname, ip, mac in items:
-                    batch.neighbour(index[(node, ifname)], ip, mac)
-                try:
-                    batch.commit()
-                except netlink.NetlinkError as exc:
-                    if exc.errno != errno.EEXIST:
-                        raise
-        for node, items in entries.items():
-            self.worker.run_inside(self[node].netns, add, node, items)
-        self._static_arp = True
-        return sum(len(v) for v in entries.values())
+        return pingall_module.install_static_arp(self)
 
     def counters(self) -> dict[str, dict[str, dict[str, int]]]:
         """node -> interface -> counters, for every node."""
         return {name: node.counters() for name, node in self.nodes.items()}
 
-    # ------------------------------------------------------------ Open vSwitch
+    # ------------------------------------------------------------ switches and concerns
+
+    def backend_of(self, node: str):
+        """The switch backend that built ``node`` (UsageError when it is not a switch)."""
+        backend = backends.of_node(self.plan, self[node].name)
+        if backend is None:
+            raise UsageError(f"{node!r} is a {self[node].kind}, not a switch")
+        return backend
 
     def ovs(self, switch: str):
         """The private Open vSwitch instance (testbed.ovs.daemons.Instance) of an OVS switch."""
-        if self.journal is None:
-            raise UsageError("the network is not running")
-        return ovs_deploy.find(self.journal, switch)
+        return self.backend_of(switch).instance(self, switch)
 
     def dpctl(self, switch: str, datapath: bool = False) -> str:
         """An OVS switch's OpenFlow flows (``ovs-ofctl dump-flows``); datapath=True: the datapath's."""
-        return ovs_deploy.dump_flows(self.ovs(switch), datapath)
+        return self.backend_of(switch).dump_flows(self, switch, datapath)
 
     def ofctl(self, switch: str, *args: str) -> str:
         """Run ``ovs-ofctl ARGS`` on an OVS switch, e.g. ofctl("s1", "add-flow", "s1", "actions=NORMAL")."""
         return self.ovs(switch).ofctl(*args)
 
-    # ------------------------------------------------------------ features (testbed.concerns)
+    def concern_counters(self, concern: str, node: str) -> dict:
+        """A concern's counters at ``node`` (testbed.concerns)."""
+        self[node]
+        return concerns.by_name(concern).counters(self, node)
 
     def port_security_counters(self, switch: str) -> dict[str, dict[str, int]]:
         """port -> {counter: dropped packets} of a switch's port security / DHCP snooping rules."""
-        return status.port_security_counters(self, switch)
+        return self.concern_counters("portsec", switch)
 
     def nat_counters(self, node: str) -> dict[str, int]:
         """Packets a NAT masqueraded, forwarded in, and blocked inbound."""
-        return status.nat_counters(self, node)
+        return self.concern_counters("nat", node)
 
     def dhcp_bindings(self, switch: str) -> list:
         """The (port, MAC, IP) bindings a DHCP-snooping switch learned."""
-        return status.dhcp_bindings(self, switch)
+        self[switch]
+        return portsec.bindings(self, switch)
 
+
+def with_addresses(plan: Plan, given: dict[tuple[str, str], str]) -> Plan:
+    """``plan`` with addresses given at run time put on their interfaces."""
+    nodes = []
+    for node in plan.nodes:
+        intfs = tuple(dataclasses.replace(i, addresses=(given[(node.name, i.name)],))
+                      if (node.name, i.name) in given else i for i in node.interfaces)
+        nodes.append(dataclasses.replace(node, interfaces=intfs))
+    return dataclasses.replace(plan, nodes=tuple(nodes))

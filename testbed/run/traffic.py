@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator, Protocol, Sequence
 
+from testbed.planning.reach import target_address
 from testbed.run import pcap
 from testbed.errors import CommandFailed, UsageError
 from testbed.tools import require_tools
@@ -68,7 +69,6 @@ def address_of(target: "TrafficNode | str", source: "TrafficNode | None" = None)
         return target
     plan = getattr(getattr(target, "net", None), "plan", None)
     if source is not None and plan is not None:
-        from testbed.planning.reach import target_address
         address = target_address(plan, source.name, target.name)
         if address:
             return address

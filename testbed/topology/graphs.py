@@ -1,8 +1,9 @@
-"""Reading the graph conventions: links as uniform records, per-end attributes, port names.
+"""Reading a raw graph, for code that shows or converts graphs (drawings, Mininet imports).
 
-A topology is a networkx Graph or MultiGraph. A link's per-end settings are dicts keyed by
-node name (``intf={"A": "nic1", "B": "eth0"}``, ``ip={"B": "10.0.0.2/24"}``) because an
-undirected edge has no first and second end.
+The pipeline reads a graph once, through testbed.topology.resolve; these helpers give
+drawings and converters uniform link records and the interface names the resolver gives.
+A link's per-end settings are dicts keyed by node name (``intf={"A": "nic1"}``) because
+an undirected edge has no first and second end.
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any, Iterator, Mapping
 
 import networkx as nx
 
-from testbed import kinds
+from testbed.topology.resolve import resolve
+
 
 PER_END_ATTRS = ("intf", "ip", "mac", "port")
 
@@ -48,18 +50,6 @@ def links(graph: nx.Graph) -> Iterator[LinkRef]:
             yield LinkRef(u, v, 0, data)
 
 
-def incident(graph: nx.Graph, node: Any) -> Iterator[tuple[Any, Any]]:
-    """(neighbour, key) of every link at ``node``, in the order its links were added."""
-    for nbr, val in graph.adj[node].items():
-        if nbr == node:
-            continue
-        if graph.is_multigraph():
-            for key in val:
-                yield nbr, key
-        else:
-            yield nbr, 0
-
-
 def link_id(u: Any, v: Any, key: Any) -> tuple:
     """A key for a link that does not depend on which end is named first."""
     a, b = sorted((str(u), str(v)))
@@ -67,18 +57,11 @@ def link_id(u: Any, v: Any, key: Any) -> tuple:
 
 
 def port_names(graph: nx.Graph) -> dict[tuple, dict[Any, str]]:
-    """The interface name of each end of each link: link_id -> {node: ifname}.
-
-    Names the user gave (``intf``) are kept; others are ``<node>-eth<N>`` where N counts the
-    node's links in order from the kind's port base (Mininet: hosts from 0, switches from 1).
-    """
-    data_of = {link_id(l.u, l.v, l.key): l for l in links(graph)}
-    names: dict[tuple, dict[Any, str]] = {lid: {} for lid in data_of}
-    for node in graph.nodes:
-        kind = kinds.get(graph.nodes[node].get("kind"))
-        base = kind.port_base if kind else 0
-        for position, (nbr, key) in enumerate(incident(graph, node)):
-            lid = link_id(node, nbr, key)
-            given = data_of[lid].end("intf", node)
-            names[lid][node] = given if isinstance(given, str) else f"{node}-eth{base + position}"
+    """The interface name of each end of each link: link_id -> {node: ifname}, as the
+    resolver names them (given ``intf`` names kept, others ``<node>-eth<N>``)."""
+    resolution = resolve(graph)
+    names: dict[tuple, dict[Any, str]] = {}
+    if resolution.topo is not None:
+        for link in resolution.topo.links:
+            names[link_id(link.u, link.v, link.key)] = {e.node: e.ifname for e in link.ends}
     return names

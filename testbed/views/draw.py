@@ -1,41 +1,43 @@
 """Topology drawings: ``testbed draw FILE -o topo.png`` (or .svg, .pdf).
 
-Node kinds are told apart by shape and colour (legend included); link settings (bw,
-delay, loss, queue) are edge labels; interface names and addresses can be written at
-the link ends. The layout keeps large networks readable: the "core" (nodes with more
-than one neighbour) is laid out first — in layers when it is a shallow tree, else by a
-force-directed layout — and the leaves (usually hosts) are fanned out around the node
-they hang from. A node's ``pos=(x, y)`` attribute overrides the layout.
+Each node is a box with its name, shaped and coloured by kind (legend included); the
+devices inside a node (a bridge over its NICs, a dummy uplink) are listed inside its box.
+Link settings are short labels written along the link ("100M 5ms 1%"); interface names
+and addresses can be written near the link ends. Labels are placed where they overlap no
+node and no other label (a label that finds no such place along its link is left out,
+and the drawing says how many were). Where nodes go: testbed.views.layout (tiers for
+leaf-spine, fat-tree and other layered networks; ``pos=(x, y)`` pins a node).
 
-This is the module that imports matplotlib (Agg backend, no display needed).
+matplotlib is imported here only (Agg backend, no display needed).
 """
 from __future__ import annotations
 
 import math
 import os
 import sys
+import textwrap
 from typing import Any, Mapping
 
 import networkx as nx
 
-from testbed.topology import graphs
-from testbed.planning import planner
 from testbed.errors import UsageError
+from testbed.planning import pipeline as planner
+from testbed.topology import graphs
+from testbed.views.layout import LAYOUTS, compute_layout  # noqa: F401  (draw.compute_layout is public)
 
 FORMATS = ("png", "svg", "pdf")
-LAYOUTS = ("auto", "spring", "tree", "circular", "shell", "kamada_kawai")
-MAX_TREE_DEPTH = 6
-RADIAL_FROM = 60          # trees with more nodes are drawn as rings around the root
-# kind -> (matplotlib marker, face colour, legend text)
+# kind -> (box style, fill colour, legend text)
 STYLES: dict[str, tuple[str, str, str]] = {
-    "host": ("o", "#4c9be8", "host"),
-    "router": ("h", "#9467bd", "router"),
-    "switch": ("s", "#3cb371", "switch"),
-    "bridge": ("D", "#f0a830", "bridge"),
-    "hub": ("^", "#e05a5a", "hub"),
-    "nat": ("p", "#8c564b", "nat"),
+    "host": ("round", "#cfe3f7", "host"),
+    "router": ("circle", "#ddd0ec", "router"),
+    "switch": ("square", "#cdebd7", "switch"),
+    "bridge": ("square", "#fbe3bf", "bridge"),
+    "hub": ("sawtooth", "#f6c9c9", "hub"),
+    "nat": ("round4", "#e6d4cc", "nat"),
 }
-OTHER_STYLE = ("o", "#b0b0b0", "other")
+OTHER_STYLE = ("round", "#e4e4e4", "other")
+FONT = 9.0
+MAX_SIDE = 40.0                          # inches
 
 
 def _matplotlib():
@@ -44,163 +46,9 @@ def _matplotlib():
         matplotlib.use("Agg")
     from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
     from matplotlib.lines import Line2D
-    return Figure, LineCollection, Line2D
-
-
-# ---------------------------------------------------------------- layout
-
-def compute_layout(graph: nx.Graph, method: str = "auto", seed: int = 7) -> dict[Any, tuple[float, float]]:
-    """Positions of every node (deterministic for a given graph and method)."""
-    if method not in LAYOUTS:
-        raise UsageError(f"--layout {method!r}: unknown; known: {', '.join(LAYOUTS)}")
-    simple = nx.Graph(graph)
-    given = {n: tuple(p) for n, p in graph.nodes(data="pos") if p is not None}
-    if given and len(given) == len(graph):
-        return given
-    if len(simple) == 0:
-        return {}
-    if method == "circular":
-        pos = nx.circular_layout(simple)
-    elif method == "shell":
-        pos = nx.shell_layout(simple)
-    elif method == "kamada_kawai":
-        try:
-            pos = nx.kamada_kawai_layout(simple)
-        except ImportError:
-            raise UsageError("--layout kamada_kawai needs scipy (pip install scipy); "
-                             "try --layout spring") from None
-    elif method == "spring":
-        pos = _spring(simple, seed)
-    elif method == "tree":
-        pos = _layered(simple, _root(simple))
-    else:
-        pos = _auto(simple, seed)
-    pos = {n: (float(x), float(y)) for n, (x, y) in pos.items()}
-    pos.update(given)
-    return pos
-
-
-def _spring(graph: nx.Graph, seed: int) -> dict:
-    k = 1.5 / math.sqrt(max(len(graph), 1))
-    return nx.spring_layout(graph, seed=seed, k=k, iterations=100)
-
-
-def _root(graph: nx.Graph) -> Any:
-    """The most central node of the graph's largest part (ties: fewest links, then name)."""
-    part = graph.subgraph(max(nx.connected_components(graph), key=len))
-    centre = nx.center(part)
-    return sorted(centre, key=lambda n: (-part.degree(n), str(n)))[0]
-
-
-def _layered(graph: nx.Graph, root: Any) -> dict:
-    """Rows by distance from ``root``, each row's nodes ordered under their parents."""
-    pos: dict = {}
-    offset = 0.0
-    for component in sorted(nx.connected_components(graph), key=lambda c: (-len(c), sorted(map(str, c)))):
-        sub = graph.subgraph(component)
-        start = root if root in component else _root(sub)
-        tree = nx.bfs_tree(sub, start)
-        widths: dict = {}
-
-        def width(node: Any) -> int:
-            kids = list(tree.successors(node))
-            widths[node] = sum(width(k) for k in kids) if kids else 1
-            return widths[node]
-
-        width(start)
-
-        def place(node: Any, left: float, depth: int) -> None:
-            pos[node] = (offset + left + widths[node] / 2.0, -float(depth))
-            for kid in tree.successors(node):
-                place(kid, left, depth + 1)
-                left += widths[kid]
-
-        place(start, 0.0, 0)
-        offset += widths[start] + 1
-    return pos
-
-
-def _auto(graph: nx.Graph, seed: int) -> dict:
-    """Trees in layers (radial when large), chains as a snake, else force-directed with leaves fanned out."""
-    if nx.is_forest(graph) and _depth(graph) <= MAX_TREE_DEPTH:
-        pos = _layered(graph, _root(graph))
-        return _radial(pos) if len(graph) > RADIAL_FROM else pos
-    leaves = {n for n in graph if graph.degree(n) == 1 and graph.degree(next(iter(graph[n]))) > 1}
-    core = graph.subgraph([n for n in graph if n not in leaves])
-    if nx.is_connected(core) and nx.is_tree(core) and max(d for _, d in core.degree()) <= 2 and len(core) > 2:
-        pos = _snake(core)
-        _fan_out_leaves(graph, pos, leaves, direction=-math.pi / 2)
-        return pos
-    if nx.is_connected(core) and all(d == 2 for _, d in core.degree()) and len(core) > 2:
-        radius = max(1.0, 1.3 * len(core) / (2 * math.pi))         # a ring: keep it one
-        order = list(nx.dfs_preorder_nodes(core, min(core, key=str)))
-        pos = {n: (radius * math.cos(2 * math.pi * i / len(order) + math.pi / 2),
-                   radius * math.sin(2 * math.pi * i / len(order) + math.pi / 2)) for i, n in enumerate(order)}
-    else:
-        scale = math.sqrt(len(core)) * 1.2
-        pos = {n: (x * scale, y * scale) for n, (x, y) in _spring(core, seed).items()}
-    if leaves:
-        _fan_out_leaves(graph, pos, leaves)
-    return pos
-
-
-def _radial(pos: dict) -> dict:
-    """Layered positions (x along a row, -depth) bent into rings around the root."""
-    xs = [x for x, _ in pos.values()]
-    lo, width = min(xs), (max(xs) - min(xs)) or 1.0
-    result = {}
-    for node, (x, y) in pos.items():
-        theta = 2 * math.pi * (x - lo) / (width + 1.0)
-        radius = -y
-        result[node] = (radius * math.cos(theta), radius * math.sin(theta))
-    return result
-
-
-def _snake(path_graph: nx.Graph) -> dict:
-    """A chain laid out in rows, back and forth, two units between rows (room for leaves)."""
-    ends = [n for n, d in path_graph.degree() if d == 1]
-    order = list(nx.dfs_preorder_nodes(path_graph, sorted(ends, key=str)[0]))
-    per_row = max(4, math.ceil(math.sqrt(len(order) * 2)))
-    pos = {}
-    for i, node in enumerate(order):
-        row, col = divmod(i, per_row)
-        x = col if row % 2 == 0 else per_row - 1 - col
-        pos[node] = (float(x) * 1.2, -2.0 * row)
-    return pos
-
-
-def _depth(graph: nx.Graph) -> int:
-    if len(graph) == 0:
-        return 0
-    return max(nx.eccentricity(graph.subgraph(c), v=_root(graph.subgraph(c)))
-               for c in nx.connected_components(graph))
-
-
-def _fan_out_leaves(graph: nx.Graph, pos: dict, leaves: set, direction: float | None = None) -> None:
-    """Place each node's leaves on an arc pointing away from the core's centre (or ``direction``)."""
-    cx = sum(x for x, _ in pos.values()) / len(pos)
-    cy = sum(y for _, y in pos.values()) / len(pos)
-    by_parent: dict = {}
-    for leaf in leaves:
-        by_parent.setdefault(next(iter(graph[leaf])), []).append(leaf)
-    for parent, kids in by_parent.items():
-        kids.sort(key=lambda n: list(graph.nodes).index(n))
-        px, py = pos[parent]
-        away = math.atan2(py - cy, px - cx) if (px, py) != (cx, cy) else -math.pi / 2
-        if direction is not None:
-            away = direction
-        spread = min(2 * math.pi * (1 - 1 / max(len(kids), 1)), math.radians(40) * len(kids)) \
-            if len(kids) > 1 else 0.0
-        if direction is not None:               # a row under the parent, staggered when crowded
-            step = min(0.35, 1.0 / len(kids))
-            for i, kid in enumerate(kids):
-                pos[kid] = (px + (i - (len(kids) - 1) / 2) * step, py - 0.7 - 0.3 * (i % 2 if len(kids) > 3 else 0))
-            continue
-        radius = 0.55 + 0.06 * len(kids)
-        for i, kid in enumerate(kids):
-            angle = away + (spread * (i / (len(kids) - 1) - 0.5) if len(kids) > 1 else 0.0)
-            pos[kid] = (px + radius * math.cos(angle), py + radius * math.sin(angle))
+    return Figure, LineCollection, Line2D, Patch
 
 
 # ---------------------------------------------------------------- labels
@@ -232,7 +80,8 @@ def link_label(data: Mapping[str, Any]) -> str:
     """'10M 5ms 1% q100' from a link's settings (empty when it has none)."""
     parts = []
     if data.get("bw"):
-        parts.append(f"{data['bw']:g}M" if isinstance(data["bw"], (int, float)) else str(data["bw"]))
+        bw = data["bw"]                     # a rate, or per direction {node: rate}
+        parts.append("/".join(short_rate(v) for v in bw.values()) if isinstance(bw, Mapping) else short_rate(bw))
     for key in ("delay", "jitter"):
         if data.get(key):
             parts.append(("±" if key == "jitter" else "") + str(data[key]))
@@ -280,9 +129,63 @@ def device_labels(graph: nx.Graph) -> dict[Any, str]:
 
 # ---------------------------------------------------------------- drawing
 
+def short_rate(value: Any) -> str:
+    """100 -> "100M", 1000 -> "1G", 0.5 -> "500k", "2Gbit" -> "2G" (Mbit/s for numbers)."""
+    if isinstance(value, (int, float)):
+        for factor, prefix in ((1000.0, "G"), (1.0, "M"), (0.001, "k")):
+            if abs(value) >= factor:
+                return f"{value / factor:g}{prefix}"
+        return f"{value * 1e6:g}"
+    text = str(value)
+    for long, short in (("bit", ""), ("bps", ""), ("ps", "")):
+        if text.lower().endswith(long):
+            return text[: -len(long)]
+    return text
+
+
+def node_text(graph: nx.Graph, node: Any, addresses: bool) -> str:
+    """The name, then one line per in-node device: "br0: bridge of nic1, nic2" (with its address)."""
+    lines = [str(graph.nodes[node].get("label", node))]
+    devices = graph.nodes[node].get("interfaces")
+    if isinstance(devices, Mapping):
+        for name, spec in devices.items():
+            if not isinstance(spec, Mapping):
+                continue
+            line = f"{name}: {spec.get('kind', 'device')}"
+            if spec.get("ports"):
+                line += " of " + ", ".join(map(str, spec["ports"]))
+            if addresses and spec.get("ip"):
+                line += f" {spec['ip']}"
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def layout_unit(pos: Mapping[Any, tuple[float, float]], sizes: Mapping[Any, tuple[float, float]],
+                smallest: float = 0.6, largest: float = 3.0) -> float:
+    """Inches per layout unit: the least that keeps every two node boxes apart (in x or in y)."""
+    unit = smallest
+    nodes = list(pos)
+    if len(nodes) > 300:                  # big drawings: the layout keeps nodes apart already
+        return smallest
+    for i, a in enumerate(nodes):
+        (xa, ya), (wa, ha) = pos[a], sizes[a]
+        for b in nodes[i + 1:]:
+            (xb, yb), (wb, hb) = pos[b], sizes[b]
+            dx, dy = abs(xa - xb), abs(ya - yb)
+            need_x = (wa + wb) / 2 / dx if dx > 1e-9 else math.inf
+            need_y = (ha + hb) / 2 / dy if dy > 1e-9 else math.inf
+            unit = max(unit, min(need_x, need_y) * 1.15)
+    return min(unit, largest)
+
+
+def _inches(text: str, size: float) -> tuple[float, float]:
+    """A generous estimate of a text box's size in inches."""
+    lines = text.split("\n")
+    return (max(len(l) for l in lines) * 0.62 * size / 72 + 0.15, len(lines) * 1.35 * size / 72 + 0.12)
+
+
 def draw(graph: nx.Graph, path: str, *, intfs: bool = False, addresses: bool = False,
-         layout: str = "auto", title: str | None = None,
-         seed: int = 7) -> str:
+         layout: str = "auto", title: str | None = None, seed: int = 7) -> str:
     """Draw ``graph`` to ``path`` (format from the extension: png, svg or pdf); returns the path."""
     fmt = os.path.splitext(path)[1].lower().lstrip(".")
     if fmt not in FORMATS:
@@ -290,23 +193,50 @@ def draw(graph: nx.Graph, path: str, *, intfs: bool = False, addresses: bool = F
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise UsageError(f"-o {path!r}: folder {directory} does not exist")
-    Figure, LineCollection, Line2D = _matplotlib()
+    fig = figure(graph, intfs=intfs, addresses=addresses, layout=layout, title=title, seed=seed)
+    try:
+        fig.savefig(path, format=fmt, dpi=150 if fmt == "png" else None)
+    except OSError as exc:
+        raise UsageError(f"-o {path!r}: cannot write it: {exc.strerror or exc}") from None
+    return path
+
+
+def figure(graph: nx.Graph, *, intfs: bool = False, addresses: bool = False, layout: str = "auto",
+           title: str | None = None, seed: int = 7):
+    """The drawing as a matplotlib Figure (not saved)."""
+    Figure, LineCollection, Line2D, Patch = _matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     pos = compute_layout(graph, layout, seed)
-    n = max(len(graph), 1)
-    scale = min(1.0, 12.0 / math.sqrt(n))              # 1 up to ~144 nodes, then shrinks
+    texts = {n: node_text(graph, n, addresses) for n in graph.nodes}
     xs = [p[0] for p in pos.values()] or [0.0]
     ys = [p[1] for p in pos.values()] or [0.0]
-    span_x, span_y = max(xs) - min(xs) or 1.0, max(ys) - min(ys) or 1.0
-    side = min(30.0, 6.0 + 1.1 * math.sqrt(n))
-    aspect = max(0.4, min(2.5, span_y / span_x))
-    fig = Figure(figsize=(side, max(4.0, side * aspect)))
-    ax = fig.add_subplot()
+    span_x, span_y = max(xs) - min(xs), max(ys) - min(ys)
+    sizes = {n: _inches(t, FONT) for n, t in texts.items()}
+    unit = layout_unit(pos, sizes)
+    ends = end_labels(graph, intfs=intfs, addresses=addresses)
+    link_words = [link_label(link.data) for link in graphs.links(graph)]
+    end_words = [t for e in ends.values() for t in e.values() if t]
+    if len(graph) <= 300:                    # room along a link for its labels (beside the node boxes)
+        widest = max((_inches(t, FONT * 0.85)[0] for t in link_words if t), default=0)
+        unit = max(unit, 1.2 * widest, 0.9 if widest else 0,
+                   1.7 * max((_inches(t, FONT * 0.75)[0] for t in end_words), default=0))
+        unit = min(unit, 3.0)
+    half_w = max((w for w, _ in sizes.values()), default=0.5) / 2 / unit + 0.35
+    half_h = max((h for _, h in sizes.values()), default=0.3) / 2 / unit + 0.35
+    head, foot = (0.45 if title else 0.1), 0.4                  # inches: title above, legend below
+    width, height = (span_x + 2 * half_w) * unit, (span_y + 2 * half_h) * unit + head + foot
+    shrink = min(1.0, MAX_SIDE / max(width, height))
+    font = max(3.0, FONT * shrink)
+    fig_w, fig_h = max(4.0, width * shrink), max(2.0, height * shrink)
+    fig = Figure(figsize=(fig_w, fig_h))
+    FigureCanvasAgg(fig)                                  # a renderer to measure labels with
+    ax = fig.add_axes((0.0, foot * shrink / fig_h, 1.0, 1.0 - (head + foot) * shrink / fig_h))
     ax.set_axis_off()
-    node_size = max(60.0, 900.0 * scale * min(1.0, 30.0 / n) ** 0.5)
-    font = max(4.5, 10.0 * scale ** 0.6 * (1.0 if n <= 30 else 0.8))
+    extra_x = max(0.0, (4.0 / shrink - width) / 2 / unit)  # a figure at its minimum width: centre the drawing
+    ax.set_xlim(min(xs) - half_w - extra_x, max(xs) + half_w + extra_x)
+    ax.set_ylim(min(ys) - half_h, max(ys) + half_h)
 
-    segments, colours, styles, edge_text = [], [], [], []
-    counts: dict[tuple, int] = {}
+    segments, colours, styles, counts = [], [], [], {}
     vlans = vlan_colours(graph)
     for link in graphs.links(graph):
         key = (link.u, link.v) if str(link.u) <= str(link.v) else (link.v, link.u)
@@ -316,65 +246,76 @@ def draw(graph: nx.Graph, path: str, *, intfs: bool = False, addresses: bool = F
             colour, style = link_style(link.data, vlans)
             colours.append(colour)
             styles.append(style)
-        text = link_label(link.data)
-        if text:
-            edge_text.append((link, text))
-    width = max(0.5, 1.4 * scale) * (1.6 if vlans else 1.0)
-    ax.add_collection(LineCollection(segments, colors=colours, linestyles=styles, linewidths=width, zorder=1))
+    line_width = max(0.5, 1.3 * shrink) * (1.6 if vlans else 1.0)
+    ax.add_collection(LineCollection(segments, colors=colours, linestyles=styles, linewidths=line_width, zorder=1))
+
+    by_kind: dict[str, list] = {}
+    node_artists = []
+    for node in graph.nodes:
+        kind = str(graph.nodes[node].get("kind"))
+        by_kind.setdefault(kind, []).append(node)
+        box, colour, _ = STYLES.get(kind, OTHER_STYLE)
+        x, y = pos[node]
+        node_artists.append(ax.text(x, y, texts[node], fontsize=font, ha="center", va="center", zorder=3,
+                                    multialignment="center",
+                                    bbox=dict(boxstyle=f"{box},pad=0.3", fc=colour, ec="#333333", lw=0.6)))
+    fig.canvas.draw()                                       # sizes of the node boxes, for label placement
+    renderer = fig.canvas.get_renderer()
+    taken = [a.get_bbox_patch().get_window_extent(renderer).expanded(1.04, 1.1) for a in node_artists]
+    dropped = 0
     for (u, v), count in counts.items():
         if count > 1:
-            _text(ax, _along(pos[u], pos[v], 0.5), f"×{count}", font * 0.85, "#444444")
-    for link, text in edge_text:
-        _text(ax, _along(pos[link.u], pos[link.v], 0.5), text, font * 0.85, "#a33", box=True)
-    for lid, ends in end_labels(graph, intfs=intfs, addresses=addresses).items():
-        u, v = [e for e in ends][:2] if len(ends) == 2 else (list(ends) * 2)[:2]
+            dropped += not _along(ax, renderer, taken, pos[u], pos[v], f"×{count}", font * 0.85, "#444444")
+    for link in graphs.links(graph):
+        text = link_label(link.data)
+        if text:
+            dropped += not _along(ax, renderer, taken, pos[link.u], pos[link.v], text, font * 0.85, "#a33")
+    for lid, link_ends in ends.items():
+        u, v = list(link_ends)[:2] if len(link_ends) == 2 else (list(link_ends) * 2)[:2]
         for near, far in ((u, v), (v, u)):
-            if ends.get(near):
-                _text(ax, _along(pos[near], pos[far], 0.27), ends[near], font * 0.7, "#225", box=True)
-
+            if link_ends.get(near):
+                dropped += not _along(ax, renderer, taken, pos[near], pos[far], link_ends[near], font * 0.75,
+                                      "#225", at=(0.25, 0.32, 0.18, 0.4))
     handles = []
-    by_kind: dict[str, list] = {}
-    for node, kind in graph.nodes(data="kind"):
-        by_kind.setdefault(str(kind), []).append(node)
     for kind, nodes in sorted(by_kind.items()):
-        marker, colour, legend = STYLES.get(kind, OTHER_STYLE)
-        legend = legend if kind in STYLES else kind
-        ax.scatter([pos[v][0] for v in nodes], [pos[v][1] for v in nodes], s=node_size, marker=marker,
-                   c=colour, edgecolors="#333333", linewidths=0.6, zorder=2)
-        handles.append(Line2D([], [], marker=marker, color="none", markerfacecolor=colour,
-                              markeredgecolor="#333333", markersize=9, label=f"{legend} ({len(nodes)})"))
-    for node in graph.nodes:
-        x, y = pos[node]
-        ax.text(x, y, str(graph.nodes[node].get("label", node)), fontsize=font, ha="center", va="center",
-                zorder=3, clip_on=False)
-    if addresses:
-        for node, text in device_labels(graph).items():
-            x, y = pos[node]
-            ax.annotate(text, (x, y), xytext=(0, -1.2 * math.sqrt(node_size)), textcoords="offset points",
-                        fontsize=font * 0.7, color="#225", ha="center", va="top", zorder=4,
-                        bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
+        box, colour, legend = STYLES.get(kind, OTHER_STYLE)
+        handles.append(Patch(facecolor=colour, edgecolor="#333333", label=f"{legend if kind in STYLES else kind} "
+                             f"({len(nodes)})"))
     for vid, colour in vlans.items():
         handles.append(Line2D([], [], color=colour, linewidth=2.5, label=f"VLAN {vid}"))
     if any(link.data.get("trunk") for link in graphs.links(graph)):
         handles.append(Line2D([], [], color=TRUNK_COLOUR, linestyle="--", linewidth=2.0, label="trunk"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, 1.0), fontsize=8, frameon=False)
+    legend_font = max(5.0, font * 0.85)
+    entry = max(len(h.get_label()) for h in handles) * 0.6 * legend_font / 72 + 0.7
+    fig.legend(handles=handles, loc="lower center", ncols=max(1, min(len(handles), int(fig_w * 0.95 / entry))),
+               fontsize=legend_font, frameon=False, borderaxespad=0.2)
     if title:
-        ax.set_title(f"{title}: {len(graph)} nodes, {graph.number_of_edges()} links", fontsize=10)
-    pad_x, pad_y = span_x * 0.06 + 0.3, span_y * 0.06 + 0.3
-    ax.set_xlim(min(xs) - pad_x, max(xs) + pad_x)
-    ax.set_ylim(min(ys) - pad_y, max(ys) + pad_y)
-    fig.tight_layout()
-    try:
-        fig.savefig(path, format=fmt, dpi=150 if fmt == "png" else None)
-    except OSError as exc:
-        raise UsageError(f"-o {path!r}: cannot write it: {exc.strerror or exc}") from None
-    return path
+        note = f"; {dropped} label(s) left out for lack of room" if dropped else ""
+        heading = f"{title}: {len(graph)} nodes, {graph.number_of_edges()} links{note}"
+        fits = max(20, int(fig_w * 72 / (0.6 * max(5.0, font * 1.05))))
+        fig.suptitle("\n".join(textwrap.wrap(heading, fits)), x=0.01,
+                     y=1 - 0.08 * shrink / fig_h, ha="left", va="top", fontsize=max(5.0, font * 1.05))
+    fig.dropped_labels = dropped
+    return fig
 
 
-def _along(a: tuple[float, float], b: tuple[float, float], t: float) -> tuple[float, float]:
-    return (a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t)
-
-
-def _text(ax: Any, xy: tuple[float, float], text: str, size: float, colour: str, box: bool = False) -> None:
-    bbox = dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8) if box else None
-    ax.text(xy[0], xy[1], text, fontsize=size, color=colour, ha="center", va="center", zorder=4, bbox=bbox)
+def _along(ax: Any, renderer: Any, taken: list, a: tuple[float, float], b: tuple[float, float], text: str,
+           size: float, colour: str, at: tuple[float, ...] = (0.5, 0.4, 0.6, 0.3, 0.7, 0.25, 0.75, 0.2, 0.8)) -> bool:
+    """Write ``text`` along the segment a-b, at the first place in ``at`` that overlaps nothing taken."""
+    (xa, ya), (xb, yb) = ax.transData.transform(a), ax.transData.transform(b)
+    angle = math.degrees(math.atan2(yb - ya, xb - xa))
+    if angle > 90:
+        angle -= 180
+    elif angle <= -90:
+        angle += 180
+    for t in at:
+        x, y = a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t
+        label = ax.text(x, y, text, fontsize=size, color=colour, ha="center", va="center", zorder=4,
+                        rotation=angle, rotation_mode="anchor",
+                        bbox=dict(boxstyle="round,pad=0.12", fc="white", ec="none", alpha=0.9))
+        extent = label.get_window_extent(renderer).padded(2.0)
+        if not any(extent.overlaps(other) for other in taken):
+            taken.append(extent)
+            return True
+        label.remove()
+    return False

@@ -10,6 +10,7 @@ from typing import Iterator
 import pytest
 
 from testbed import Network, load
+from testbed.kernel.journal import Process
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
 
@@ -66,7 +67,7 @@ def nothing_left(net) -> Iterator[None]:
 
     def stop():
         if net.journal is not None:
-            procs.extend((e["pid"], e.get("start")) for e in net.journal.entries() if e.get("type") == "process")
+            procs.extend((e.pid, e.start) for e in net.journal.entries() if isinstance(e, Process))
         return real_stop()
     net.stop = stop
     yield

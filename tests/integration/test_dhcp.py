@@ -19,7 +19,7 @@ def build(**params) -> Network:
 
 def offers(node, ifname: str) -> set[str]:
     """The DHCP servers whose OFFERs reach ``node``."""
-    out = node.run([sys.executable, "-m", "testbed.concerns.dhcpprobe", ifname, "--wait", "1"],
+    out = node.run([sys.executable, "-m", "testbed.concerns.dhcp.probe", ifname, "--wait", "1"],
                    timeout=20, check=True).stdout
     return {o["server"] for o in json.loads(out)}
 
@@ -94,7 +94,7 @@ def test_testbed_clean_stops_dhcp_daemons_of_a_killed_run():
     import time
 
     from testbed.cli.main import main
-    from testbed.deploy.journal import run_dir
+    from testbed.kernel.journal import run_dir
 
     proc = subprocess.Popen([sys.executable, "-c", CRASHER], stdout=subprocess.PIPE, text=True)
     try:

@@ -60,6 +60,14 @@ def test_hub_vs_bridge_end_to_end_and_report(tmp_path, capsys):
     meta = json.load(open(os.path.join(folder, "meta.json")))
     assert meta["end"] and meta["error"] is None and meta["tools"]["iperf3"].startswith("iperf 3")
     assert len(meta["topology"]["networks"]) == 4          # one network per device, reused over repetitions
+    for network in meta["topology"]["networks"]:          # what each network used, and its offloads
+        ovs = network["params"]["backend"] == "ovs"
+        assert network["tools_used"] == (["openvswitch"] if ovs else [])
+        offloads = [v for v in network["offloads"].values() if isinstance(v, dict)]
+        assert len(offloads) == 8                            # both ends of four links
+        # OVS's userspace datapath needs tx checksum offload off on its veths (testbed.ovs.deploy)
+        assert all(v["tx-checksumming"].startswith("off" if ovs else "on") for v in offloads), network
+    assert meta["tools"].get("openvswitch") and os.path.isfile(os.path.join(folder, "report.html"))
     for name in ("bystander.png", "throughput.png"):
         path = os.path.join(folder, "plots", name)
         with open(path, "rb") as f:

@@ -12,7 +12,7 @@ import pytest
 
 from itest import ETC_NETNS, NETNS_DIR, RUNS_DIR, load_network, run_cli
 from testbed import DeployError, Network
-from testbed.deploy.build import Deployment
+from testbed.deploy import build
 from testbed.kernel import netlink
 
 
@@ -65,15 +65,15 @@ def test_netlink_failure_midway_rolls_back_everything(monkeypatch, n):
 
 
 def test_failure_in_the_last_phase_rolls_back_hosts_files(monkeypatch):
-    original = Deployment._hosts_files
     seen = []
 
-    def hosts_files_then_fail(self):
-        original(self)
-        seen.extend(etc_of(self.journal.run_id))
+    def hosts_files_then_fail(ctx):
+        build.hosts_files(ctx)
+        seen.extend(etc_of(ctx.journal.run_id))
         raise OSError(errno.ENOSPC, "injected: disk full")
 
-    monkeypatch.setattr(Deployment, "_hosts_files", hosts_files_then_fail)
+    monkeypatch.setattr(build, "PHASES", tuple(hosts_files_then_fail if p is build.hosts_files else p
+                                                for p in build.PHASES))
     net = load_network("three_hosts")
     with pytest.raises(DeployError, match="injected: disk full; everything built so far was removed"):
         net.start()

@@ -103,7 +103,7 @@ def test_list_json_shows_a_live_run(owned):
 
 
 def test_every_veth_has_carrier_when_start_returns():
-    from testbed.deploy.build import if_indexes
+    from testbed.deploy.context import if_indexes
     from testbed.kernel import netlink
     with load_network("single", n=3) as net:
         index = if_indexes(net.plan)

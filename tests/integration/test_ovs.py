@@ -17,9 +17,10 @@ import pytest
 from testbed import load
 from testbed.cli.shell import Shell
 from testbed.errors import EnvironmentProblem
-from testbed.deploy.journal import run_dir
+from testbed.kernel.journal import run_dir
 from testbed.kernel import ethtool
 from testbed.ovs import daemons as ovs
+from testbed.ovs.records import switch_of
 from testbed.run.network import Network
 
 pytestmark = [
@@ -137,7 +138,7 @@ def test_mac_based_vlan_follows_the_host_to_another_port(clean_check):
         for peer in ("h2", "h4", "h6"):             # VLAN 20: never
             out = h1.cmd(f"ping -c2 -W1 -i0.2 {net[peer].ip}")
             assert "100% packet loss" in out, out
-        spare_port = net.plan.node("s1").interface("s1-eth9").ofport
+        spare_port = switch_of(net.plan, "s1").port("s1-eth9").ofport
         flows = net.dpctl("s1")
         learned = [l for l in flows.splitlines() if "table=2" in l and "dl_dst=02:00:00:00:0a:01" in l]
         assert learned and f"load:{hex(spare_port)}->NXM_NX_REG1" in learned[0], flows

@@ -10,6 +10,7 @@ from testbed import Network
 from testbed.cli.main import main
 from testbed.kernel import nft
 from testbed.ovs import daemons as ovs
+from testbed.ovs.records import switch_of
 
 pytestmark = [needs_root, pytest.mark.skipif(bool(ovs.missing_tools()), reason="needs openvswitch-switch"),
               pytest.mark.timeout(60)]
@@ -51,7 +52,7 @@ def test_ovs_one_mac_per_port_blocks_macvlan_children_until_relaxed(capsys):
                 assert pings(phys, h2.ip) == 3                   # the first MAC on the port is learned
                 got = pings(c1, h2.ip) + pings(c2, h2.ip)
                 counters = net.port_security_counters("s1")
-                ofport = net.plan.node("s1").interface(port).ofport
+                ofport = switch_of(net.plan, "s1").port(port).ofport
                 slots = re.findall(rf"table=5,.*reg4=0x(\d+),in_port={ofport} ", net.dpctl("s1"))
                 if relax:                                        # three MACs allowed: all learned
                     assert got == 6 and counters[port]["macs"] == 0

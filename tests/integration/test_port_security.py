@@ -5,7 +5,7 @@ from l2util import build_shipped, needs_root, nothing_left, pings, port_of
 
 from testbed import Network
 from testbed.cli.main import main
-from testbed.concerns.status import node_counters
+from testbed.concerns import status_of as node_counters
 from testbed.kernel import nft
 
 pytestmark = needs_root
@@ -54,7 +54,7 @@ def test_one_mac_per_port_blocks_macvlan_children_until_relaxed():
                     assert got == 0 and dropped >= 2             # c1's and c2's MACs are over the limit
                     assert pings(phys, h2.ip) == 3               # the learned MAC keeps working
                     # `testbed counters RUN NODE` reads the same counters from nft alone
-                    assert main(["counters", net.run_id, "s1"]) == 0
+                    assert main(["counters", "s1", "--run", net.run_id]) == 0
                     assert node_counters(net["s1"].netns)["ports"][port]["macs"] == dropped
                     # in-thread (libnftables in the worker) and through the nft tool: the same
                     assert node_counters(net["s1"].netns, net.worker) == node_counters(net["s1"].netns)

@@ -61,12 +61,13 @@ def test_bufferbloat_quick(tmp_path, capsys):
     assert code == 0, stdout + err
     folder = only_run(out, "bufferbloat")
     rows = assert_claims(folder, ["delay_approaches_the_bloat", "queue_fills", "bloat_slows_fetches", "sawtooth"])
-    by_queue = {r["queue"]: r for r in rows}
-    assert set(by_queue) == {100, 20}
-    assert by_queue[100]["rtt_max_ms"] > 3 * by_queue[20]["rtt_max_ms"]
+    assert sorted((r["queue"], r["fetch"]) for r in rows) == [(20, "object"), (20, "page"), (100, "object"),
+                                                              (100, "page")]
+    by_queue = {(r["queue"], r["fetch"]): r for r in rows}
+    assert by_queue[100, "page"]["rtt_p99_ms"] > 3 * by_queue[20, "page"]["rtt_p99_ms"]
     for r in rows:                      # every series was sampled about every 0.1 s for the whole run
         assert len(r["queue_series"]) >= 0.8 * r["duration"] / 0.1 and len(r["rtt_series"]) >= 0.8 * r["duration"] / 0.1
-        assert r["congestion_control"] == "reno" and r["fetches"] >= 5 and r["fetch_failures"] == 0
+        assert r["congestion_control"] == "reno" and r["fetches"] >= 3 and r["fetch_failures"] == 0
     assert "propagation RTT ~0" in stdout
     assert_plots(folder, ["cwnd.png", "queue.png", "rtt.png", "fetch_series.png", "fetch.png"])
 

@@ -180,3 +180,16 @@ def test_queue_limit_bounds_the_wait(nets):
     shown = net["h1"].cmd(["tc", "-s", "qdisc", "show", "dev", "h1-eth0"])
     dropped = int(shown.split("pfifo 10:")[1].split("dropped ")[1].split(",")[0])
     assert dropped > 100, shown                                 # the flood overflowed the queue
+
+
+def test_cli_iperf_takes_first_and_last_host_or_a_pair():
+    single = os.path.join(ROOT, "topologies", "single.py")
+    done = subprocess.run([sys.executable, "-m", "testbed.cli.main", "run", single, "--param", "n=3",
+                           "--test", "iperf", "--time", "1"], capture_output=True, text=True, cwd=ROOT, timeout=90)
+    assert done.returncode == 0, done.stderr
+    assert "iperf3 TCP h1 -> h3:" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "testbed.cli.main", "run", single, "--param", "n=3",
+                           "--test", "ping", "--pair", "h2,h3", "--count", "5"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=90)
+    assert done.returncode == 0, done.stderr
+    assert "ping h2 -> h3: 5 sent, 5 received" in done.stdout

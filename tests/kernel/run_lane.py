@@ -55,10 +55,10 @@ def process_start_uptime() -> float:
 
 
 READY_AT = process_start_uptime()
-from testbed import Network, load# noqa: E402  (timed)
-from testbed.planning import planner
-from testbed.run import traffic
-from testbed.kernel import bridgevlan, caps# noqa: E402
+from testbed import Network, load, traffic  # noqa: E402  (timed)
+from testbed.concerns import shaping  # noqa: E402
+from testbed.kernel import bridgevlan, caps  # noqa: E402
+from testbed.planning import pipeline as planner  # noqa: E402
 IMPORTED = time.monotonic()
 
 Result = dict[str, Any]
@@ -169,8 +169,8 @@ def check_loss(features: frozenset[str], found: dict) -> Result:
     """20 % loss on what h1 sends only: netem drops that fraction of the pings (4-sigma bound)."""
     graph = pair(loss={"h1": LOSS_PERCENT})
     with build(graph, None, features) as net:
-        h1 = next(i for i in net.plan.node("h1").interfaces if i.name == "h1-eth0")
-        h2 = next(i for i in net.plan.node("h2").interfaces if i.name == "h2-eth0")
+        h1 = shaping.of(net.plan, "h1", "h1-eth0")
+        h2 = shaping.of(net.plan, "h2", "h2-eth0")
         stats = ping(net, count=LOSS_PINGS, interval=0.01)
         shown = qdisc_text(net, "h1")
     p = LOSS_PERCENT / 100
@@ -225,7 +225,7 @@ def check_queue(features: frozenset[str], found: dict) -> Result:
     """netem with a 10-packet limit drops most of a 100-datagram burst; the default limit none."""
     small = pair(delay={"h1": QUEUE_DELAY}, queue={"h1": QUEUE})
     with build(small, None, features) as net:
-        h1 = next(i for i in net.plan.node("h1").interfaces if i.name == "h1-eth0")
+        h1 = shaping.of(net.plan, "h1", "h1-eth0")
         limit = next(q for q in h1.qdiscs if q.kind == "netem").option("limit")
         received, dropped = _burst(net, "h1", "h2")
     big = pair(delay={"h1": QUEUE_DELAY})

@@ -3,10 +3,11 @@ import networkx as nx
 import pytest
 
 from testbed import load
-from testbed.concerns import bridge_vlans
-from testbed.planning import planner
+from testbed.backends import linux
+from testbed.concerns.vlans import port_vlan
 from testbed.errors import EnvironmentProblem
-from testbed.kernel import bridgevlan
+from testbed.planning import pipeline as planner
+from testbed.topology.resolve import resolve
 
 WITH = frozenset({"veth", "bridge", "bridge-vlan-filtering"})
 WITHOUT = frozenset({"veth", "bridge"})
@@ -40,8 +41,8 @@ def test_planned_with_vlan_filtering():
         node = plan.node(switch)
         bridge = node.interface(switch)
         assert bridge.kind == "bridge" and bridge.bridge.vlan_filtering
-        assert node.interface(f"{switch}-eth1").trunk == (10, 20)
-        assert node.interface(f"{switch}-eth2").vlan == 10 and node.interface(f"{switch}-eth3").vlan == 20
+        assert port_vlan(plan, switch, f"{switch}-eth1").trunk == (10, 20)
+        assert port_vlan(plan, switch, f"{switch}-eth2").vlan == 10 and port_vlan(plan, switch, f"{switch}-eth3").vlan == 20
     lans = sorted(sorted(n for n, _ in seg.interfaces) for seg in plan.segments if seg.interfaces)
     assert lans == [["h1", "h3"], ["h2", "h4"]]      # one LAN per VLAN across the trunk
 
@@ -52,7 +53,7 @@ def test_unknown_capabilities_plan_for_a_kernel_with_everything():
 
 def test_ovs_switches_need_no_vlan_filtering():
     graph, _ = load("topologies/vlans.py", {"backend": "ovs"})
-    assert not bridge_vlans.used(graph)
+    assert not linux.vlan_links(resolve(graph).topo)
     assert planner.plan(graph, features=WITHOUT).node("s1").interfaces[0].kind == "ovs"
 
 
@@ -65,17 +66,17 @@ def test_switch_without_vlans_is_a_plain_bridge_and_its_json_unchanged():
         g.nodes[h]["kind"] = "host"
     plan = planner.plan(g, features=WITHOUT)
     assert not plan.node("s1").interface("s1").bridge.vlan_filtering
-    assert "vlan_filtering" not in plan.to_json() and not bridge_vlans.used(g)
-    assert bridgevlan.node_commands(plan.node("s1")) == []
+    assert "vlan_filtering" not in plan.to_json() and not linux.vlan_links(resolve(g).topo)
+    assert linux.node_commands(plan, "s1") == []
 
 
 def test_port_commands():
     plan = planner.plan(_vlans(), features=WITH)
-    assert bridgevlan.node_commands(plan.node("s1")) == [
+    assert linux.node_commands(plan, "s1") == [
         "vlan del dev s1-eth1 vid 1", "vlan add dev s1-eth1 vid 10", "vlan add dev s1-eth1 vid 20",
         "vlan del dev s1-eth2 vid 1", "vlan add dev s1-eth2 vid 10 pvid untagged",
         "vlan del dev s1-eth3 vid 1", "vlan add dev s1-eth3 vid 20 pvid untagged"]
-    assert bridgevlan.node_commands(plan.node("h1")) == []
+    assert linux.node_commands(plan, "h1") == []
     assert '"vlan_filtering": true' in plan.to_json()
 
 
@@ -83,7 +84,7 @@ def test_linux_bridge_facing_an_ovs_switch():
     """Only the Linux end of a mixed trunk needs vlan_filtering."""
     graph = _vlans()
     graph.nodes["s2"]["backend"] = "ovs"
-    assert bridge_vlans.vlan_links(graph) == ["s1--s2", "s1--h1", "s1--h2"]
+    assert linux.vlan_links(resolve(graph).topo) == ["s1--s2", "s1--h1", "s1--h2"]
     with pytest.raises(EnvironmentProblem, match="s1--h1"):
         planner.plan(graph, features=WITHOUT)
     plan = planner.plan(graph, features=WITH)

@@ -16,7 +16,7 @@ def no_build(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a network was started for invalid input")
     monkeypatch.setattr("testbed.run.network.Network.start", refuse)
-    monkeypatch.setattr("testbed.deploy.journal.Journal.create", refuse)
+    monkeypatch.setattr("testbed.kernel.journal.Journal.create", refuse)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -89,7 +89,7 @@ def test_plan_prints_json_and_exits_0():
 
 def test_not_root_exits_3_with_a_way_out(monkeypatch, capsys):
     monkeypatch.setattr("os.geteuid", lambda: 1000)
-    monkeypatch.setattr("testbed.deploy.journal.Journal.create",
+    monkeypatch.setattr("testbed.kernel.journal.Journal.create",
                         lambda *a, **k: (_ for _ in ()).throw(AssertionError("journal made before root check")))
     assert cli.main(["run", "topologies/pair.py", "--test", "none"]) == 3
     assert "needs root" in capsys.readouterr().err

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from testbed.deploy import build as deploy
-from testbed.deploy import journal
-from testbed.deploy.journal import Journal
+from testbed.deploy import teardown as deploy
+from testbed.kernel import journal
+from testbed.kernel.journal import Dir, Journal, Link, Netns, Process
 from testbed.kernel.procs import process_start_time
 
 
@@ -22,11 +22,11 @@ def runs_dir(tmp_path, monkeypatch):
 
 def test_journal_records_in_order_and_survives_a_torn_last_line(runs_dir):
     j = Journal.create("tbtest01", {"source": "x"})
-    j.record([{"type": "netns", "name": "a"}, {"type": "netns", "name": "b"}])
+    j.record([Netns("a"), Netns("b")])
     j.record([])
     with open(j.path, "a") as f:
         f.write('{"type": "netns", "na')                 # cut short by a crash
-    assert [e["name"] for e in j.entries()] == ["a", "b"]
+    assert [e.name for e in j.entries()] == ["a", "b"]
     meta = j.meta()
     assert meta["run_id"] == "tbtest01" and meta["pid"] == os.getpid() and meta["source"] == "x"
     assert j.owner_alive()
@@ -59,10 +59,10 @@ def test_teardown_deletes_only_what_the_journal_owns(runs_dir, tmp_path, monkeyp
     try:
         j = Journal.create("tbtest04", {})
         j.record([
-            {"type": "dir", "path": str(outside)},                       # not under /etc/netns: kept
-            {"type": "netns", "name": "tbtest04-never-made"},             # not there: nothing to do
-            {"type": "process", "pid": sleeper.pid, "start": 1},          # a reused PID: left alone
-            {"type": "link", "netns": "tbtest04-never-made", "name": "x"},
+            Dir(str(outside)),                            # not under /etc/netns: kept
+            Netns("tbtest04-never-made"),                 # not there: nothing to do
+            Process(sleeper.pid, 1),                      # a reused PID: left alone
+            Link("tbtest04-never-made", "x"),
         ])
         counts = deploy.teardown(j)
         assert counts == {"process": 0, "netns": 0, "dir": 0, "link": 1}
@@ -78,6 +78,6 @@ def test_teardown_deletes_only_what_the_journal_owns(runs_dir, tmp_path, monkeyp
 def test_teardown_stops_a_journaled_process(runs_dir):
     sleeper = subprocess.Popen(["sleep", "30"], start_new_session=True)
     j = Journal.create("tbtest05", {})
-    j.record([{"type": "process", "pid": sleeper.pid, "start": process_start_time(sleeper.pid)}])
+    j.record([Process(sleeper.pid, process_start_time(sleeper.pid))])
     assert deploy.teardown(j)["process"] == 1
     assert sleeper.wait(timeout=5) is not None

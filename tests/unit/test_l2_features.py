@@ -4,12 +4,15 @@ from __future__ import annotations
 import networkx as nx
 import pytest
 
-from testbed import load
-from testbed.planning import planner
+from testbed import load, validate
+from testbed.concerns import nat
+from testbed.concerns.dhcp import probe as dhcpprobe
+from testbed.concerns.dhcp import snoop
+from testbed.concerns.portsec import nft as portsec
 from testbed.errors import TopologyError
-from testbed.concerns import dhcpprobe, nat, portsec, services, snoop
+from testbed.planning import pipeline as planner
 from testbed.planning.reach import Reachability
-from testbed.topology.checks import validate
+from testbed.run.network import with_addresses
 
 
 def problems_of(graph) -> list[str]:
@@ -25,7 +28,7 @@ def plan_of(path: str, **params):
 
 def test_nat_plan_routes_and_forwards():
     plan = plan_of("topologies/nat.py")
-    nat_plan = plan.features.nats[0]
+    nat_plan = plan.concern("nat")[0]
     assert (nat_plan.outside, nat_plan.outside_ip) == ("nat-eth1", "203.0.113.1")
     assert [(f.proto, f.port, f.to_ip, f.to_port) for f in nat_plan.forwards] == [("tcp", 8080, "10.0.0.2", 80)]
     assert plan.node("nat").interface("nat-eth0").addresses == ("10.0.0.1/24",)
@@ -37,14 +40,14 @@ def test_nat_plan_routes_and_forwards():
 
 
 def test_nat_ruleset_masquerades_outside_and_counts_inbound_drops():
-    text = nat.ruleset(plan_of("topologies/nat.py").features.nats[0])
+    text = nat.ruleset(plan_of("topologies/nat.py").concern("nat")[0])
     assert 'oifname "nat-eth1" counter name "masqueraded" masquerade' in text
     assert 'iifname "nat-eth1" tcp dport 8080 counter dnat to 10.0.0.2:80' in text
     assert 'counter name "inbound_blocked" drop' in text
 
 
 def test_nat_without_forward_has_no_dnat():
-    assert "dnat to" not in nat.ruleset(plan_of("topologies/nat.py", forward=False).features.nats[0])
+    assert "dnat to" not in nat.ruleset(plan_of("topologies/nat.py", forward=False).concern("nat")[0])
 
 
 def _nat_graph(**attrs):
@@ -136,7 +139,7 @@ def test_macvlan_parent_may_omit_a_single_interface():
 
 def test_port_settings_from_links_and_switch_default():
     plan = plan_of("topologies/port_security.py", max_macs=1, relax=True)
-    ports = {p.port: p for p in plan.features.ports_of("s1")}
+    ports = {p.port: p for p in plan.concern("portsec").of("s1")}
     by_peer = {link.other("s1")[0]: ports[(link.a if link.a[0] == "s1" else link.b)[1]]
                for link in plan.links if "s1" in (link.a[0], link.b[0])}
     assert by_peer["h1"].mac == "02:00:00:00:01:01" and by_peer["h1"].ip == "10.0.0.11"
@@ -151,14 +154,14 @@ def test_switch_default_does_not_limit_switch_to_switch_ports():
     g.add_node("h1", kind="host")
     g.add_edge("s1", "s2")
     g.add_edge("h1", "s1")
-    settings = {p.port: p for p in planner.plan(g).features.ports_of("s1")}
+    settings = {p.port: p for p in planner.plan(g).concern("portsec").of("s1")}
     assert "s1-eth1" not in settings                      # the uplink keeps no limit
     assert settings["s1-eth2"].max_macs == 1
 
 
 def test_port_security_ruleset():
     plan = plan_of("topologies/port_security.py")
-    text = portsec.ruleset("s1", plan.features.ports_of("s1"), snooping=False)
+    text = portsec.ruleset("s1", plan.concern("portsec").of("s1"), snooping=False)
     assert 'iifname "s1-eth1" jump p_s1_eth1' in text
     assert 'ether saddr != 02:00:00:00:01:01 counter name "p_s1_eth1_mac" drop' in text
     assert "ip saddr != { 10.0.0.11, 0.0.0.0 }" in text and "arp saddr ip != { 10.0.0.11, 0.0.0.0 }" in text
@@ -169,7 +172,7 @@ def test_port_security_ruleset():
 
 def test_snooping_ruleset_guards_untrusted_ports_only():
     plan = plan_of("topologies/dhcp.py", rogue=True)
-    text = portsec.ruleset("s1", plan.features.ports_of("s1"), snooping=True)
+    text = portsec.ruleset("s1", plan.concern("portsec").of("s1"), snooping=True)
     assert "set bound { type ifname . ether_addr . ipv4_addr; flags timeout; }" in text
     assert "p_s1_eth1_snoop" not in text                   # srv's port is trusted
     assert 'ether type ip udp sport 67 counter name "p_s1_eth2_rogue" drop' in text
@@ -197,13 +200,13 @@ def test_port_problems(port, expected):
 def test_dhcp_hosts_get_no_planned_address_and_servers_a_range():
     plan = plan_of("topologies/dhcp.py", hosts=2)
     assert plan.node("h1").addresses == [] and plan.node("h2").addresses == []
-    assert [c.node for c in plan.features.dhcp_clients] == ["h1", "h2"]
-    server = plan.features.dhcp_servers[0]
+    assert [c.node for c in plan.concern("dhcp").clients] == ["h1", "h2"]
+    server = plan.concern("dhcp").servers[0]
     assert (server.node, server.address, server.first, server.last) == ("srv", "10.0.0.1/24", "10.0.0.100",
                                                                          "10.0.0.200")
     assert [h for h, _ in plan.hosts] == ["srv"]
     assert not Reachability(plan).expected("srv", "h1")            # no address before the lease
-    live = services.with_leases(plan, {("h1", "h1-eth0"): "10.0.0.150/24", ("h2", "h2-eth0"): "10.0.0.151/24"})
+    live = with_addresses(plan, {("h1", "h1-eth0"): "10.0.0.150/24", ("h2", "h2-eth0"): "10.0.0.151/24"})
     assert Reachability(live).expected("srv", "h1") and Reachability(live).expected("h1", "h2")
 
 
@@ -212,7 +215,7 @@ def test_dhcp_default_range_is_the_upper_half():
     g.add_node("srv", kind="host", dhcp_server={})
     g.add_node("h1", kind="host", ip="dhcp")
     g.add_edge("srv", "h1")
-    server = planner.plan(g).features.dhcp_servers[0]
+    server = planner.plan(g).concern("dhcp").servers[0]
     assert (server.first, server.last) == ("10.0.0.128", "10.0.0.254")
 
 

@@ -9,7 +9,7 @@ import pytest
 from testbed.topology import graphs
 from testbed.topology import load as loader
 from testbed.topology import mininet as mininet_import
-from testbed.planning import planner
+from testbed.planning import pipeline as planner
 from testbed.errors import UsageError
 
 CUSTOM = '''

@@ -2,12 +2,13 @@
 import networkx as nx
 import pytest
 
-from testbed import load
-from testbed.ovs import openflow
-from testbed.planning import planner
+from testbed import load, validate
+from testbed.concerns.vlans import port_vlan
 from testbed.errors import EnvironmentProblem, UsageError
+from testbed.ovs import openflow
+from testbed.ovs.records import switch_of
+from testbed.planning import pipeline as planner
 from testbed.planning.reach import Reachability
-from testbed.topology.checks import validate
 
 
 def _problems(graph):
@@ -34,7 +35,7 @@ def test_switch_backend_from_the_command_line():
     plan = planner.plan(_without_backend(vlan=10), switch="ovs")
     s1 = plan.node("s1")
     assert s1.interfaces[0].kind == "ovs"
-    assert s1.interface("s1-eth1").vlan == 10
+    assert port_vlan(plan, "s1", "s1-eth1").vlan == 10
     with pytest.raises(EnvironmentProblem):              # default linux, kernel without vlan_filtering
         planner.plan(_without_backend(vlan=10), features=frozenset({"bridge"}))
     with pytest.raises(UsageError):
@@ -101,10 +102,10 @@ def test_vlans_split_segments_and_the_expected_matrix():
         for b in vlan:
             if a != b:
                 assert reach.expected(a, b) == (vlan[a] == vlan[b]), (a, b)
-    s1 = plan.node("s1")
-    assert s1.interface("s1-eth1").trunk == (10, 20)
-    assert [i.vlan for i in s1.interfaces if i.kind == "veth"] == [None, 10, 20]
-    assert [i.ofport for i in s1.interfaces if i.kind == "veth"] == [1, 2, 3]
+    s1 = switch_of(plan, "s1")
+    assert s1.port("s1-eth1").trunk == (10, 20)
+    assert [p.vlan for p in s1.ports] == [None, 10, 20]
+    assert [p.ofport for p in s1.ports] == [1, 2, 3]
 
 
 def test_mac_vlan_expected_matrix_follows_the_macs():
@@ -127,7 +128,7 @@ def test_plans_without_ovs_keep_their_json():
 
 def test_bridge_commands_make_access_and_trunk_ports():
     graph, params = load("topologies/vlans.py", {})
-    node = planner.plan(graph).node("s1")
+    node = switch_of(planner.plan(graph), "s1")
     commands = openflow.bridge_commands(node, "netdev")
     assert ["add-br", "s1"] in commands
     flat = [" ".join(c) for c in commands]
@@ -141,15 +142,15 @@ def test_bridge_commands_make_access_and_trunk_ports():
 def test_hub_is_one_flood_flow():
     g = _two_hosts()
     g.nodes["s1"]["kind"] = "hub"
-    node = planner.plan(g).node("s1")
+    node = switch_of(planner.plan(g), "s1")
     assert openflow.flows(node) == ["priority=0,actions=FLOOD"]
 
 
 def test_mac_vlan_flows_classify_by_mac_and_tag_trunks():
     graph, _ = load("topologies/mac_vlan.py", {})
-    node = planner.plan(graph).node("s1")
+    node = switch_of(planner.plan(graph), "s1")
     table = openflow.flows(node)
-    trunk = node.interface("s1-eth6").ofport
+    trunk = node.port("s1-eth6").ofport
     assert any("dl_src=02:00:00:00:0a:01" in f and "load:10->NXM_NX_REG0[]" in f for f in table)
     assert any("dl_src=02:00:00:00:14:01" in f and "load:20->NXM_NX_REG0[]" in f for f in table)
     assert f"table=0,priority=200,in_port={trunk},dl_vlan=20,actions=load:20->NXM_NX_REG0[],strip_vlan,resubmit(,1)" in table
@@ -170,12 +171,12 @@ def test_hub_with_vlans_is_refused():
 def test_testcontroller_is_reached_on_the_runs_own_socket():
     g = _two_hosts()
     g.nodes["s1"].update(controller="testcontroller", fail_mode="secure")
-    node = planner.plan(g).node("s1")
+    node = switch_of(planner.plan(g), "s1")
     commands = openflow.bridge_commands(node, "netdev", "unix:/run/testbed/x/ovs/s1/controller.sock")
     assert ["set-controller", "s1", "unix:/run/testbed/x/ovs/s1/controller.sock"] in commands
     assert any("fail_mode=secure" in " ".join(c) for c in commands)
     g.nodes["s1"]["controller"] = "tcp:10.0.0.9:6653"
-    commands = openflow.bridge_commands(planner.plan(g).node("s1"), "netdev", "unix:/ignored")
+    commands = openflow.bridge_commands(switch_of(planner.plan(g), "s1"), "netdev", "unix:/ignored")
     assert ["set-controller", "s1", "tcp:10.0.0.9:6653"] in commands
 
 

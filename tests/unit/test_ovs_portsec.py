@@ -2,7 +2,8 @@
 from testbed import load
 from testbed.ovs import openflow
 from testbed.ovs import portsec as ovs_portsec
-from testbed.planning import planner
+from testbed.ovs.records import switch_of
+from testbed.planning import pipeline as planner
 
 H1_MAC, H1_IP = "02:00:00:00:01:01", "10.0.0.11"
 
@@ -10,11 +11,11 @@ H1_MAC, H1_IP = "02:00:00:00:01:01", "10.0.0.11"
 def _plan(**params):
     graph, _ = load("topologies/port_security.py", {"backend": "ovs", **{k: str(v) for k, v in params.items()}})
     plan = planner.plan(graph)
-    return plan, plan.node("s1"), plan.features.ports_of("s1")
+    return plan, switch_of(plan, "s1"), plan.concern("portsec").of("s1")
 
 
 def _ofport(node, port):
-    return node.interface(port).ofport
+    return node.port(port).ofport
 
 
 def test_binding_passes_only_the_bound_mac_and_ip_and_counts_the_rest():
@@ -60,7 +61,7 @@ def test_a_binding_alone_skips_the_mac_limit_tables():
     g, _ = load("topologies/port_security.py", {"backend": "ovs"})
     del g.nodes["s1"]["max_macs"]
     plan = planner.plan(g)
-    table = ovs_portsec.flows(plan.node("s1"), plan.features.ports_of("s1"))
+    table = ovs_portsec.flows(switch_of(plan, "s1"), plan.concern("portsec").of("s1"))
     assert not any(f.startswith("table=1,priority=100") or "reg5=1" in f for f in table)
     assert any("dl_src=" + H1_MAC in f for f in table)
 

@@ -18,6 +18,7 @@ import random
 
 TOPOLOGY = {topology!r}
 PARAMS = {{"n": 2, "scale": 10.0}}
+RUN_PARAMS = {{"scale": "a made-up scale"}}
 GRID = {{"kind": ["hub", "bridge"]}}
 REPEAT = {repeat}
 SEED = 3

@@ -8,10 +8,10 @@ import networkx as nx
 import pytest
 
 from testbed import validate
-from testbed.planning import planner
 from testbed.concerns import shaping
 from testbed.errors import EnvironmentProblem
 from testbed.kernel import nft, tc
+from testbed.planning import pipeline as planner
 from testbed.concerns.shaping import Direction, SettingError, parse_loss, parse_queue, parse_rate, parse_time
 
 NATIVE = frozenset({"htb", "nft-netdev"})          # this machine: no netem
@@ -27,7 +27,8 @@ def pair(**settings) -> nx.Graph:
 
 
 def intf(plan, node):
-    return plan.node(node).interface(f"{node}-eth0")
+    """The shaping of the node's first interface (its qdiscs and ingress drop)."""
+    return shaping.of(plan, node, f"{node}-eth0")
 
 
 # ---------------------------------------------------------------- units
@@ -225,17 +226,17 @@ def test_switch_ports_are_shaped_too():
     g.add_node("s1", kind="switch")
     g.add_edge("h1", "s1", bw={"h1": 1, "s1": 4}, loss={"h1": 5})
     p = planner.plan(g, features=NATIVE)
-    assert p.node("s1").interface("s1-eth1").qdiscs[1].option("rate") == 4_000_000
-    assert p.node("s1").interface("s1-eth1").ingress_loss == 5.0
+    assert shaping.of(p, "s1", "s1-eth1").qdiscs[1].option("rate") == 4_000_000
+    assert shaping.of(p, "s1", "s1-eth1").ingress_loss == 5.0
 
 
 def test_plans_are_deterministic_and_unshaped_plans_unchanged():
     g = pair(bw=10, loss=1, queue=20)
     assert planner.plan(g, features=NATIVE).to_json() == planner.plan(g, features=NATIVE).to_json()
     data = json.loads(planner.plan(pair()).to_json())
-    assert "qdiscs" not in data["nodes"][0]["interfaces"][0]
+    assert "qdiscs" not in data["nodes"][0]["interfaces"][0] and "shaping" not in data["concerns"]
     data = json.loads(planner.plan(g, features=NATIVE).to_json())
-    shown = data["nodes"][0]["interfaces"][0]
+    shown = data["concerns"]["shaping"][0]
     assert [q["kind"] for q in shown["qdiscs"]] == ["htb", "htb", "pfifo"] and shown["ingress_loss"] == 1.0
 
 
@@ -279,8 +280,8 @@ def test_everything_allowed_on_a_stock_kernel():
 def test_nft_rule_text():
     text = nft.ingress_drop_rules("h2-eth0", 10.0)
     assert 'type filter hook ingress device "h2-eth0" priority filter; policy accept;' in text
-    assert f"numgen random mod {shaping.LOSS_SCALE} < 100000 counter drop" in text
-    assert nft.threshold(0.0001) == 1 and nft.threshold(100) == shaping.LOSS_SCALE
+    assert f"numgen random mod {nft.LOSS_SCALE} < 100000 counter drop" in text
+    assert nft.threshold(0.0001) == 1 and nft.threshold(100) == nft.LOSS_SCALE
 
 
 def test_tc_handles_and_arguments():

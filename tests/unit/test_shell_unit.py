@@ -6,7 +6,7 @@ import io
 import pytest
 
 from testbed.topology import load as loader
-from testbed.planning import planner
+from testbed.planning import pipeline as planner
 from testbed.cli import shell as shell_mod
 from testbed.errors import UsageError
 
@@ -64,8 +64,12 @@ def test_plan_only_commands(sh):
         shell.run_line(line)
     text = out.getvalue()
     assert shell.failures == 0, text
-    assert "available nodes are: \ns1 s2 r1 r2 h1" in text
+    assert "available nodes are: \nh1 h2 h3 h4 r1 r2 s1 s2\n" in text          # sorted, as Mininet
     assert "h1 h1-eth0:s1-eth1" in text
+
+    shell.stdout = out = io.StringIO()
+    shell.run_line("net")
+    assert [l.split()[0] for l in out.getvalue().splitlines()] == ["h1", "h2", "h3", "h4", "r1", "r2", "s1", "s2"]
     assert "r1: r1-eth0,r1-eth1" in text
     assert "<host h1: h1-eth0:10.0.0.2/24 netns=tbfake-h1>" in text
     assert "s1 s1-eth1:1 s1-eth2:2 s1-eth3:3" in text
@@ -109,11 +113,21 @@ def test_scripts_echo_and_stop_at_exit(sh, tmp_path):
     assert "testbed> exit" in text
 
 
+def test_net_order_is_natural_hosts_then_switches():
+    shell = shell_mod.Shell(FakeNet("topologies/single.py", {"n": "11"}), stdout=io.StringIO(), tty=False)
+    shell.run_line("net")
+    names = [l.split()[0] for l in shell.stdout.getvalue().splitlines()]
+    assert names == [f"h{i}" for i in range(1, 12)] + ["s1"]                 # h2 before h10
+
+
 def test_completion(sh):
     shell, _ = sh
     assert shell.completenames("pinga") == ["pingall", "pingallfull"]
     assert shell.completenames("h") == ["help", "h1", "h2", "h3", "h4"]
-    assert "r1-eth1" in shell.completedefault("r1-e", "h1 ping r1-e", 8, 12)
+    assert shell.completedefault("r", "h1 ping r", 8, 9) == ["r1", "r2"]      # ping takes a host
+    assert shell.completedefault("", "r1 ip link show ", 16, 16) == ["r1-eth0", "r1-eth1"]   # r1's only
+    assert shell.completedefault("h", "r1 ip link show h", 16, 17) == []
+    assert shell.completedefault("h1-", "h1 ping -I h1-", 11, 14) == ["h1-eth0"]
     assert shell.complete_link("r", "link r", 5, 6) == ["r1", "r2"]
     assert sorted(shell.complete_time("no", "time no", 5, 7)) == ["nodes", "noecho"]
     assert shell.complete_iperfudp("h", "iperfudp 10M h", 13, 14) == ["h1", "h2", "h3", "h4"]

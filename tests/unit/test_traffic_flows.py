@@ -137,7 +137,7 @@ def test_client_argv_options():
 
 
 def test_address_of_prefers_a_subnet_shared_with_the_source():
-    from testbed.planning.planner import plan
+    from testbed.planning.pipeline import plan
     import networkx as nx
     g = nx.Graph()
     for n in ("h1", "h2"):
