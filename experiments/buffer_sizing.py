@@ -12,8 +12,9 @@ links have one-way delays spread from ``min_delay_ms`` to ``max_delay_ms`` (roun
 20-100 ms by default), so the flows' RTTs differ, as on a real link. For each n
 (``flows``) Reno flows (iperf3, ``-P`` streams over the hosts, the median-RTT hosts
 first so that every n sees about the same mean RTT) run without pause while the buffer
-is resized: first a reference with the large buffer (the link's own capacity, whatever
-shaping and the machine give), then a ladder of buffers by factors of ``ratio``, each
+is resized: first a reference with a large buffer (4 x RTT x C, at least 100 packets: the
+link's own capacity, whatever shaping and the machine give; not larger, or the first slow
+start overshoots into a burst of losses whose recovery idles the link), then a ladder of buffers by factors of ``ratio``, each
 ``settle`` s to adapt and ``measure`` s counted from the bottleneck's byte counters,
 starting at twice RTT x C / sqrt(n) and walking down to the first buffer that misses
 ``target`` (99 %) of the reference (or up to the first that reaches it). The minimum
@@ -41,6 +42,7 @@ from testbed import Plot, kernel_features, skip, traffic
 
 TOPOLOGY = "topologies/buffer_sizing.py"
 FRAME = 1514
+REFERENCE_BDPS, REFERENCE_MIN = 4, 100      # the reference buffer: 4 x RTT x C, at least 100 packets
 
 
 def _kernel_has_netem() -> bool:
@@ -128,7 +130,8 @@ def run(net, params):
             f.start_server()
         for f in flows:
             f.start_client()
-        _set_buffer(s1, port, params["queue"])
+        reference_buffer = min(params["queue"], max(REFERENCE_MIN, math.ceil(REFERENCE_BDPS * bdp)))
+        _set_buffer(s1, port, reference_buffer)
         time.sleep(params["warmup"])
         reference = _utilization(s1, port, params["measure"], params["bw"])
 
@@ -150,7 +153,7 @@ def run(net, params):
                     break
                 best = buffer
         else:
-            while len(rows) < params["max_steps"] and buffer < params["queue"]:
+            while len(rows) < params["max_steps"] and buffer < reference_buffer:
                 buffer = max(buffer + 1, math.ceil(buffer * params["ratio"]))
                 if trial(buffer):
                     best = buffer
@@ -163,7 +166,8 @@ def run(net, params):
         raise RuntimeError(f"{len(flows) - len(alive)} iperf3 client(s) ended before the ladder did")
     rows.append({"row": "summary", "min_buffer": best, "bdp": bdp, "bdp_over_sqrt_n": theory, "mean_rtt_ms": mean_rtt,
                  "min_rtt_ms": min(rtts.values()), "max_rtt_ms": max(rtts.values()),
-                 "reference_utilization": reference, "steps": len(rows), "hosts_used": len(counts),
+                 "reference_utilization": reference, "reference_buffer": reference_buffer, "steps": len(rows),
+                 "hosts_used": len(counts),
                  "ladder": [[r["buffer"], round(r["relative"], 4)] for r in rows]})
     return rows
 
