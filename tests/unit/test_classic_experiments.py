@@ -45,7 +45,7 @@ def _bb_row(queue, rtt_max, fetch, cuts=5, p10=None, duration=120.0, what="page"
     bloat = 100 * 1514 * 8 / 1.5e6 * 1000 * queue / 100
     return {"queue": queue, "fetch": what, "duration": duration, "bloat_ms": bloat, "rtt_p99_ms": rtt_max, "rtt_median_ms": rtt_max * 0.7,
             "propagation_rtt_ms": 0.05, "queue_max": queue, "queue_median": queue * 0.7,
-            "queue_p10": queue * 0.4 if p10 is None else p10, "fetch_mean_s": fetch, "fetches": 10,
+            "queue_p10": queue * 0.4 if p10 is None else p10, "fetch_mean_s": fetch, "fetch_median_s": fetch, "fetches": 10,
             "fetch_failures": 0, "cwnd_cuts": cuts}
 
 
