@@ -168,17 +168,18 @@ def near_the_model(results):
 
 
 CHECKS = [ran_as_asked, decreases_with_loss, slope_like_mathis, near_the_model]
+SACK_LABELS = {"sack": "Reno", "True": "with SACK", "False": "without SACK"}
 PLOTS = [
-    Plot("throughput_vs_loss", y=("measured_mbps", "mathis_mbps"), x="loss", group="variant", kind="line",
+    Plot("throughput_vs_loss", y=("measured_mbps", "mathis_mbps"), x="loss", group="sack", kind="line",
          references=("mathis_mbps",), logx=True, logy=True, unit="Mbit/s",
          xlabel="loss on the data direction", x_unit="%", ylabel="TCP throughput",
-         labels={"measured_mbps": "measured", "mathis_mbps": "Mathis model, ping RTT", "variant": "flow"},
+         labels={"measured_mbps": "measured", "mathis_mbps": "Mathis model, ping RTT", **SACK_LABELS},
          title="Reno throughput against loss, with the Mathis model",
          caption="20 s per run after 5 s left out; the model's RTT is the link's minimum ping RTT"),
-    Plot("segment_loss", y=("segment_loss_percent", "netem_drop_percent"), x="loss", group="variant", kind="line",
+    Plot("segment_loss", y=("segment_loss_percent", "netem_drop_percent"), x="loss", group="sack", kind="line",
          logx=True, logy=True, unit="%", xlabel="configured loss", x_unit="%", ylabel="loss the flow saw",
          labels={"segment_loss_percent": "retransmitted segments", "netem_drop_percent": "netem drops per frame",
-                 "variant": "flow"}, identity=True,
+                 **SACK_LABELS}, identity=True,
          title="Loss the flow saw: retransmitted segments and netem's drops"),
     Plot("rtt", y=("rtt_ms", "flow_rtt_ms"), x="loss", kind="line", logx=True, unit="ms",
          xlabel="loss on the data direction", x_unit="%", ylabel="RTT", legend="RTT",
