@@ -20,11 +20,13 @@ runs were mostly slow start. Now ``gso_max_segs 1`` on h1's interface makes ever
 one segment (one drop is one segment lost, as the model assumes), runs last long enough
 for the steady state, and metrics caching is off so repetitions are independent.
 
-Natively (no netem) the RTT is the veth's ~0.05 ms, where the model predicts far more
-than the link carries: the rate caps low loss and 200 ms retransmission timeouts dominate
-high loss, so only the shape is checked: throughput decreases with p and the log-log slope
-lies in [-0.8, -0.3]. With a delay (``--vm --param delay=20ms``) the measured throughput
-must also lie within 0.7-1.3x of the model at every loss rate up to 1 %: the spread of the
+Natively (no netem) the RTT is the veth's 0.05-0.4 ms, where the model predicts far more
+than the link carries: the rate caps low loss, and high loss is set by 200 ms
+retransmission timeouts on an idle machine (34 Mbit/s at 5 %) but by the model itself on a
+loaded one (130-170 Mbit/s at 5 %, RTT 0.3-0.4 ms), so only the shape is checked:
+throughput decreases with p (the slope and the model are SKIP). With a delay (``--vm
+--param delay=20ms``) the log-log slope must lie in [-0.8, -0.3] and the measured
+throughput within 0.7-1.3x of the model at every loss rate up to 1 %: the spread of the
 model's own constant (C = 0.87 with a delayed ACK per two segments, 1.22 for periodic
 loss, 1.31 for random loss). Above 1 %, retransmission timeouts, which the model leaves
 out, take an ever larger share. The loss each flow saw is measured twice: netem's drops
@@ -35,7 +37,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from testbed import Plot, TcpMonitor, read_qdiscs, skip, traffic
+from testbed import Plot, TcpMonitor, kernel_features, read_qdiscs, skip, traffic
 
 TOPOLOGY = "topologies/lossy_link.py"
 PARAMS = {"bw": 300.0, "delay": "", "duration": 20.0, "omit": 5.0, "cc": "reno", "quick": False}
@@ -46,7 +48,19 @@ RUN_PARAMS = {
     "sack": "SACK on both ends (net.ipv4.tcp_sack)",
     "quick": "the tests' short variant (QUICK)",
 }
-GRID = {"loss": [0.1, 0.2, 0.5, 1.0, 2.0], "sack": [True, False]}
+
+
+def _kernel_has_netem() -> bool:
+    try:
+        return "netem" in (kernel_features() or ())
+    except Exception:              # the probe failing means: assume none
+        return False
+
+
+# With netem (a delay) the model's regime is 0.1-2 %; natively the link caps low loss, so the
+# sweep reaches 5 % to show the fall
+GRID = {"loss": [0.1, 0.2, 0.5, 1.0, 2.0] if _kernel_has_netem() else [0.1, 0.5, 1.0, 2.0, 5.0],
+        "sack": [True, False]}
 REPEAT = 2
 QUICK = {"loss": [0.1, 1.0, 5.0], "sack": [True], "duration": 2.0, "omit": 0.5}
 TABLE = ["measured_mbps", "mathis_mbps", "flow_rtt_ms", "segment_loss_percent", "retransmits"]
@@ -140,7 +154,12 @@ def decreases_with_loss(results):
 
 
 def slope_like_mathis(results):
-    """The log-log slope of throughput against loss lies in [-0.8, -0.3] (Mathis: -0.5), with and without SACK."""
+    """With a delay (netem, --vm): the log-log slope of throughput against loss lies in [-0.8, -0.3] (Mathis:
+    -0.5), with and without SACK."""
+    if not any(r.get("delay") for r in results.rows):
+        return skip("natively (RTT 0.05-0.4 ms) the link's rate caps low loss, and whether high loss is set by "
+                    "retransmission timeouts or by the model depends on the machine's load: the slope is not "
+                    "the model's; only the fall is checked (decreases_with_loss)")
     ok, parts = True, []
     for sack, group in _per_sack(results):
         curve = _curve(group)

@@ -521,6 +521,8 @@ def _run_points(exp: Experiment, points: list[dict], repeat: int, factory: Netwo
                 t0 = time.time()
                 try:
                     value = exp.run(net, run_params)
+                except TestbedError:               # a refusal with its reason (e.g. a kernel feature missing)
+                    raise
                 except Exception as exc:           # the experiment's own code: reported with its traceback
                     raise _RunRaised(exc, index, rep) from exc
                 t1 = time.time()

@@ -173,8 +173,10 @@ def test_mathis_claims_with_a_delay():
         assert check(good)[0], check.__name__
     far = rows(*[_tcp_row(p, True, m * (3 if p < 1 else 1), m) for p, m in model.items()])
     assert not tcp.near_the_model(far)[0]
-    ok, text = tcp.near_the_model(rows(*[_tcp_row(p, True, 280.0, m, delay="") for p, m in model.items()]))
+    native = rows(*[_tcp_row(p, True, 280.0 / p, m, delay="") for p, m in model.items()])
+    ok, text = tcp.near_the_model(native)
     assert ok is None and "only the shape is checked" in text
+    assert tcp.slope_like_mathis(native)[0] is None and tcp.decreases_with_loss(native)[0]
     wrong_cc = rows({**_tcp_row(0.1, True, 1, 1), "congestion_control": "cubic"})
     assert not tcp.ran_as_asked(wrong_cc)[0]
     no_sack = rows({**_tcp_row(0.1, True, 1, 1), "sack_used": False})

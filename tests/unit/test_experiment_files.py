@@ -62,7 +62,8 @@ def test_mathis_model_and_slope():
 
 
 def _tcp_rows(curve):
-    return Results([{"point": i, "repetition": 0, "loss": p, "measured_mbps": t, "mathis_mbps": 1000 / math.sqrt(p)}
+    return Results([{"point": i, "repetition": 0, "loss": p, "measured_mbps": t, "mathis_mbps": 1000 / math.sqrt(p),
+                     "delay": "20ms"}
                     for i, (p, t) in enumerate(curve)], ["loss"])
 
 

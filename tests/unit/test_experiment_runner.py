@@ -467,3 +467,15 @@ def test_quick_and_tolerances_are_checked(files, extra, problem):
     body = EXPERIMENT.replace("REPEAT = 2", "REPEAT = 2\n" + extra)
     with pytest.raises(UsageError, match=problem.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
         experiment.load_experiment(files(body=body.format(topology=SINGLE, second_ok=True, second_check="second")))
+
+
+def test_a_refusal_from_run_keeps_its_exit_code_and_reason(files, tmp_path):
+    """run() raising a TestbedError (a kernel feature missing) is a refusal (exit 3), not a crash (exit 5)."""
+    from testbed.errors import EnvironmentProblem
+    body = EXPERIMENT.replace("def run(net, params):\n",
+                              "def run(net, params):\n    from testbed.errors import EnvironmentProblem\n"
+                              "    raise EnvironmentProblem('no widget here: use --vm')\n")
+    path = files(body=body.format(topology=SINGLE, second_ok=True, second_check="second"))
+    with pytest.raises(EnvironmentProblem, match="no widget here"):
+        run(path, tmp_path)
+    assert not os.listdir(os.path.join(str(tmp_path / "out"), "demo"))      # nothing measured, no folder kept
