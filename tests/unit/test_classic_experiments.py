@@ -59,9 +59,10 @@ def test_bufferbloat_claims():
     assert not bb.delay_approaches_the_bloat(rows(_bb_row(100, 2000, 5.0), _bb_row(20, 160, 1.5)))[0]   # median 1.4 s
     objects = [_bb_row(100, 800, 2.0, what="object"), _bb_row(20, 160, 0.5, what="object")]
     assert not bb.bloat_slows_fetches(rows(_bb_row(100, 800, 1.7), _bb_row(20, 160, 1.5), *objects))[0]
-    slow_object = rows(_bb_row(100, 800, 5.0), _bb_row(20, 160, 1.5), objects[0], _bb_row(20, 160, 1.0, what="object"))
+    slow_object = rows(_bb_row(100, 800, 5.0), _bb_row(20, 160, 1.5), objects[0], _bb_row(20, 160, 0.9, what="object"))
     assert not bb.bloat_slows_fetches(slow_object)[0]
-    assert not bb.bloat_slows_fetches(rows(_bb_row(100, 800, 5.0), _bb_row(20, 160, 1.5)))[0]      # no objects
+    assert bb.bloat_slows_fetches(rows(_bb_row(100, 800, 5.0), _bb_row(20, 160, 1.5)))[0]          # pages only
+    assert not bb.bloat_slows_fetches(rows(_bb_row(100, 800, 5.0)))[0]                              # nothing judged
     assert not bb.bloat_slows_fetches(rows(_bb_row(100, 800, 5.0)))[0]                  # needs both buffers
     assert not bb.sawtooth(rows(_bb_row(100, 800, 5.0, cuts=0), _bb_row(20, 160, 1.5)))[0]
     assert not bb.sawtooth(rows(_bb_row(100, 800, 5.0), _bb_row(20, 160, 1.5, p10=19)))[0]
