@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import IO
 
 from testbed.errors import EnvironmentProblem
+from testbed.kernel.nsfs import signals_to_main
 
 VIRTME_NG_VERSION = "1.42"
 INSTALL_HINT = (
@@ -221,7 +222,8 @@ def lane_tools(kernel: str | None = None) -> tuple[str, str]:
 
 
 def _pump(src: IO[bytes], dst: IO[str]) -> None:
-    """Copy a pipe to a text stream as it arrives."""
+    """Copy a pipe to a text stream as it arrives (in a helper thread: signals go to the main one)."""
+    signals_to_main()
     buf = getattr(dst, "buffer", None)
     for chunk in iter(lambda: src.read1(65536), b""):  # type: ignore[attr-defined]
         if buf is not None:

@@ -1,7 +1,17 @@
 """Options shared by the whole suite."""
 from __future__ import annotations
 
+import signal
+
 import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A suite started in the background (`make test &`) inherits SIGINT ignored, and so would
+    every run it starts; the tests that press Ctrl-C on a run need it delivered. A handler
+    here (not SIG_IGN) makes each child start with SIGINT at its default."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

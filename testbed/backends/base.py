@@ -12,6 +12,7 @@ hooks for the switches of each backend and know nothing else about either.
     refusal(topo, plan, features)    why this kernel cannot build its switches (None: it can)
     configure(ctx)                   deploy, after addresses and routes
     start(ctx)                       deploy, once every link has carrier (daemons, flows)
+    forwards_nothing(plan)           its switches that forward nothing (reachability)
     probe_window(plan)               at most this many pings in flight through it (None: no limit)
     port_security_counters(net, node, settings)
     dump_flows(net, node, datapath)  a switch's flow table (the shell's dpctl)
@@ -61,6 +62,11 @@ class SwitchBackend:
 
     def start(self, ctx) -> None:
         return None
+
+    def forwards_nothing(self, plan) -> set[str]:
+        """Its switches of ``plan`` that forward no frame at all (the expected reachability
+        routes around them)."""
+        return set()
 
     def probe_window(self, plan) -> int | None:
         return None

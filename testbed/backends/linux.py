@@ -18,11 +18,13 @@ from typing import Collection
 
 from testbed.backends.base import SwitchBackend
 from testbed.concerns.portsec import needs_rules
+from testbed.errors import Problem
 from testbed.concerns.portsec import nft as portsec_nft
 from testbed.kernel import bridgeport, bridgevlan, nft
 from testbed.model.plan import BridgeOptions, Interface
 
 FEATURE = "bridge-vlan-filtering"
+MAX_PORTS = 1023                # BR_MAX_PORTS (1024) less port 0, which the kernel keeps; the next fails "Exchange full"
 
 
 def port_commands(port: str, vlan: int | None, trunk: Collection[int] | None) -> list[str]:
@@ -78,6 +80,12 @@ def filtering(topo, spec) -> bool:
 class LinuxBridge(SwitchBackend):
     name = "linux"
     title = "a Linux bridge"
+
+    def problems(self, topo, switches: list) -> list:
+        return [Problem(f"node {s.name!r}", f"has {len(s.ends)} links; a Linux bridge holds at most {MAX_PORTS} ports",
+                        "spread the hosts over a tree of switches (e.g. topologies/tree.py), or use backend='ovs' "
+                        f"on {s.name!r} (or --switch ovs)")
+                for s in switches if len(s.ends) > MAX_PORTS]
 
     def depends_on_kernel(self, topo) -> bool:
         return bool(vlan_links(topo))

@@ -8,6 +8,8 @@ Exit codes, for every subcommand: 0 success; 1 a check failed; 2 invalid input;
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import signal
 import sys
 import textwrap
@@ -24,6 +26,24 @@ from testbed.topology import load as loader
 EXIT_OK, EXIT_CHECK, EXIT_INPUT, EXIT_ENV = 0, 1, 2, 3
 TESTS: dict[str, Callable] = {}
 KNOWN_TESTS = (None, "none", "pingall", "pingallfull", "ping", "iperf")
+
+
+MAX_COUNT = 100_000                 # pings
+MAX_SECONDS = 86_400                # a day of traffic
+
+
+def bounded(kind: type, low: float, high: float):
+    """An argparse type: a finite ``kind`` between ``low`` and ``high``, or a message saying so."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is outside {low:g}..{high:g}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
 
 
 class Terminated(BaseException):
@@ -106,6 +126,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"--test {args.test!r}: unknown test; known: {', '.join(t for t in KNOWN_TESTS if t)}")
     if args.count is not None and args.count < 1:
         raise UsageError(f"--count {args.count}: give at least 1 ping")
+    if args.count is not None and args.count > MAX_COUNT:
+        raise UsageError(f"--count {args.count}: at most {MAX_COUNT} pings")
     if args.pair is not None and args.test not in ("ping", "iperf"):
         raise UsageError(f"--pair {args.pair}: only --test ping and --test iperf take a pair")
     plan = load_plan(args)
@@ -197,12 +219,33 @@ experiment and report also: 4 nothing was checked (every claim skipped), 5 run()
 `testbed COMMAND --help` describes a command."""
 
 
+def cmd_help(args: argparse.Namespace) -> int:
+    from testbed import kinds
+    from testbed.cli import reference
+    if args.topic == "kinds":
+        print("\n".join(reference.kinds_table()))
+        return EXIT_OK
+    if args.topic == "links":
+        print("\n".join(reference.link_table()))
+        return EXIT_OK
+    if args.kind is not None and kinds.get(args.kind) is None:
+        raise UsageError(f"help attributes {args.kind!r}: no such kind; known: {', '.join(kinds.names())}")
+    print("\n".join(reference.attributes_table(args.kind)))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="testbed", epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"testbed {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 help="one of the commands below")
+
+    p = sub.add_parser("help", help="the attributes of nodes (of one kind), links and the node kinds, as tables "
+                       "(the whole reference: docs/reference.md)")
+    p.add_argument("topic", choices=("attributes", "links", "kinds"), help="what to describe")
+    p.add_argument("kind", nargs="?", metavar="KIND", help="attributes: only those a node of KIND accepts")
+    p.set_defaults(func=cmd_help)
 
     p = sub.add_parser("run", help="build a topology, open the testbed> shell (or run -c/stdin "
                        "commands, or a --test), tear down")
@@ -212,8 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pair", metavar="A,B", help="the two nodes of --test ping or iperf, client first "
                    "(default: the first and the last host, as Mininet's iperf)")
     p.add_argument("--count", type=int, default=None,
-                   help="pings per pair for pingall (default 1), pings for ping (default 20)")
-    p.add_argument("--time", type=float, default=3.0, help="seconds of iperf3 traffic for iperf (default 3)")
+                   help=f"pings per pair for pingall (default 1), pings for ping (default 20); 1..{MAX_COUNT}")
+    p.add_argument("--time", type=bounded(float, 1, MAX_SECONDS), default=3.0,
+                   help=f"seconds of iperf3 traffic for iperf (default 3); 1..{MAX_SECONDS}")
     p.add_argument("-c", dest="commands", metavar="COMMANDS",
                    help="shell commands separated by ';' to run instead of the interactive shell")
     vmrun.add_argument(p)
@@ -259,6 +303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TestbedError as exc:
         print(f"testbed: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:                  # the reader went away (`testbed help attributes | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except (KeyboardInterrupt, Terminated):
         print("testbed: interrupted; torn down", file=sys.stderr)
         return 130

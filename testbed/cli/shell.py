@@ -30,6 +30,8 @@ from testbed.errors import TestbedError
 from testbed.planning.reach import target_address
 
 __all__ = ["CommandError", "Shell", "run_session", "split_commands"]
+
+MAX_SCRIPT = 1 << 20          # bytes of a `source` script
 # commands whose arguments are often another node (its name becomes its address)
 ADDRESSING_TOOLS = frozenset({"ping", "ping6", "traceroute", "tracepath", "arping", "iperf", "iperf3", "nc",
                               "curl", "wget", "telnet", "ssh", "mtr", "host", "dig", "nping"})
@@ -237,9 +239,15 @@ class Shell(NetworkCommands, cmd.Cmd):
         path = arg.strip()
         if not path:
             raise CommandError("usage: source FILE")
+        full = os.path.expanduser(path)
         try:
-            with open(os.path.expanduser(path)) as f:
-                lines = f.read().splitlines()
+            os.stat(full)                       # OSError (No such file...) when it is not there
+            if not os.path.isfile(full):
+                raise CommandError(f"source {path}: not a regular file (a script of shell commands, one a line)")
+            if os.path.getsize(full) > MAX_SCRIPT:
+                raise CommandError(f"source {path}: {os.path.getsize(full)} bytes; a script is at most {MAX_SCRIPT}")
+            with open(full, errors="replace") as f:
+                lines = f.read(MAX_SCRIPT).splitlines()
         except OSError as exc:
             raise CommandError(f"source {path}: {exc.strerror}") from None
         echo, self.echo = self.echo, True
@@ -282,6 +290,8 @@ class Shell(NetworkCommands, cmd.Cmd):
 
     def do_EOF(self, arg: str) -> bool:
         """EOF (Ctrl-D): leave the shell and tear the network down."""
+        if arg.strip():                   # a typed line "EOF ...", not the end of input
+            raise CommandError(f"unknown command 'EOF'; type 'help' (exit or Ctrl-D leaves)")
         if not self.echo:
             self.say()
         return True

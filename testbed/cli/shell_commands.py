@@ -4,6 +4,7 @@ iperfudp through testbed.run.traffic) and link state (link). Mixed into shell.Sh
 provides ``net``, ``plan``, ``say`` and ``iperf_seconds``."""
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Callable
 
@@ -111,10 +112,12 @@ class NetworkCommands:
             raise CommandError("pingpair takes two node names, or none for the first two hosts")
         for name in names:
             self.net[name]
+        if names[0] == names[1]:
+            raise CommandError(f"pingpair: both nodes are {names[0]!r}; give two different nodes")
         self._pingall(names, "", full=True)
 
     def _pingall(self, hosts: list[str] | None, arg: str, *, full: bool) -> None:
-        timeout = _number(arg, "timeout", 2.0)
+        timeout = _number(arg, "timeout", 2.0, MAX_PING_TIMEOUT)
         self.say("*** Ping: testing ping reachability")
         result = self.net.pingall(hosts=hosts, timeout=timeout)
         by_src: dict[str, list] = {}
@@ -149,7 +152,7 @@ class NetworkCommands:
         words = arg.split()
         if not words:
             raise CommandError("iperfudp needs a rate, e.g. iperfudp 10M h1 h2")
-        bw = words[0]
+        bw = udp_rate(words[0])
         client, server, seconds = self._traffic_args(words[1:], "iperfudp")
         self.say(f"*** Iperf: testing UDP bandwidth between {client} and {server}")
         r = traffic.iperf3(self.net[client], self.net[server], duration=seconds, udp=True, bitrate=bw)
@@ -160,7 +163,7 @@ class NetworkCommands:
     def _traffic_args(self, words: list[str], name: str) -> tuple[str, str, float]:
         seconds = self.iperf_seconds
         if words and _is_number(words[-1]):
-            seconds = float(words.pop())
+            seconds = _number(words.pop(), f"{name} seconds", seconds, MAX_TRAFFIC_SECONDS, low=1)
         if not words:
             hosts = [h.name for h in self.net.hosts]
             if len(hosts) < 2:
@@ -202,13 +205,34 @@ def _is_number(word: str) -> bool:
     return True
 
 
-def _number(arg: str, what: str, default: float) -> float:
+MAX_PING_TIMEOUT = 3600.0            # seconds
+MAX_TRAFFIC_SECONDS = 86_400.0
+MAX_UDP_RATE = 100e9                  # bit/s
+_RATE = re.compile(r"^(\d+(?:\.\d+)?)([KMG]?)$", re.IGNORECASE)
+
+
+def _number(arg: str, what: str, default: float, high: float, low: float = 0.001) -> float:
+    """Seconds given to a command: a finite number between ``low`` and ``high``."""
     words = arg.split()
     if not words:
         return default
-    if len(words) != 1 or not _is_number(words[0]):
+    if len(words) != 1 or not _is_number(words[0]) or not math.isfinite(float(words[0])):
         raise UsageError(f"{what} must be a number of seconds, not {arg!r}")
-    return float(words[0])
+    value = float(words[0])
+    if not low <= value <= high:
+        raise UsageError(f"{what} {value:g} is outside {low:g}..{high:g} seconds")
+    return value
+
+
+def udp_rate(text: str) -> str:
+    """An iperf3 rate like 10M, 500K, 1.5G or 800000 (bit/s), checked: positive, at most 100G."""
+    match = _RATE.match(text)
+    if match is None:
+        raise UsageError(f"iperfudp rate {text!r}: write bits per second like 10M, 500K, 1G or 800000")
+    value = float(match.group(1)) * {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}[match.group(2).lower()]
+    if not 0 < value <= MAX_UDP_RATE:
+        raise UsageError(f"iperfudp rate {text!r} is outside 1 bit/s .. 100G")
+    return text
 
 
 def _port_number(name: str, ordinal: int) -> int:

@@ -5,7 +5,8 @@ Phases, in order (each object is journaled before it is made):
   links        bridges of switching nodes, in-node bridges and dummies; veth pairs created
                straight into both namespaces, one end up (and in its bridge); then each
                concern's ``create`` hook (macvlan children need their lower device)
-  configure    per namespace: loopback and the other veth ends up, addresses, routes,
+  configure    per namespace: loopback and the other veth ends up, an id for each namespace its
+               veths lead to (`ip link` names a veth's peer namespace), addresses, routes,
                neighbour entries, the sysctls of interfaces made later
   backends     each switch backend's ``configure`` (Linux bridges: VLANs, hairpin, port security)
   concerns     each concern's ``configure`` (qdiscs, nftables rules)
@@ -31,7 +32,8 @@ from testbed.kernel import linkstate, netlink, nsfs
 from testbed.kernel.journal import ETC_NETNS, Dir, Journal, Link, Netns
 from testbed.model.plan import Node, Plan
 
-CHUNK = 128
+CHUNK = 128                     # objects per netlink batch (and journal write)
+FDS_NEEDED = 2 * CHUNK + 64     # namespace fds held while one batch of links is made, and some room
 CARRIER_TIMEOUT = 10.0          # seconds for every veth to report carrier after the build
 
 __all__ = ["PHASES", "Progress", "build", "netns_name"]
@@ -42,7 +44,7 @@ def build(plan: Plan, journal: Journal, worker: nsfs.NetnsWorker, progress: Prog
     ctx = DeployContext(plan, journal, worker, progress)
     try:
         nsfs.ensure_netns_dir()
-        nsfs.raise_fd_limit(len(plan.nodes) + 64)
+        nsfs.raise_fd_limit(FDS_NEEDED)
         for phase in PHASES:
             phase(ctx)
     except BaseException as exc:
@@ -83,54 +85,40 @@ def _create_chunk(ctx: DeployContext, chunk: tuple[Node, ...]) -> None:
 # ---------------------------------------------------------------- links
 
 def links(ctx: DeployContext) -> None:
-    ctx.fds = nsfs.open_all(ctx.ns(n.name) for n in ctx.plan.nodes)
-    try:
-        _devices_and_links(ctx)
-        for concern in concerns.REGISTRY:
-            concern.create(ctx)
-    finally:
-        nsfs.close_all(ctx.fds)
-
-
-def _devices_and_links(ctx: DeployContext) -> None:
-    plan, index, fds = ctx.plan, ctx.index, ctx.fds
+    """Devices, then veths, a batch at a time: only the namespaces of one batch are held open
+    (so the number of open files does not grow with the network)."""
+    plan, index = ctx.plan, ctx.index
+    devices = [(n, i) for n in plan.nodes for i in n.interfaces if i.kind in ("bridge", "dummy", "ifb")]
     with netlink.Batch() as batch:
-        devices = [(n, i) for n in plan.nodes for i in n.interfaces if i.kind in ("bridge", "dummy")]
-        ctx.record(Link(ctx.ns(n.name), i.name) for n, i in devices)
-        for node, intf in devices:
-            if intf.kind == "bridge":
-                b = intf.bridge
-                batch.bridge(intf.name, index[(node.name, intf.name)], intf.mac, fds[ctx.ns(node.name)], stp=b.stp,
-                             ageing=b.ageing, forward_delay=b.forward_delay, priority=b.priority,
-                             vlan_filtering=b.vlan_filtering)
-        batch.commit()
-        _dummies(ctx, batch, [(n, i) for n, i in devices if i.kind == "dummy"])
-        ctx.tick("devices", len(devices), len(devices))
+        for start in range(0, len(devices), CHUNK):
+            chunk = devices[start:start + CHUNK]
+            ctx.record(Link(ctx.ns(n.name), i.name) for n, i in chunk)
+            with ctx.opened(n.name for n, _ in chunk):
+                for node, intf in chunk:
+                    if intf.kind == "bridge":
+                        b = intf.bridge
+                        batch.bridge(intf.name, index[(node.name, intf.name)], intf.mac, ctx.fd(node.name),
+                                     stp=b.stp, ageing=b.ageing, forward_delay=b.forward_delay,
+                                     priority=b.priority, vlan_filtering=b.vlan_filtering)
+                    else:                                    # a stand-alone interface: dummy or ifb
+                        batch.device(intf.kind, intf.name, index[(node.name, intf.name)], intf.mac, ctx.fd(node.name))
+                batch.commit()
+            ctx.tick("devices", start + len(chunk), len(devices))
         for start in range(0, len(plan.links), CHUNK):
             chunk = plan.links[start:start + CHUNK]
             ctx.record(Link(ctx.ns(e[0]), e[1]) for l in chunk for e in (l.a, l.b))
-            for link in chunk:
-                primary, peer = _ends(plan, link)
-                p_intf = plan.node(primary[0]).interface(primary[1])
-                q_intf = plan.node(peer[0]).interface(peer[1])
-                master = _bridge_index(plan.node(primary[0]), p_intf, index)
-                batch.veth(p_intf.name, index[primary], p_intf.mac, fds[ctx.ns(primary[0])], master,
-                           q_intf.name, index[peer], q_intf.mac, fds[ctx.ns(peer[0])])
-            batch.commit()
+            with ctx.opened(e[0] for l in chunk for e in (l.a, l.b)):
+                for link in chunk:
+                    primary, peer = _ends(plan, link)
+                    p_intf = plan.node(primary[0]).interface(primary[1])
+                    q_intf = plan.node(peer[0]).interface(peer[1])
+                    master = _bridge_index(plan.node(primary[0]), p_intf, index)
+                    batch.veth(p_intf.name, index[primary], p_intf.mac, ctx.fd(primary[0]), master,
+                               q_intf.name, index[peer], q_intf.mac, ctx.fd(peer[0]))
+                batch.commit()
             ctx.tick("links", start + len(chunk), len(plan.links))
-
-
-def _dummies(ctx: DeployContext, batch: netlink.Batch, dummies) -> None:
-    """Stand-alone interfaces: dummy devices, or ifb ones where the kernel has no dummy driver."""
-    for link_kind in ("dummy", "ifb"):
-        for node, intf in dummies:
-            batch.device(link_kind, intf.name, ctx.index[(node.name, intf.name)], intf.mac, ctx.fds[ctx.ns(node.name)])
-        try:
-            batch.commit()
-            return
-        except netlink.NetlinkError as exc:
-            if exc.errno != errno.EOPNOTSUPP or link_kind == "ifb" or not dummies:
-                raise
+    for concern in concerns.REGISTRY:
+        concern.create(ctx)
 
 
 def _ends(plan: Plan, link) -> tuple[tuple[str, str], tuple[str, str]]:
@@ -155,11 +143,18 @@ def configure(ctx: DeployContext) -> None:
         _, peer = _ends(ctx.plan, link)
         peers.setdefault(peer[0], []).append(peer[1])
     neighbours = static_neighbours(ctx.plan) if ctx.plan.arp == "static" else {}
-    todo = [n for n in ctx.plan.nodes if n.role == "l3" or n.name in peers or n.name in ctx.deferred]
+    todo = [n for n in ctx.plan.nodes if n.role == "l3" or n.name in peers or n.name in ctx.deferred
+            or any(i.peer is not None for i in n.interfaces)]
     for start in range(0, len(todo), CHUNK):
         chunk = todo[start:start + CHUNK]
-        ctx.worker.call(_configure_chunk, ctx, chunk, peers, neighbours)
+        with ctx.opened(_peer_nodes(ctx.plan, chunk)):
+            ctx.worker.call(_configure_chunk, ctx, chunk, peers, neighbours)
         ctx.tick("addresses", start + len(chunk), len(todo))
+
+
+def _peer_nodes(plan: Plan, nodes) -> set[str]:
+    """The nodes at the other end of the nodes' veths (each gets an id in the node's namespace)."""
+    return {i.peer[0] for n in nodes for i in n.interfaces if i.peer is not None}
 
 
 def _configure_chunk(ctx: DeployContext, chunk: list[Node], peers, neighbours) -> None:
@@ -167,6 +162,8 @@ def _configure_chunk(ctx: DeployContext, chunk: list[Node], peers, neighbours) -
     for node in chunk:
         with ctx.worker.inside(ctx.ns(node.name)), netlink.Batch() as batch:
             batch.set_link(1, "lo", up=True)
+            for peer in sorted({i.peer[0] for i in node.interfaces if i.peer is not None}):
+                batch.nsid(ctx.fd(peer), peer)
             for ifname in peers.get(node.name, ()):
                 intf = node.interface(ifname)
                 batch.set_link(index[(node.name, ifname)], ifname, up=True, master=_bridge_index(node, intf, index))

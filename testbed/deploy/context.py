@@ -2,8 +2,9 @@
 the namespace worker, the planned interface indexes."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from testbed import backends
 from testbed.kernel import nft, nsfs
@@ -29,7 +30,7 @@ class DeployContext:
     worker: nsfs.NetnsWorker
     progress: Progress | None = None
     index: dict[tuple[str, str], int] = field(default_factory=dict)
-    fds: dict[str, int] = field(default_factory=dict)       # namespace -> fd, while links are made
+    fds: dict[str, int] = field(default_factory=dict)       # node -> namespace fd, inside opened()
     deferred: dict[str, list[tuple[str, str]]] = field(default_factory=dict)   # sysctls of later interfaces
 
     def __post_init__(self) -> None:
@@ -42,6 +43,20 @@ class DeployContext:
 
     def ns(self, node: str) -> str:
         return netns_name(self.journal.run_id, node)
+
+    @contextmanager
+    def opened(self, nodes: Iterable[str]) -> Iterator[None]:
+        """Hold the namespace files of ``nodes`` open for the block (``fd(node)`` gives them;
+        for IFLA_NET_NS_FD in requests committed inside it)."""
+        names = sorted(set(nodes))
+        self.fds = dict(zip(names, nsfs.open_all(self.ns(n) for n in names).values()))
+        try:
+            yield
+        finally:
+            nsfs.close_all(self.fds)
+
+    def fd(self, node: str) -> int:
+        return self.fds[node]
 
     def record(self, entries: Iterable[Entry]) -> None:
         """Journal entries before the objects are made."""

@@ -51,6 +51,9 @@ KERNEL = {
                            "a kernel with CONFIG_OPENVSWITCH: `testbed run --vm`"),
     "macvlan": ("macvlan interfaces", "a kernel with CONFIG_MACVLAN"),
     "vxlan": ("VXLAN tunnels", "a kernel with CONFIG_VXLAN"),
+    "dummy": ("in-node dummy devices (without it they are made as ifb devices, planned so)",
+              "a kernel with CONFIG_DUMMY"),
+    "ifb": ("ifb devices (in-node dummy devices where the kernel has no dummy driver)", "a kernel with CONFIG_IFB"),
     "nft-inet": ("nftables filters and NAT", "a kernel with CONFIG_NF_TABLES_INET; apt-get install nftables"),
     "nft-bridge": ("nftables filters on bridged frames", "a kernel with CONFIG_NF_TABLES_BRIDGE"),
     "nft-netdev": ("link loss without netem (netdev ingress drop with numgen random)",
@@ -121,6 +124,8 @@ def _kernel_probes() -> dict[str, tuple[bool, str]]:
         attempt("bridge-vlan-filtering", lambda: ipr.link("add", ifname="br1", kind="bridge", br_vlan_filtering=1))
         attempt("8021q", lambda: ipr.link("add", ifname="p0.10", kind="vlan", link=p0, vlan_id=10))
         attempt("macvlan", lambda: ipr.link("add", ifname="mv0", kind="macvlan", link=p0, macvlan_mode="bridge"))
+        attempt("dummy", lambda: ipr.link("add", ifname="dm0", kind="dummy"))
+        attempt("ifb", lambda: ipr.link("add", ifname="ifb9", kind="ifb"))
         attempt("vxlan", lambda: ipr.link("add", ifname="vx0", kind="vxlan", vxlan_id=42, vxlan_link=p0,
                                           vxlan_port=4789))
     attempt("openvswitch-module", _ovs_family)

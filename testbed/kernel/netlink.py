@@ -52,6 +52,7 @@ class Batch:
         self.sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
         self.pending: list[tuple[bytes, str]] = []
         self.seq = 0
+        self.tolerated: dict[int, int] = {}      # seq -> an errno that is no failure for that request
 
     def __enter__(self) -> "Batch":
         return self
@@ -111,6 +112,12 @@ class Batch:
     def route(self, dst: str, via: str) -> None:
         self._add(nlencode.route, f"add route {dst} via {via}", dst=dst, via=via)
 
+    def nsid(self, netns_fd: int, peer: str) -> None:
+        """An id in this namespace for the namespace behind ``netns_fd`` (so ``ip link`` can name a veth's
+        peer namespace); one it has already is fine."""
+        self._add(nlencode.nsid, f"give namespace {peer} an id", netns_fd=netns_fd, nsid=-1)
+        self.tolerated[self.seq] = errno.EEXIST
+
     def neighbour(self, index: int, ip: str, mac: str) -> None:
         """A permanent ARP entry (exempt from the kernel's neighbour table limit)."""
         self._add(nlencode.neighbour, f"add neighbour {ip} lladdr {mac}", index=index, ip=ip, mac=mac,
@@ -132,6 +139,7 @@ class Batch:
             if outstanding >= WINDOW:
                 outstanding, failure = self._drain(outstanding, whats, failure, until=WINDOW // 2)
         _, failure = self._drain(outstanding, whats, failure, until=0)
+        self.tolerated.clear()
         if failure is not None:
             raise failure
 
@@ -144,7 +152,7 @@ class Batch:
                 if msg_type == NLMSG_ERROR:
                     outstanding -= 1
                     code = -struct.unpack_from("i", data, offset + 16)[0]
-                    if code and failure is None:
+                    if code and failure is None and self.tolerated.get(seq) != code:
                         failure = NetlinkError(code, whats.get(seq, f"request {seq}"))
                 offset += (length + 3) & ~3
         return outstanding, failure

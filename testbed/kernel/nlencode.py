@@ -11,7 +11,7 @@ import ipaddress
 import socket
 import struct
 
-RTM_NEWLINK, RTM_SETLINK, RTM_NEWADDR, RTM_NEWROUTE, RTM_NEWNEIGH = 16, 19, 20, 24, 28
+RTM_NEWLINK, RTM_SETLINK, RTM_NEWADDR, RTM_NEWROUTE, RTM_NEWNEIGH, RTM_NEWNSID = 16, 19, 20, 24, 28, 88
 NLMSG_HDR = struct.Struct("=IHHII")
 IFINFOMSG = struct.Struct("=BxHiII")
 IFADDRMSG = struct.Struct("=BBBBI")
@@ -23,6 +23,7 @@ IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 1, 2, 1
 IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST = 1, 2, 4
 RTA_DST, RTA_GATEWAY = 1, 5
 NDA_DST, NDA_LLADDR = 1, 2
+NETNSA_NSID, NETNSA_FD = 1, 3
 # IFLA_BR_* attribute numbers and their sizes
 BRIDGE_ATTRS = {"forward_delay": (1, "=I"), "ageing_time": (4, "=I"), "stp_state": (5, "=I"),
                 "priority": (6, "=H"), "vlan_filtering": (7, "=B"), "mcast_snooping": (23, "=B")}
@@ -135,3 +136,10 @@ def neighbour(seq: int, flags: int, *, index: int, ip: str, mac: str, state: int
     body = (NDMSG.pack(socket.AF_INET, index, state, 0, 0) + nla(NDA_DST, socket.inet_aton(ip))
             + nla(NDA_LLADDR, _mac(mac)))
     return _message(RTM_NEWNEIGH, flags, seq, body)
+
+
+def nsid(seq: int, flags: int, *, netns_fd: int, nsid: int) -> bytes:
+    """RTM_NEWNSID: give the namespace behind ``netns_fd`` an id in this one (-1: the kernel picks)."""
+    body = struct.pack("=Bxxx", socket.AF_UNSPEC) + nla(NETNSA_NSID, struct.pack("=i", nsid)) \
+        + nla(NETNSA_FD, _u32(netns_fd))
+    return _message(RTM_NEWNSID, flags, seq, body)

@@ -10,10 +10,13 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import signal
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, TypeVar
+
+from testbed.errors import EnvironmentProblem
 
 NETNS_DIR = "/run/netns"
 CLONE_NEWNET = 0x40000000
@@ -73,11 +76,22 @@ def remove(name: str) -> bool:
     return True
 
 
+def signals_to_main() -> None:
+    """(in a helper thread) Leave SIGINT and SIGTERM to the main thread.
+
+    The kernel hands a process-directed signal to any thread that does not block it. Python
+    runs its handlers in the main thread only, and only once that thread runs bytecode
+    again: a signal taken by a helper thread leaves a main thread blocked in a read (a shell
+    waiting on stdin) blocked, and Ctrl-C or SIGTERM seems lost. Every helper thread calls this first.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 class NetnsWorker:
     """One thread that creates and enters namespaces; every task returns it to the root."""
 
     def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="testbed-netns")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="testbed-netns", initializer=signals_to_main)
         self._root_fd: int | None = None
         self._pool.submit(self._remember_root).result()
 
@@ -170,10 +184,22 @@ def close_all(fds: dict[str, int]) -> None:
 
 
 def raise_fd_limit(needed: int) -> None:
-    """Allow ``needed`` more open files (one per namespace during a build)."""
+    """Allow ``needed`` more open files (one per namespace during a build), raising the hard
+    limit too where allowed (root: up to fs.nr_open); EnvironmentProblem, with the numbers and
+    the way out, when the process cannot have that many."""
     import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = soft + needed
-    if soft != resource.RLIM_INFINITY and want > soft:
-        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+    in_use = len(os.listdir("/proc/self/fd"))
+    want = in_use + needed
+    if soft == resource.RLIM_INFINITY or want <= soft:
+        return
+    if hard != resource.RLIM_INFINITY and want > hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            return
+        except (ValueError, OSError):
+            raise EnvironmentProblem(
+                f"building needs {needed} more open files than the {in_use} open now, and this process may "
+                f"have at most {hard} (RLIMIT_NOFILE); raise it (`ulimit -n {want}` as root, or fs.nr_open) "
+                "or build a smaller network") from None
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))

@@ -14,7 +14,17 @@ from testbed.model.schema import Attr, Invalid, Invalids, attr, table
 from testbed.model.topology import Device
 
 DEVICE_KINDS = ("bridge", "dummy", "macvlan")
-DEVICE_ATTRS = ("kind", "ports", "ip", "mac", "stp", "parent", "mode")
+DEVICE_HELP = {
+    "kind": "'bridge' (joins some of the node's interfaces into one LAN), 'dummy' (a stand-alone interface) "
+            "or 'macvlan' (a child of another node's NIC)",
+    "ports": "bridge: the node's interface names it joins (the bridge, not its ports, gets the address)",
+    "ip": "its address (CIDR)",
+    "mac": "its MAC",
+    "stp": "bridge: run STP (bool)",
+    "parent": "macvlan: 'node:interface' (or 'node' when it has one link) of the lower device",
+    "mode": "macvlan: 'bridge' (default), 'vepa', 'private' or 'passthru'",
+}
+DEVICE_ATTRS = tuple(DEVICE_HELP)
 NO_GATEWAY = "none"
 
 
@@ -47,6 +57,10 @@ def parse_routes(value: Any) -> tuple[tuple[str, str], ...]:
         dst, via = ipaddress.ip_network(route["dst"]), ipaddress.ip_address(route["via"])
         if dst.version != via.version:
             bad.append(Invalid(f"{route!r}: an IPv{dst.version} destination via an IPv{via.version} gateway",
+                               where=f"route {i}"))
+            continue
+        if any(d == str(dst) for d, _ in parsed):
+            bad.append(Invalid(f"{route!r}: a second route to {dst}", "give each destination one route",
                                where=f"route {i}"))
             continue
         parsed.append((str(dst), str(via)))

@@ -30,7 +30,7 @@ class BridgeOptions:
 @dataclass(frozen=True)
 class Interface:
     name: str
-    kind: str                              # "veth", "bridge", "ovs", "dummy" or "macvlan"
+    kind: str                              # "veth", "bridge", "ovs", "dummy" (or "ifb"), "macvlan"
     mac: str
     addresses: tuple[str, ...] = ()        # CIDRs
     master: str | None = None              # the bridge (in the same node) this is a port of

@@ -26,7 +26,7 @@ from typing import Any, Mapping
 
 from testbed.backends.base import SwitchBackend
 from testbed.errors import DeployError, EnvironmentProblem, Problem, UsageError
-from testbed.kernel import ethtool
+from testbed.kernel import ethtool, nsfs
 from testbed.kernel.journal import run_dir
 from testbed.model import values
 from testbed.model.plan import Interface
@@ -182,6 +182,13 @@ class OpenVSwitch(SwitchBackend):
                 stp=bool(spec.get("stp", False)), ageing=float(ageing) if ageing is not None else None))
         return tuple(records) or None
 
+    def forwards_nothing(self, plan) -> set[str]:
+        """fail_mode="secure" with neither a controller nor flows of its own: nothing passes."""
+        security = plan.concern("portsec")
+        return {s.node for s in plan.backend(self.name) or ()
+                if s.fail_mode == "secure" and not s.controller and openflow.flows(s) is None
+                and not (security and ovs_portsec.needs_flows(security.of(s.node)))}
+
     def probe_window(self, plan) -> int | None:
         return PROBE_WINDOW if plan.backend(self.name) else None
 
@@ -220,7 +227,7 @@ class OpenVSwitch(SwitchBackend):
                     f.write("\n".join(table) + "\n")
                 inst.ofctl("-O", "OpenFlow13", "replace-flows", switch.node, path, error=DeployError)
 
-        with ThreadPoolExecutor(max_workers=min(PARALLEL, len(switches))) as pool:
+        with ThreadPoolExecutor(max_workers=min(PARALLEL, len(switches)), initializer=nsfs.signals_to_main) as pool:
             for future in [pool.submit(bring_up, s, e.instance) for s, e in zip(switches, entries)]:
                 future.result()
 

@@ -118,7 +118,7 @@ def _build(topo: Topology, source, params, arp, features, problems: list[Problem
         return None
     links = tuple(Link(l.index, l.ends[0].key, l.ends[1].key, _settings(l)) for l in topo.links)
     by_end = {end: link for link in links for end in (link.a, link.b)}
-    nodes = tuple(_node(spec, topo, by_end, addresses, macs) for spec in topo.nodes)
+    nodes = tuple(_node(spec, topo, by_end, addresses, macs, features) for spec in topo.nodes)
     seg_plans = tuple(Segment(s.index, addressing.network_of(s, addresses), s.interfaces, s.switches)
                       for s in segs)
     nodes = routes.add_routes(topo, nodes, seg_plans, addresses)
@@ -144,9 +144,19 @@ def _build(topo: Topology, source, params, arp, features, problems: list[Problem
 
 
 def _kernel_dependent(topo: Topology) -> bool:
-    """Whether the plan depends on what the kernel can do (asked of every plug-in)."""
-    return any(c.depends_on_kernel(topo) for c in concerns.REGISTRY) or \
+    """Whether the plan depends on what the kernel can do: dummy devices (ifb where the kernel
+    has no dummy driver), and whatever a plug-in says."""
+    return any(d.kind == "dummy" for n in topo.nodes for d in n.devices) or \
+        any(c.depends_on_kernel(topo) for c in concerns.REGISTRY) or \
         any(b.depends_on_kernel(topo) for b in backends.REGISTRY.values())
+
+
+def device_kind(kind: str, features: frozenset | None) -> str:
+    """The link kind a device is made as: a dummy is an ifb on a kernel without the dummy driver
+    (the same stand-alone, always-up interface; `testbed doctor` says so)."""
+    if kind == "dummy" and features is not None and "dummy" not in features and "ifb" in features:
+        return "ifb"
+    return kind
 
 
 def _settings(link) -> tuple[tuple[str, Any], ...]:
@@ -189,7 +199,7 @@ def ipv6_problems(topo: Topology, nodes: tuple[Node, ...]) -> list[Problem]:
             if v6 and topo.node(n.name).get("ipv6", False) is not True]
 
 
-def _node(spec: NodeSpec, topo: Topology, by_end, addresses, macs) -> Node:
+def _node(spec: NodeSpec, topo: Topology, by_end, addresses, macs, features=None) -> Node:
     name = spec.name
     kind = spec.kind
     masters = {port: dev.name for dev in spec.devices if dev.kind == "bridge" for port in dev.ports}
@@ -198,7 +208,7 @@ def _node(spec: NodeSpec, topo: Topology, by_end, addresses, macs) -> Node:
         interfaces.append(backends.get(spec.backend).device(spec, macs[(name, name)], topo))
     for dev in spec.devices:
         bridge = _device_bridge(dev) if dev.kind == "bridge" else None
-        interfaces.append(Interface(name=dev.name, kind=dev.kind, mac=macs[(name, dev.name)],
+        interfaces.append(Interface(name=dev.name, kind=device_kind(dev.kind, features), mac=macs[(name, dev.name)],
                                     addresses=_addr(addresses, name, dev.name), bridge=bridge, parent=dev.parent,
                                     mode=dev.mode if dev.parent else None))
     for end in spec.ends:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from testbed import concerns, kinds
+import networkx as nx
+
+from testbed import backends, concerns, kinds
 from testbed.model.plan import Plan
 from testbed.model.reach import Effects
 
@@ -28,7 +30,7 @@ class _Table:
     uncertain: set = field(default_factory=set)     # nodes whose reachability depends on traffic order
 
 
-def _table(plan: Plan) -> _Table:
+def _table(plan: Plan, down: frozenset[int] = frozenset()) -> _Table:
     seg_of = {m: s.index for s in plan.segments for m in s.interfaces}
     owner, connected, routes = {}, {}, {}
     for node in plan.nodes:
@@ -44,10 +46,59 @@ def _table(plan: Plan) -> _Table:
     effects = Effects()
     for concern in concerns.REGISTRY:
         concern.reach(plan, plan.concern(concern.name), effects)
+    dead = set().union(*(b.forwards_nothing(plan) for b in backends.REGISTRY.values()))
+    if dead or down:
+        effects.blocked |= _cut_by(plan, dead, down)
     nats = {g.node: (seg_of.get((g.node, g.outside)), ipaddress.ip_address(g.outside_ip))
             for g in effects.nats if g.outside_ip is not None}
     cut = {(node, seg_of.get((node, ifname))) for node, ifname in effects.cut}
-    return _Table(owner, connected, routes, forwards, nats, effects.blocked, cut, effects.uncertain)
+    return _Table(owner, connected, routes, forwards, nats, effects.blocked, cut,
+                  effects.uncertain | _multihomed(plan, seg_of))
+
+
+def _cut_by(plan: Plan, dead: set[str], down: frozenset[int] = frozenset()) -> set[frozenset]:
+    """Node pairs of one LAN whose frames would have to cross a switch that forwards nothing or
+    a link that is down."""
+    blocked: set[frozenset] = set()
+    touched = {n for i in down for n in (plan.links[i].a[0], plan.links[i].b[0])}
+    for seg in plan.segments:
+        if not (dead | touched) & ({m[0] for m in seg.interfaces} | set(seg.switches)):
+            continue
+        members = set(seg.interfaces)
+        switches = set(seg.switches)
+        l2 = nx.Graph()
+        l2.add_nodes_from(members)
+
+        def vertex(end):
+            if end[0] in switches:
+                return end[0]
+            if end in members:
+                return end
+            master = plan.node(end[0]).interface(end[1]).master
+            return (end[0], master) if (end[0], master) in members else None
+        for link in plan.links:
+            a, b = vertex(link.a), vertex(link.b)
+            if a is not None and b is not None and a not in dead and b not in dead and link.index not in down:
+                l2.add_edge(a, b)
+        group = {v: i for i, comp in enumerate(nx.connected_components(l2)) for v in comp}
+        ends = sorted(members)
+        for i, x in enumerate(ends):
+            for y in ends[i + 1:]:
+                if group[x] != group[y] and x[0] != y[0]:
+                    blocked.add(frozenset((x[0], y[0])))
+    return blocked
+
+
+def _multihomed(plan: Plan, seg_of: dict) -> set[str]:
+    """Nodes with two addressed interfaces on one LAN: which one answers (and which one a reply
+    leaves by) is the kernel's choice (ARP flux, route order), so their pairs are not judged."""
+    seen: dict[tuple[str, int], int] = {}
+    for node in plan.nodes:
+        for intf in node.interfaces:
+            seg = seg_of.get((node.name, intf.name))
+            if intf.addresses and seg is not None:
+                seen[(node.name, seg)] = seen.get((node.name, seg), 0) + 1
+    return {node for (node, _), count in seen.items() if count > 1}
 
 
 def _delivers(table: _Table, src: str, dst_ip, src_ip=None):
@@ -107,9 +158,10 @@ def target_address(plan: Plan, src: str, dst: str) -> str | None:
 class Reachability:
     """Expected reachability between the hosts of a plan."""
 
-    def __init__(self, plan: Plan):
+    def __init__(self, plan: Plan, down: frozenset[int] = frozenset()):
+        """``down``: indexes of the plan's links that are down now (the running network's state)."""
         self.plan = plan
-        self.table = _table(plan)
+        self.table = _table(plan, frozenset(down))
         self.by_node_seg: dict = {}
         for ip, (node, seg) in self.table.owner.items():
             self.by_node_seg.setdefault((node, seg), str(ip))

@@ -35,7 +35,7 @@ def add_routes(topo, nodes: tuple[Node, ...], segments, addresses) -> tuple[Node
         routes = [Route(dst, via) for dst, via in spec.get("routes") or ()]
         if spec.kind.static_routes:
             routes += _router_routes(n.name, routers, attached, nets, routes)
-        if not spec.switching:
+        if not spec.switching and not any(r.dst in DEFAULTS for r in routes):
             default = _default_route(n.name, spec.get("default_route"), candidates, gateways, all_gateways)
             if default:
                 routes.append(Route("default", default))
@@ -91,6 +91,9 @@ def _default_route(me, given, candidates, gateways, all_gateways) -> str | None:
     return None
 
 
+DEFAULTS = ("0.0.0.0/0", "::/0")
+
+
 def gateway_problems(topo, nodes: tuple[Node, ...]) -> list[Problem]:
     """Every route's gateway must be on one of its node's subnets, or the kernel refuses it;
     a default_route naming a router works only when that router shares a LAN with the node."""
@@ -104,7 +107,11 @@ def gateway_problems(topo, nodes: tuple[Node, ...]) -> list[Problem]:
                                         f"({', '.join(str(x) for x in nets) or 'it has no addresses'})",
                                         "use the address of a neighbour on one of those subnets"))
         given = topo.node(n.name).get("default_route")
-        if given not in (None, "none") and given in topo and not any(r.dst == "default" for r in n.routes):
+        explicit = [dst for dst, _ in topo.node(n.name).get("routes") or () if dst in DEFAULTS]
+        if given not in (None, "none") and explicit:
+            problems.append(Problem(f"node {n.name!r}", f"has default_route {given!r} and a route to {explicit[0]} "
+                                    "in 'routes': two default routes", "keep one of them"))
+        elif given not in (None, "none") and given in topo and not any(r.dst == "default" for r in n.routes):
             problems.append(Problem(f"node {n.name!r}", f"default_route {given!r} names a router that is on "
                                     "none of the node's LANs", "name a router on the node's own LAN"))
     return problems

@@ -77,6 +77,7 @@ class Network:
         self._lock = threading.Lock()
         self._reach: Reachability | None = None
         self.leases: dict[tuple[str, str], str] = {}    # (node, ifname) -> CIDR given at run time (DHCP)
+        self.down: set[int] = set()                     # indexes of the links taken down
         self._live_plan: Plan | None = None
 
     # ------------------------------------------------------------ lifecycle
@@ -225,9 +226,12 @@ class Network:
         Taking a link down makes the kernel drop the routes through it, so bringing it up
         installs the planned routes of both ends again.
         """
-        ends = [end for link in self.link(a, b) for end in (link.a, link.b)]
+        links = self.link(a, b)
+        ends = [end for link in links for end in (link.a, link.b)]
         for node, intf in ends:
             self[node].set_link_state(intf, up)
+        self.down = (self.down - {l.index for l in links}) if up else (self.down | {l.index for l in links})
+        self._reach = None                               # the expected reachability follows the links
         if up:
             self._wait_carrier(ends)
             for name in (a, b):
@@ -266,7 +270,7 @@ class Network:
     @property
     def reachability(self) -> Reachability:
         if self._reach is None:
-            self._reach = Reachability(self.live_plan)
+            self._reach = Reachability(self.live_plan, frozenset(self.down))
         return self._reach
 
     def pingall(self, hosts: Sequence[str] | None = None, count: int = 1, timeout: float = 1.0) -> PingallResult:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from typing import TYPE_CHECKING, Any, Sequence
 
 from testbed import kinds
@@ -30,8 +31,9 @@ class Node:
         self.name = plan.name
         self.kind = plan.kind
         self.netns = netns
-        # what commands run here need besides the caller's environment (an OVS switch: its own OVS)
-        self.environment = dict(environment or {})
+        # what commands run here get besides the caller's environment: the run and node they run in,
+        # and what the node's kind or backend adds (an OVS switch: its own OVS's folders)
+        self.environment = {"TESTBED_RUN": net.run_id, "TESTBED_NODE": plan.name, **(environment or {})}
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.name} in netns {self.netns}>"
@@ -55,18 +57,29 @@ class Node:
 
     def run(self, command: str | Sequence[str], *, timeout: float | None = None, check: bool = False,
             input: str | None = None) -> subprocess.CompletedProcess:
-        """Run a command inside the node and wait; a string goes through ``sh -c``."""
-        proc = self.popen(command, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            out, err = proc.communicate(input, timeout=timeout)
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        finally:
-            self.net._forget(proc.pid)
-        result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        """Run a command inside the node and wait for it; a string goes through ``sh -c``.
+
+        Its output goes to files, not pipes, so a job it leaves in the background
+        (``cmd("iperf3 -s &")``) does not hold the call until that job ends: the call returns
+        when the command itself exits, with what it printed. Background jobs run on inside
+        the node until it is torn down.
+        """
+        with tempfile.TemporaryFile() as given, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            if input is not None:
+                given.write(input.encode())
+                given.seek(0)
+            proc = self.popen(command, stdin=given if input is not None else subprocess.DEVNULL,
+                              stdout=out, stderr=err)
+            try:
+                proc.wait(timeout=timeout)
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+            finally:
+                self.net._forget(proc.pid)
+            stdout, stderr = _read(out), _read(err)
+        result = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
         if check and result.returncode != 0:
             raise CommandFailed(f"{self.name}: {command!r} exited {result.returncode}: {err.strip()[:300]}")
         return result
@@ -79,11 +92,10 @@ class Node:
     def popen(self, command: str | Sequence[str], **kwargs: Any) -> subprocess.Popen:
         """Start a command inside the node; it is journaled and stopped at teardown."""
         kwargs.setdefault("start_new_session", True)
-        if self.environment:
-            env = dict(kwargs.get("env") or os.environ)
-            for var, value in self.environment.items():
-                env.setdefault(var, value)
-            kwargs["env"] = env
+        env = dict(kwargs.get("env") or os.environ)
+        for var, value in self.environment.items():
+            env.setdefault(var, value)
+        kwargs["env"] = env
         return self.net._spawn(self._argv(command), **kwargs)
 
     def wait_listening(self, port: int, proc: subprocess.Popen | None = None, timeout: float = 20.0) -> None:
@@ -96,3 +108,8 @@ class Node:
 
     def set_link_state(self, intf: str, up: bool) -> None:
         self.net.worker.run_inside(self.netns, linkstate.set_up, [intf], up)
+
+
+def _read(f) -> str:
+    f.seek(0)
+    return f.read().decode(errors="replace")

@@ -110,11 +110,34 @@ def load(path: str, raw_params: Mapping[str, Any] | None = None) -> tuple[nx.Gra
     """Build the graph of a topology file with the given parameters; returns (graph, params)."""
     func = topology_function(load_module(path), path)
     params = bind_params(func, raw_params or {}, path)
+    called = f"{path}: topology({', '.join(f'{k}={v!r}' for k, v in params.items())})"
     try:
         graph = func(**params)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"{path}: topology({', '.join(f'{k}={v!r}' for k, v in params.items())}) "
-                         f"failed: {exc}") from exc
+    except (TypeError, ValueError) as exc:  # the usual way to refuse a parameter: its message is for the user
+        raise UsageError(f"{called} failed: {_text(exc)}") from exc
+    except Exception as exc:                # a bug in the file: say what and where, not a traceback
+        raise UsageError(f"{called} failed{_where(exc, path)}: {type(exc).__name__}: {_text(exc)}") from exc
+    if not isinstance(graph, nx.Graph) or isinstance(graph, type):
+        what = graph.__name__ if isinstance(graph, type) else type(graph).__name__
+        raise UsageError(f"{path}: topology() returned {what}, not a networkx graph: "
+                         "return an nx.Graph() or nx.MultiGraph() instance")
     full = {k: v for k, v in known_params(func).items() if v is not inspect.Parameter.empty}
     full.update(params)
     return graph, full
+
+
+def _where(exc: BaseException, path: str) -> str:
+    """' at FILE:LINE' of the deepest frame of the exception inside ``path`` (or anywhere)."""
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append(tb)
+        tb = tb.tb_next
+    mine = [f for f in frames if os.path.abspath(f.tb_frame.f_code.co_filename) == os.path.abspath(path)]
+    frame = (mine or frames or [None])[-1]
+    return f" at {frame.tb_frame.f_code.co_filename}:{frame.tb_lineno}" if frame is not None else ""
+
+
+def _text(exc: BaseException) -> str:
+    text = str(exc)
+    return text[:300] + "..." if len(text) > 300 else text

@@ -105,6 +105,8 @@ def build(spec: str | None, custom: str | None = None) -> Conversion:
     factory = known.get(name)
     if factory is None:
         raise UsageError(f"--topo {name!r}: unknown topology; known: {', '.join(sorted(known))}")
+    if factory in builtin_topos().values():
+        _check_sizes(spec, args, kwargs)
     try:
         topo = factory(*args, **kwargs)
     except Exception as exc:  # the Topo's own build() refused the arguments
@@ -114,6 +116,15 @@ def build(spec: str | None, custom: str | None = None) -> Conversion:
     conversion = convert(topo)
     conversion.params = {"topo": name, **params}
     return conversion
+
+
+def _check_sizes(spec: str, args: list[Any], kwargs: dict[str, Any]) -> None:
+    """mn's built-in topologies take sizes (k, n, depth, fanout, x, y): each a whole number >= 1."""
+    for position, value in [*enumerate(args, 1), *kwargs.items()]:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            what = f"argument {position}" if isinstance(position, int) else position
+            raise UsageError(f"--topo {spec}: {what} is {value!r}; the built-in topologies take sizes of at "
+                             "least 1, e.g. --topo tree,2,3")
 
 
 # ---------------------------------------------------------------- conversion

@@ -85,6 +85,9 @@ def resolve(graph: Any, switch: str | None = None) -> Resolution:
     if graph.is_directed():
         return Resolution(None, [Problem("topology", "the graph is directed; links are undirected",
                                          "build an nx.Graph or nx.MultiGraph, or call .to_undirected()")], fatal=True)
+    if graph.number_of_nodes() == 0:
+        return Resolution(None, [Problem("topology", "has no nodes", "add hosts and switches to the graph")],
+                          fatal=True)
     reader = _Reader(graph, switch)
     return reader.run()
 

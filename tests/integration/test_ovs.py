@@ -14,12 +14,15 @@ import time
 import networkx as nx
 import pytest
 
+from itest import ROOT, cli_argv
+
 from testbed import load
 from testbed.cli.shell import Shell
 from testbed.errors import EnvironmentProblem
 from testbed.kernel.journal import run_dir
 from testbed.kernel import ethtool
 from testbed.ovs import daemons as ovs
+from testbed.run import traffic
 from testbed.ovs.records import switch_of
 from testbed.run.network import Network
 
@@ -153,8 +156,8 @@ def test_ovs_standalone_pingall_and_tcp_through_the_userspace_datapath(clean_che
             assert not net.worker.run_inside(net["h1"].netns, ethtool.tx_checksum, "h1-eth0")
             assert not net.worker.run_inside(net["s1"].netns, ethtool.tx_checksum, "s1-eth1")
         server = net["h2"].popen(["iperf3", "-s", "-1", "-B", net["h2"].ip],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.3)
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        traffic.wait_listening(net["h2"], 5201, proc=server)
         out = net["h1"].run(["iperf3", "-c", net["h2"].ip, "-t", "2", "-J"], timeout=20)
         server.wait(timeout=5)
         report = json.loads(out.stdout)
@@ -204,15 +207,14 @@ def test_clean_stops_the_daemons_after_the_owner_is_killed(clean_check):
     assert run_id, "the owner did not build its network"
     clean_check.append(run_id)
     assert len(_our_daemons(run_id)) == 4                # two switches, two daemons each
-    cli = os.path.join(os.path.dirname(sys.executable), "testbed")
-    dump = subprocess.run([cli, "dpctl", "s1", "--run", run_id], capture_output=True, text=True, timeout=30)
+    dump = subprocess.run(cli_argv("dpctl", "s1", "--run", run_id), capture_output=True, text=True, timeout=30,
+                          cwd=ROOT)
     assert dump.returncode == 0 and "actions=NORMAL" in dump.stdout, dump.stderr
     owner.send_signal(signal.SIGKILL)
     owner.wait()
-    done = subprocess.run([cli, "clean", run_id], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(cli_argv("clean", run_id), capture_output=True, text=True, timeout=30, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert "stopped 4 processes" in done.stdout, done.stdout
-    time.sleep(0.2)
 
 
 @pytest.mark.skipif(ovs.kernel_datapath(), reason="the openvswitch kernel module is loaded here")

@@ -13,6 +13,7 @@ measured fraction must lie within 4 binomial standard deviations of that.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -158,6 +159,18 @@ def test_cli_iperf_and_ping(tmp_path):
     assert "ping h1 -> h2: 200 sent" in done.stdout and "% loss; rtt min/avg/max/mdev" in done.stdout
 
 
+def _wait_backlog(node, ifname: str, packets: int, timeout: float = 20.0) -> None:
+    """Wait until ``ifname``'s qdiscs hold at least ``packets`` packets waiting."""
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = node.cmd(["tc", "-s", "qdisc", "show", "dev", ifname])
+        backlogs = [int(p) for p in re.findall(r"backlog \S+ (\d+)p", shown)]
+        if backlogs and max(backlogs) >= packets:
+            return
+        assert time.monotonic() < deadline, f"{ifname}'s queue never held {packets} packets:\n{shown}"
+        time.sleep(0.02)
+
+
 def test_queue_limit_bounds_the_wait(nets):
     """A 1 Mbit/s link with a 10-packet queue, flooded: pings wait behind at most 10 frames."""
     net = build(nets, pair_graph(bw={"h1": 1}, queue={"h1": 10}))
@@ -167,7 +180,7 @@ def test_queue_limit_bounds_the_wait(nets):
         traffic.ping(net["h1"], net["h2"], count=1, warmup=5)   # the server is up and ARP resolved
         flood = net["h1"].popen(["iperf3", "-c", net["h2"].ip, "-p", "5202", "-u", "-b", "5M", "-t", "4"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(1.0)
+        _wait_backlog(net["h1"], "h1-eth0", packets=5)        # the flood has filled the queue
         stats = traffic.ping(net["h1"], net["h2"], count=100, interval=0.02)
         flood.wait(timeout=20)
     finally:

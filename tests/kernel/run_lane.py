@@ -16,6 +16,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import select
 import socket
 import subprocess
 import sys
@@ -197,6 +199,18 @@ def _udp_sender() -> socket.socket:
     return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
 
+def _drained(net: Network, node: str, timeout: float = 60.0) -> None:
+    """Wait until the node's qdiscs hold nothing more (what was queued has left or been dropped)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = qdisc_text(net, node)
+        if not any(int(n) for n in re.findall(r"backlog \S+ (\d+)p", shown)):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{node}'s queue never drained:\n{shown}")
+        time.sleep(0.05)
+
+
 def _burst(net: Network, src: str, dst: str, port: int = 9999) -> tuple[int, int]:
     """Send BURST datagrams at once from src to dst; (received, dropped by src's qdiscs)."""
     traffic.ping(net[src], net[dst], count=3, interval=0.05, warmup=10.0)   # ARP resolved before the burst
@@ -205,19 +219,20 @@ def _burst(net: Network, src: str, dst: str, port: int = 9999) -> tuple[int, int
     try:
         for i in range(BURST):
             tx.sendto(i.to_bytes(4, "big") + bytes(96), (net[dst].ip, port))
-        time.sleep(1.5)                                   # 200 ms delay, with room for emulation
-        received = 0
-        while True:
-            try:
-                rx.recv(2048)
-                received += 1
-            except BlockingIOError:
-                break
+        _drained(net, src)                                # every datagram has left the queue or been dropped
+        dropped = int(qdisc_text(net, src).split("dropped ")[1].split(",")[0])
+        received, deadline = 0, time.monotonic() + 10
+        while received + dropped < BURST and time.monotonic() < deadline:     # the last ones are on their way
+            if select.select([rx], [], [], 0.1)[0]:
+                while True:
+                    try:
+                        rx.recv(2048)
+                        received += 1
+                    except BlockingIOError:
+                        break
     finally:
         rx.close()
         tx.close()
-    shown = qdisc_text(net, src)
-    dropped = int(shown.split("dropped ")[1].split(",")[0])
     return received, dropped
 
 

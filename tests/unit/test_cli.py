@@ -102,3 +102,15 @@ def test_missing_tool_names_the_package(monkeypatch):
     with pytest.raises(EnvironmentProblem, match=r"missing tool\(s\) iperf3, ping: apt-get install iperf3 iputils-ping"):
         tools.require_tools("iperf3", "ping")
     assert EnvironmentProblem.exit_code == 3
+
+
+def test_plan_prints_what_this_kernel_cannot_build_with_a_warning(capsys, monkeypatch):
+    from testbed.kernel import caps
+    monkeypatch.setattr(caps, "features", lambda: frozenset({"veth", "bridge", "htb", "nft-netdev"}))
+    assert cli.main(["plan", "topologies/pair.py", "--param", "delay=10ms"]) == 0
+    captured = capsys.readouterr()
+    assert '"kind": "netem"' in captured.out                       # planned for a kernel with netem
+    assert "warning: this kernel cannot build it" in captured.err and "no netem" in captured.err
+    monkeypatch.setattr(caps, "features", lambda: None)
+    assert cli.main(["plan", "topologies/pair.py", "--param", "delay=10ms"]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -116,3 +116,9 @@ def test_vlan_filtering_bridge():
     mine = nlencode.device(3, CREATE, kind="bridge", name="s1", index=2, mac="02:02:00:00:00:01", netns_fd=7,
                            up=True, data={"ageing_time": 30000, "stp_state": 0, "vlan_filtering": 1})
     assert mine == ref
+
+
+def test_nsid():
+    from pyroute2.netlink.rtnl.nsidmsg import nsidmsg
+    ref = reference(nsidmsg, {}, [("NETNSA_NSID", 0xFFFFFFFF), ("NETNSA_FD", 12)], 88, CREATE, 7)   # -1 as u32
+    assert nlencode.nsid(7, CREATE, netns_fd=12, nsid=-1) == ref

@@ -244,3 +244,27 @@ def test_default_route_naming_a_router_on_another_lan_is_refused():
     assert [str(p) for p in info.value.problems] == [
         "node 'h3': default_route 'r1' names a router that is on none of the node's LANs "
         "(name a router on the node's own LAN)"]
+
+
+def test_a_dummy_is_planned_as_an_ifb_where_the_kernel_has_no_dummy_driver():
+    g = nx.Graph()
+    g.add_node("h1", kind="host", interfaces={"d0": {"kind": "dummy", "ip": "10.9.0.1/24"}})
+    g.add_node("h2", kind="host")
+    g.add_edge("h1", "h2")
+    assert plan(g).node("h1").interface("d0").kind == "dummy"                      # a stock kernel
+    assert plan(g, features=frozenset({"ifb"})).node("h1").interface("d0").kind == "ifb"
+    assert plan(g, features=frozenset({"dummy", "ifb"})).node("h1").interface("d0").kind == "dummy"
+    asked = []
+    plan(g, features=lambda: asked.append(1) or frozenset({"ifb"}))
+    assert asked == [1]                                                            # dummies ask the kernel
+    asked.clear()
+    plan(pair_graph(), features=lambda: asked.append(1) or frozenset())
+    assert asked == []
+
+
+def pair_graph():
+    g = nx.Graph()
+    g.add_node("h1", kind="host")
+    g.add_node("h2", kind="host")
+    g.add_edge("h1", "h2")
+    return g

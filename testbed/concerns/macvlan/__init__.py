@@ -65,11 +65,11 @@ class Macvlan(Concern):
             def make(children=children) -> None:
                 with netlink.Batch() as batch:
                     for node, intf in children:
-                        batch.macvlan(intf.name, ctx.index[(node.name, intf.name)], intf.mac,
-                                      ctx.fds[ctx.ns(node.name)], ctx.index[intf.parent],
-                                      MACVLAN_MODES[intf.mode or "bridge"])
+                        batch.macvlan(intf.name, ctx.index[(node.name, intf.name)], intf.mac, ctx.fd(node.name),
+                                      ctx.index[intf.parent], MACVLAN_MODES[intf.mode or "bridge"])
                     batch.commit()
-            ctx.worker.run_inside(ctx.ns(parent_node), make)
+            with ctx.opened(node.name for node, _ in children):
+                ctx.worker.run_inside(ctx.ns(parent_node), make)
 
 
 def _parent_problem(topo, dev) -> tuple[str, str] | None:
