@@ -31,6 +31,7 @@ doctor``): the experiment refuses here and runs with ``--vm`` on a stock kernel.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 
@@ -90,10 +91,14 @@ def run(net, params):
         traffic.ping(host, rx, count=2, interval=0.05, warmup=10)        # neighbours resolved first
     flows = [traffic.Flow(h, rx, duration=params["duration"], port=traffic.IPERF3_PORT + i, interval=1,
                           extra=("-C", cc)) for i, h in enumerate(senders)]
-    with QueueMonitor(net["s1"], port, period=params["period"]) as queue, \
-            TcpMonitor(senders[0], dport=traffic.IPERF3_PORT, period=1.0) as sent, TcpMonitor(rx, period=1.0) as got:
+    monitors = [TcpMonitor(h, dport=traffic.IPERF3_PORT + i, period=1.0) for i, h in enumerate(senders)]
+    with QueueMonitor(net["s1"], port, period=params["period"]) as queue, contextlib.ExitStack() as stack, \
+            TcpMonitor(rx, period=1.0) as got:
+        for monitor in monitors:
+            stack.enter_context(monitor)
         results = traffic.concurrent(flows)
-    sender = sent.busiest().last
+    sent = [m.busiest() for m in monitors]
+    sender = sent[0].last
     receiver = max((f.last for f in got.flows.values() if f.last), key=lambda s: s.info.get("bytes_received", 0),
                    default=None)
     samples = queue.samples
@@ -118,10 +123,20 @@ def run(net, params):
         "samples": len(steady), "samples_late": queue.late,
         "throughput_mbps": sum(r.mbps for r in results), "flow_mbps": [r.mbps for r in results],
         "retransmits": sum(r.retransmits or 0 for r in results),
+        # what held each sender back, from its tcp_info at the end (fractions of its busy time)
+        "flow_cwnd_mean": [statistics.fmean(c) if (c := [s.cwnd for s in f.samples if s.cwnd]) else None
+                           for f in sent],
+        "flow_rwnd_limited": [_fraction(f.last, "rwnd_limited") for f in sent],
+        "flow_sndbuf_limited": [_fraction(f.last, "sndbuf_limited") for f in sent],
         "queue_series": [[round(s.t - t0, 3), s.qlen] for s in samples],
         "queue_kb_series": [[round(s.t - t0, 3), round(s.backlog / 1000, 1)] for s in samples],
         "queue_steady": [[round(s.t - t0, 3), s.qlen] for s in steady],
     }
+
+
+def _fraction(sock, field: str) -> float | None:
+    busy = sock.info.get("busy_time") if sock else None
+    return round(sock.info[field] / busy, 4) if busy and field in sock.info else None
 
 
 def _modes(results):

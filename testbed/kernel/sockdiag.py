@@ -32,7 +32,8 @@ TCP_INFO_FIELDS = {
     "snd_ssthresh": (76, "I"), "snd_cwnd": (80, "I"), "reordering": (88, "I"), "total_retrans": (100, "I"),
     "pacing_rate": (104, "Q"), "bytes_acked": (120, "Q"), "bytes_received": (128, "Q"),
     "segs_out": (136, "I"), "min_rtt": (148, "I"), "data_segs_out": (156, "I"),
-    "delivery_rate": (160, "Q"), "delivered": (192, "I"), "delivered_ce": (196, "I"),
+    "delivery_rate": (160, "Q"), "busy_time": (168, "Q"), "rwnd_limited": (176, "Q"),
+    "sndbuf_limited": (184, "Q"), "delivered": (192, "I"), "delivered_ce": (196, "I"),
     "bytes_sent": (200, "Q"), "bytes_retrans": (208, "Q"),
 }
 
@@ -41,7 +42,8 @@ TCP_INFO_FIELDS = {
 class TcpSocket:
     """One TCP socket: its addresses, congestion control and the tcp_info fields it reported.
 
-    Times in ``info`` are microseconds (rtt, rttvar, min_rtt, rto), windows in segments
+    Times in ``info`` are microseconds (rtt, rttvar, min_rtt, rto; busy_time and the parts of
+    it the receiver's window and the send buffer limited the flow), windows in segments
     (snd_cwnd, snd_ssthresh), counters in segments or bytes as their names say.
     """
 
