@@ -120,7 +120,8 @@ def run(net, params):
         "queue_std": statistics.pstdev(qlen), "queue_kb_median": statistics.median(s.backlog for s in steady) / 1000,
         "utilization": utilization, "marked": marked, "dropped": steady[-1].drops - steady[0].drops,
         "empty_fraction": sum(1 for q in qlen if q == 0) / len(qlen),
-        "samples": len(steady), "samples_late": queue.late,
+        "samples": len(steady), "samples_expected": int((params["duration"] - 1) / params["period"]),
+        "samples_late": queue.late,
         "throughput_mbps": sum(r.mbps for r in results), "flow_mbps": [r.mbps for r in results],
         "retransmits": sum(r.retransmits or 0 for r in results),
         # what held each sender back, from its tcp_info at the end (fractions of its busy time)
@@ -203,7 +204,20 @@ def marks_instead_of_drops(results):
     return ok, text
 
 
-CHECKS = [ran_as_asked, dctcp_queue_near_k, tcp_fills_the_buffer, dctcp_varies_less, short_queue_costs_no_throughput,
+PACE = 0.8       # of the queue samples the measured window should hold: fewer, and the guest was starved of CPU
+
+
+def the_machine_kept_pace(results):
+    """Every run's queue sampler took at least 80 % of its samples: the (emulated) machine kept pace, so the
+    modes' queues and throughputs are compared under the same conditions. A starved guest (a host loaded by
+    other work) delivers less than the shaper's rate and empties queues the senders would fill."""
+    rows = results.rows
+    pace = [(r["mode"], r["samples"] / r["samples_expected"]) for r in rows if r.get("samples_expected")]
+    text = ", ".join(f"{mode} {100 * p:.0f} %" for mode, p in pace)
+    return bool(pace) and all(p >= PACE for _, p in pace), f"queue samples taken of those due: {text or 'none'}"
+
+
+CHECKS = [the_machine_kept_pace, ran_as_asked, dctcp_queue_near_k, tcp_fills_the_buffer, dctcp_varies_less, short_queue_costs_no_throughput,
           marks_instead_of_drops]
 PLOTS = [
     Plot("queue", y="queue_series", group="mode", kind="timeseries", ylabel="switch queue (packets)",

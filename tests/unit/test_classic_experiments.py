@@ -75,7 +75,8 @@ def _dc_row(ecn, median, p95, std, marked=0, dropped=0, util=0.99):
     return {"ecn": ecn, "queue": 200, "mode": "DCTCP" if ecn else "TCP", "congestion_control": "dctcp" if ecn else "reno",
             "queue_median": median, "queue_p5": median / 2, "queue_p95": p95, "queue_std": std, "utilization": util,
             "marked": marked, "dropped": dropped, "sender_cc": "dctcp" if ecn else "reno",
-            "receiver_cc": "dctcp" if ecn else "reno", "ecn_negotiated": bool(ecn), "empty_fraction": 0.0}
+            "receiver_cc": "dctcp" if ecn else "reno", "ecn_negotiated": bool(ecn), "empty_fraction": 0.0,
+            "samples": 1400, "samples_expected": 1450}
 
 
 def test_dctcp_claims():
@@ -93,6 +94,9 @@ def test_dctcp_claims():
     assert not dc.ran_as_asked(rows({**_dc_row(20, 21, 30, 4, marked=9), "ecn_negotiated": False}))[0]
     slow = rows(_dc_row(0, 150, 195, 30, dropped=4, util=0.95), _dc_row(20, 21, 30, 4, marked=9, util=0.8))
     assert not dc.short_queue_costs_no_throughput(slow)[0]
+    starved = rows(_dc_row(0, 150, 195, 30, dropped=400), {**_dc_row(20, 21, 30, 4, marked=9000), "samples": 790})
+    ok, text = dc.the_machine_kept_pace(starved)
+    assert not ok and "DCTCP 54 %" in text
 
     assert not dc.marks_instead_of_drops(rows(_dc_row(0, 150, 195, 30, dropped=400),
                                               _dc_row(20, 21, 30, 4, marked=900, dropped=3)))[0]
