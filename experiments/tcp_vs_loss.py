@@ -20,11 +20,13 @@ runs were mostly slow start. Now ``gso_max_segs 1`` on h1's interface makes ever
 one segment (one drop is one segment lost, as the model assumes), runs last long enough
 for the steady state, and metrics caching is off so repetitions are independent.
 
-Natively (no netem) the RTT is the veth's 0.05-0.4 ms, where the model predicts far more
-than the link carries: the rate caps low loss, and high loss is set by 200 ms
-retransmission timeouts on an idle machine (34 Mbit/s at 5 %) but by the model itself on a
-loaded one (130-170 Mbit/s at 5 %, RTT 0.3-0.4 ms), so only the shape is checked:
-throughput decreases with p (the slope and the model are SKIP). With a delay (``--vm
+Natively (no netem) the link's RTT is a few hundredths of a millisecond, where the model
+predicts far more than the link carries: the rate caps low loss, and at high loss what
+sets the throughput depends on the machine — the flow's own RTT is its packets' wait on
+the CPU (about a millisecond on a loaded machine, where with SACK the window follows
+1.22/sqrt(p) and the throughput the model with that RTT), and without SACK retransmission
+timeouts, which dominate a sub-millisecond RTT. So only the shape is checked: throughput
+decreases with p (the slope and the model are SKIP; docs/reproductions.md has a run). With a delay (``--vm
 --param delay=20ms``) the log-log slope must lie in [-0.8, -0.3] and the measured
 throughput within 0.7-1.3x of the model at every loss rate up to 1 %: the spread of the
 model's own constant (C = 0.87 with a delayed ACK per two segments, 1.22 for periodic
