@@ -187,7 +187,9 @@ def ping(node: TrafficNode, target: "TrafficNode | str", *, count: int = 5, inte
     if size is not None:
         argv += ["-s", str(size)]
     argv.append(address)
-    result = node.run(argv, timeout=count * interval + wait + 10)
+    # ping ends by itself; the timeout only guards against a hang. A busy machine (or an
+    # emulated guest) stretches every interval, so it allows three times the schedule.
+    result = node.run(argv, timeout=3 * (count * interval + wait) + 30)
     return parse_ping(result.stdout + result.stderr)
 
 

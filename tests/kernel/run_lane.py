@@ -311,6 +311,22 @@ def check_bridge_vlans(features: frozenset[str], found: dict) -> Result:
                       f"{len(result.pairs)} pairs in the same VLAN)"}
 
 
+def check_untagged_uplink(features: frozenset[str], found: dict) -> Result:
+    """vlans.py with the s1--s2 link left untagged (no trunk): it carries every VLAN in use
+    tagged, as the planner's segments assume, so the same pairs connect as over the trunk."""
+    graph, params = load(str(ROOT / "topologies" / "vlans.py"), {"backend": "linux"})
+    del graph.edges["s1", "s2"]["trunk"]
+    with build(graph, params, features) as net:
+        ports = bridgevlan.port_vlans(net["s1"].netns)
+        result = net.pingall(count=2)
+    uplink = {v["vlan"] for v in ports.get("s1-eth1", [])}
+    same_vlan = sum(p.expected for p in result.pairs)
+    ok = uplink == {1, 10, 20} and result.ok and len(result.pairs) == 12 and same_vlan == 4
+    return {"ok": ok, "matrix": result.matrix(), "s1_vlans": ports,
+            "detail": f"s1-eth1 VLANs {sorted(uplink)}, pingall {'as predicted' if result.ok else 'NOT as predicted'} "
+                      f"({same_vlan} of {len(result.pairs)} pairs in the same VLAN)"}
+
+
 def check_red(features: frozenset[str], found: dict) -> Result:
     """A link with ecn=20 gets the planned RED queue under its rate limit: byte thresholds, ECN, W = 1."""
     graph = pair(bw={"h1": 100}, queue={"h1": ECN_QUEUE}, ecn={"h1": ECN_K})
@@ -363,6 +379,7 @@ CHECKS: dict[str, Callable[[frozenset[str], dict], Result]] = {
     "netem_queue": check_queue,
     "ovs_kernel_datapath": check_ovs_kernel,
     "linux_bridge_vlans": check_bridge_vlans,
+    "linux_bridge_untagged_uplink": check_untagged_uplink,
     "cli_run": check_cli,
     "red_ecn_queue": check_red,
     "dctcp_quick": check_dctcp,

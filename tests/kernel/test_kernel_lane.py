@@ -26,7 +26,8 @@ RUNNER = ROOT / "tests" / "kernel" / "run_lane.py"
 GUEST_TIMEOUT = 900.0                       # seconds; the lane takes 2-4 minutes under emulation
 CHECKS = ("caps_netem", "caps_8021q", "caps_bridge-vlan-filtering", "caps_openvswitch-module", "caps_red",
           "caps_dctcp", "netem_delay", "netem_jitter", "netem_loss", "netem_queue", "ovs_kernel_datapath",
-          "linux_bridge_vlans", "cli_run", "red_ecn_queue", "dctcp_quick", "mathis_model")
+          "linux_bridge_vlans", "linux_bridge_untagged_uplink", "cli_run", "red_ecn_queue", "dctcp_quick",
+          "mathis_model")
 
 pytestmark = pytest.mark.timeout(GUEST_TIMEOUT + 120)
 

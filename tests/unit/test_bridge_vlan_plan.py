@@ -80,6 +80,18 @@ def test_port_commands():
     assert '"vlan_filtering": true' in plan.to_json()
 
 
+def test_an_untagged_link_between_vlan_switches_carries_every_vlan():
+    """No trunk on s1--s2: the segments let every VLAN across, so the uplink port gets each
+    VLAN in use tagged and keeps VLAN 1 for untagged frames (the kernel lane builds it)."""
+    graph = _vlans()
+    del graph.edges["s1", "s2"]["trunk"]
+    plan = planner.plan(graph, features=WITH)
+    assert port_vlan(plan, "s1", "s1-eth1") is None
+    assert linux.node_commands(plan, "s1")[:2] == ["vlan add dev s1-eth1 vid 10", "vlan add dev s1-eth1 vid 20"]
+    lans = sorted(sorted(n for n, _ in seg.interfaces) for seg in plan.segments if seg.interfaces)
+    assert lans == [["h1", "h3"], ["h2", "h4"]]
+
+
 def test_linux_bridge_facing_an_ovs_switch():
     """Only the Linux end of a mixed trunk needs vlan_filtering."""
     graph = _vlans()
