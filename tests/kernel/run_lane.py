@@ -13,6 +13,7 @@ Exit code: 0 when every check passed, 1 otherwise (the JSON says which).
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -343,7 +344,8 @@ def _experiment(name: str, overrides: dict[str, str], reported: tuple[str, ...] 
     """Run experiments/<name>.py once per grid point (in this process); its verdicts are the result
     (those named in ``reported`` are shown but do not decide it)."""
     from testbed.lab import experiment
-    exp = experiment.load_experiment(str(ROOT / "experiments" / f"{name}.py"))
+    # no plots: matplotlib's import, font cache and rendering cost minutes in an emulated guest
+    exp = dataclasses.replace(experiment.load_experiment(str(ROOT / "experiments" / f"{name}.py")), plots=[])
     log, stdout = io.StringIO(), io.StringIO()
     outcome = experiment.run_experiment(exp, repeat=1, overrides=overrides, out=os.path.join(OUT, "experiments"),
                                         log=log, stdout=stdout)
