@@ -102,7 +102,9 @@ def run(net, params):
     receiver = max((f.last for f in got.flows.values() if f.last), key=lambda s: s.info.get("bytes_received", 0),
                    default=None)
     samples = queue.samples
-    t0 = samples[0].t
+    # time 0 is when the port first sends (the flows' start): a slow guest may start them seconds after
+    # the sampler
+    t0 = next((s.t for s in samples if s.sent_bytes > samples[0].sent_bytes), samples[0].t)
     steady = [s for s in samples if params["settle"] <= s.t - t0 <= params["settle"] + params["duration"] - 1]
     if len(steady) < 10:
         raise RuntimeError(f"only {len(steady)} queue samples in the measured window")
@@ -129,8 +131,8 @@ def run(net, params):
                            for f in sent],
         "flow_rwnd_limited": [_fraction(f.last, "rwnd_limited") for f in sent],
         "flow_sndbuf_limited": [_fraction(f.last, "sndbuf_limited") for f in sent],
-        "queue_series": [[round(s.t - t0, 3), s.qlen] for s in samples],
-        "queue_kb_series": [[round(s.t - t0, 3), round(s.backlog / 1000, 1)] for s in samples],
+        "queue_series": [[round(s.t - t0, 3), s.qlen] for s in samples if s.t >= t0],
+        "queue_kb_series": [[round(s.t - t0, 3), round(s.backlog / 1000, 1)] for s in samples if s.t >= t0],
         "queue_steady": [[round(s.t - t0, 3), s.qlen] for s in steady],
     }
 
