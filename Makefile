@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := iproute2 iputils-ping iperf3 iperf net-tools mininet vlan ethtool nftables tcpdump procps python3-venv dnsmasq-base isc-dhcp-client openvswitch-switch openvswitch-testcontroller chromium frr traceroute
+APT_PACKAGES := iproute2 iputils-ping iperf3 iperf net-tools mininet vlan ethtool nftables tcpdump procps python3-venv dnsmasq-base isc-dhcp-client openvswitch-switch openvswitch-testcontroller chromium frr traceroute curl
 STAMP := $(VENV)/.installed
 
 .PHONY: install run test unit integration clean-runs vm-lane

@@ -48,6 +48,10 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "Shell": ("testbed.cli.shell", "Shell"),
     "clean_stale": ("testbed.run.cleaning", "clean_stale"),
     "switch_environments": ("testbed.run.runs", "switch_environments"),
+    "QueueMonitor": ("testbed.run.monitor", "QueueMonitor"),
+    "TcpMonitor": ("testbed.run.monitor", "TcpMonitor"),
+    "PingTrain": ("testbed.run.monitor", "PingTrain"),
+    "read_qdiscs": ("testbed.run.monitor", "read_qdiscs"),
     # experiments
     "Plot": ("testbed.lab.results", "Plot"),
     "Results": ("testbed.lab.results", "Results"),

@@ -8,9 +8,21 @@ from testbed.cli import vmrun
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
+    from testbed.errors import UsageError
     from testbed.lab import experiment
     from testbed.topology import load as loader
     formats = _formats(args)
+    if args.rerun:
+        if args.file or args.param or args.repeat:
+            raise UsageError("--rerun takes the experiment, parameters and repetitions from the stored result; "
+                             "give no FILE, --param or --repeat with it")
+        from testbed.lab import rerun
+        outcome = rerun.rerun(args.rerun, out=args.out, allow_commit=args.allow_commit, argv=sys.argv,
+                              formats=formats)
+        print(f"*** results in {outcome.outcome.folder} (comparison in rerun.json)", file=sys.stderr)
+        return outcome.exit_code
+    if not args.file:
+        raise UsageError("experiment: give an experiment FILE (or --rerun RESULT_DIR)")
     exp = experiment.load_experiment(args.file)
     outcome = experiment.run_experiment(exp, repeat=args.repeat, overrides=loader.parse_param_args(args.param),
                                         out=args.out, argv=sys.argv, formats=formats)
@@ -36,12 +48,17 @@ def _add_format(p) -> None:
 def add_parsers(sub) -> None:
     """Register the subcommands on the main parser's subparsers."""
     p = sub.add_parser("experiment", help="run an experiment file: grid x repetitions, results, checks, plots")
-    p.add_argument("file", help="experiment file: a .py with TOPOLOGY, run(net, params), CHECKS, PLOTS")
+    p.add_argument("file", nargs="?", help="experiment file: a .py with TOPOLOGY, run(net, params), CHECKS, PLOTS")
     p.add_argument("--repeat", "-r", type=int, metavar="N", help="repetitions per grid point (default: REPEAT)")
     p.add_argument("--param", "-p", action="append", metavar="KEY=VALUE", default=[],
                    help="set a parameter, or sweep a grid parameter with KEY=V1,V2 (repeatable)")
     p.add_argument("--out", "-o", default="results", metavar="DIR",
                    help="where to write DIR/<experiment>/<timestamp>/ (default: results)")
+    p.add_argument("--rerun", metavar="RESULT_DIR",
+                   help="run a stored result again (its experiment and topology files, parameters, grid, seeds) "
+                        "and compare every measured value with the stored one")
+    p.add_argument("--allow-commit", action="store_true",
+                   help="with --rerun: compare even though the testbed commit differs from the recorded one")
     _add_format(p)
     vmrun.add_argument(p)
     p.set_defaults(func=cmd_experiment)

@@ -64,6 +64,19 @@ def timeout() -> float:
         raise UsageError(f"TESTBED_VM_TIMEOUT={value!r}: give seconds, e.g. 3600") from None
 
 
+def guest_env() -> dict[str, str]:
+    """The environment forwarded to the guest, plus this checkout's commit: the guest imports
+    a staged copy of testbed, outside any checkout, and records this one in its results."""
+    from testbed import vm
+    from testbed.lab import provenance
+    env = {k: os.environ[k] for k in vm.FORWARDED_ENV if k in os.environ}
+    source = provenance.git_commit()
+    if source["commit"]:
+        env[provenance.SOURCE_COMMIT_ENV] = source["commit"]
+        env[provenance.SOURCE_DIRTY_ENV] = "1" if source["dirty"] else "0"
+    return env
+
+
 def rerun(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """Run ``argv`` (this process's arguments) again without --vm in a stock-kernel guest."""
     from testbed import vm
@@ -82,7 +95,7 @@ def rerun(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"*** --vm: booting {kernel} ({'KVM' if vm.kvm_usable() else 'software emulation: about a minute'})",
               file=sys.stderr, flush=True)
         return vm.run_in_vm(guest_command(argv), rwdirs=rwdirs, cwd=os.getcwd(), timeout=limit,
-                            kernel=kernel, stage=STAGED)
+                            kernel=kernel, stage=STAGED, env=guest_env())
     except vm.VMUnavailable as exc:
         raise EnvironmentProblem(f"--vm: the stock-kernel lane is not installed: {exc}") from None
     except vm.VMFailed as exc:

@@ -41,6 +41,10 @@ KERNEL = {
     "htb": ("link bw (rate limits)", "a kernel with CONFIG_NET_SCH_HTB, or `testbed run --vm`"),
     "netem": ("link delay and jitter (and loss by netem)",
               "a kernel with CONFIG_NET_SCH_NETEM (stock distribution kernels have it): `testbed run --vm`"),
+    "red": ("link ecn (RED queues that mark ECN, for DCTCP)",
+            "a kernel with CONFIG_NET_SCH_RED (stock distribution kernels have it): `testbed run --vm`"),
+    "dctcp": ("the dctcp TCP congestion control (experiments/dctcp.py)",
+              "a kernel with CONFIG_TCP_CONG_DCTCP (stock distribution kernels have it): `testbed experiment --vm`"),
     "8021q": ("802.1Q VLAN interfaces", "a kernel with CONFIG_VLAN_8021Q: `testbed run --vm`"),
     "bridge-vlan-filtering": ("VLAN-aware bridges (port VLANs)",
                               "a kernel with CONFIG_BRIDGE_VLAN_FILTERING: `testbed run --vm`"),
@@ -88,7 +92,7 @@ def _unshare() -> None:
 def _kernel_probes() -> dict[str, tuple[bool, str]]:
     """Run in a fresh namespace: try each feature, return name -> (ok, detail)."""
     from pyroute2 import IPRoute
-    from testbed.kernel import nft
+    from testbed.kernel import nft, red
 
     results: dict[str, tuple[bool, str]] = {}
 
@@ -114,6 +118,9 @@ def _kernel_probes() -> dict[str, tuple[bool, str]]:
         attempt("tbf", qdisc("tbf", rate=125000, burst=3200, latency=50))
         attempt("htb", qdisc("htb", default=1))
         attempt("netem", qdisc("netem", delay=1000))
+        attempt("red", lambda: (red.add(p0, 0x10000, 0xFFFFFFFF, red.RedParams(
+            limit=30280, qth_min=15140, qth_max=15141, avpkt=1514, bandwidth=10**8, wlog=0)),
+            ipr.tc("del", index=p0, handle=0x10000, parent=0xFFFFFFFF)))
         attempt("bridge", lambda: ipr.link("add", ifname="br0", kind="bridge"))
         attempt("bridge-vlan-filtering", lambda: ipr.link("add", ifname="br1", kind="bridge", br_vlan_filtering=1))
         attempt("8021q", lambda: ipr.link("add", ifname="p0.10", kind="vlan", link=p0, vlan_id=10))
@@ -123,10 +130,18 @@ def _kernel_probes() -> dict[str, tuple[bool, str]]:
         attempt("vxlan", lambda: ipr.link("add", ifname="vx0", kind="vxlan", vxlan_id=42, vxlan_link=p0,
                                           vxlan_port=4789))
     attempt("openvswitch-module", _ovs_family)
+    attempt("dctcp", lambda: _congestion_control("dctcp"))
     attempt("nft-inet", lambda: nft.run("add table inet tb_probe\n"))
     attempt("nft-bridge", lambda: nft.run("add table bridge tb_probe\n"))
     attempt("nft-netdev", lambda: nft.run(nft.ingress_drop_rules("p1", 10.0)))
     return results
+
+
+def _congestion_control(name: str) -> None:
+    """Ask for a TCP congestion control on a socket (the kernel loads its module if it has one)."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, name.encode())
 
 
 def _ovs_family() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from testbed.kernel import red
 from testbed.kernel.netlink import NetlinkError
 from testbed.model.tc import Qdisc
 
@@ -41,6 +42,15 @@ def apply(ipr, index: int, ifname: str, qdiscs: Iterable[Qdisc]) -> None:
     NetlinkError names the failure."""
     from pyroute2.netlink.exceptions import NetlinkError as PyrNetlinkError   # pyroute2 loads in ~0.2 s
     for q in qdiscs:
+        if q.kind == "red":                        # pyroute2 has no RED: red.py encodes it
+            o = dict(q.options)
+            try:
+                red.add(index, handle(q.handle), handle(q.parent), red.RedParams(
+                    limit=o["limit"], qth_min=o["min"], qth_max=o["max"], avpkt=o["avpkt"], bandwidth=o["bandwidth"],
+                    wlog=o["wlog"], probability=o["probability"], ecn=o["ecn"]))
+            except OSError as exc:
+                raise NetlinkError(exc.errno or 0, f"add red qdisc {q.handle} on {ifname}") from None
+            continue
         command = "add-class" if q.object == "class" else "add"
         try:
             ipr.tc(command, q.kind, index, handle(q.handle), parent=handle(q.parent), **_kwargs(q))

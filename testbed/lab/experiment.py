@@ -10,6 +10,10 @@ An experiment file is a Python module (nothing may run at import) with these nam
     REPEAT = 3                           # runs per grid point (optional, default 1)
     SEED = 0                             # base of the per-run random seeds (optional)
     TABLE = ["rx_bytes"]                 # columns of the printed table (optional)
+    QUICK = {"duration": 1, "kind": ["hub"]}   # what --param quick=true stands for (optional;
+                                          # needs "quick": False in PARAMS)
+    TOLERANCES = {"rx_bytes": 0.05}      # how far `--rerun` may find a column from the stored
+                                          # one: a fraction of it (0.05), or ("abs", 2000)
 
     def run(net, params):                # required: drive traffic on the running network
         ...                              # and return one measurement (a dict) or several
@@ -39,6 +43,9 @@ attributes ``point``, ``repetition``, ``seed`` and ``artifact(name)`` (a path in
 folder for files such as packet captures). Python's ``random`` is seeded with ``seed``
 before each call. A measurement's values are scalars (str, int, float, bool, None) or,
 for results.json only, lists and dicts (e.g. per-interval series).
+
+``--param quick=true`` (the tests' variant) applies QUICK: each of its parameters takes
+that value (a GRID key: that list) unless ``--param`` sets it too.
 
 Plots: see testbed.lab.plotspec (kinds bar, line, timeseries, cdf; units, labels, claim
 bands, references, ratios); every plot is written as PNG (200 dpi), SVG and PDF.
@@ -121,6 +128,8 @@ class Experiment:
     plots: list[Plot] = field(default_factory=list)
     table: list[str] | None = None
     description: str = ""
+    quick: dict[str, Any] = field(default_factory=dict)
+    tolerances: dict[str, Any] = field(default_factory=dict)
 
 
 def _import(path: str):
@@ -168,6 +177,8 @@ def load_experiment(path: str, topology_required: bool = True) -> Experiment:
     checks = list(getattr(module, "CHECKS", []))
     plots = list(getattr(module, "PLOTS", []))
     table = getattr(module, "TABLE", None)
+    quick = getattr(module, "QUICK", {})
+    tolerances = getattr(module, "TOLERANCES", {})
     run_params = getattr(module, "RUN_PARAMS", {})
     if isinstance(run_params, (list, tuple)) and all(isinstance(k, str) for k in run_params):
         run_params = {k: "" for k in run_params}
@@ -193,6 +204,17 @@ def load_experiment(path: str, topology_required: bool = True) -> Experiment:
     problems += [f"PLOTS[{i}] is not a Plot" for i, p in enumerate(plots) if not isinstance(p, Plot)]
     if table is not None and not (isinstance(table, (list, tuple)) and all(isinstance(c, str) for c in table)):
         problems.append("TABLE must be a list of column names")
+    if not isinstance(quick, dict):
+        problems.append("QUICK must be a dict of parameter -> value (a list for a GRID key)")
+        quick = {}
+    elif quick and "quick" not in params:
+        problems.append('QUICK needs "quick": False in PARAMS (--param quick=true applies it)')
+    unknown = sorted(set(quick) - set(params) - set(grid) - set(keys))
+    if unknown:
+        problems.append(f"QUICK sets {', '.join(unknown)}, which are neither in PARAMS, GRID nor the topology's")
+    problems += [f"QUICK[{k!r}] must be a non-empty list (it replaces a GRID key)"
+                 for k in quick if k in grid and not (isinstance(quick[k], (list, tuple)) and quick[k])]
+    problems += tolerance_problems(tolerances)
     reserved = sorted((set(params) | set(grid)) & set(ID_COLUMNS))
     if reserved:
         problems.append(f"parameter names {', '.join(reserved)} are reserved for result columns")
@@ -209,7 +231,20 @@ def load_experiment(path: str, topology_required: bool = True) -> Experiment:
         topology_keys=keys, params=dict(params), grid={k: list(v) for k, v in grid.items()},
         repeat=repeat, seed=seed, run=run, run_params={k: str(v) for k, v in run_params.items()},
         checks=checks, plots=plots,
-        table=list(table) if table else None, description=doc.splitlines()[0] if doc else "")
+        table=list(table) if table else None, description=doc.splitlines()[0] if doc else "",
+        quick=dict(quick), tolerances=dict(tolerances) if isinstance(tolerances, dict) else {})
+
+
+def tolerance_problems(tolerances: Any) -> list[str]:
+    """What is wrong with a TOLERANCES dict: column -> fraction, or ("abs", amount)."""
+    if not isinstance(tolerances, dict):
+        return ["TOLERANCES must be a dict of column -> a fraction (0.05) or (\"abs\", amount)"]
+    problems = []
+    for column, value in tolerances.items():
+        number = value[1] if isinstance(value, (tuple, list)) and len(value) == 2 and value[0] == "abs" else value
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or number < 0:
+            problems.append(f"TOLERANCES[{column!r}] = {value!r}: give a fraction (0.05) or (\"abs\", amount)")
+    return problems
 
 
 def did_you_mean(word: str, choices: Sequence[str]) -> str | None:
@@ -268,6 +303,14 @@ def apply_overrides(exp: Experiment, raw: Mapping[str, str]) -> tuple[dict[str, 
             guess = did_you_mean(key, known)
             hint = f"did you mean {guess!r}? " if guess else ""
             raise UsageError(f"--param {key}: not a parameter of {exp.name}; {hint}known: {', '.join(known)}")
+    if params.get("quick") is True and exp.quick:
+        for key, value in exp.quick.items():
+            if key in raw:
+                continue
+            if key in grid:
+                grid[key] = list(value)
+            else:
+                params[key] = value
     return params, grid
 
 
@@ -478,6 +521,8 @@ def _run_points(exp: Experiment, points: list[dict], repeat: int, factory: Netwo
                 t0 = time.time()
                 try:
                     value = exp.run(net, run_params)
+                except TestbedError:               # a refusal with its reason (e.g. a kernel feature missing)
+                    raise
                 except Exception as exc:           # the experiment's own code: reported with its traceback
                     raise _RunRaised(exc, index, rep) from exc
                 t1 = time.time()

@@ -139,19 +139,28 @@ def process_capabilities() -> dict[str, Any]:
     return caps
 
 
+# `--vm` runs a copy of the package staged in guest memory, outside any checkout: the host
+# records its checkout's commit here for the guest (testbed.cli.vmrun)
+SOURCE_COMMIT_ENV, SOURCE_DIRTY_ENV = "TESTBED_SOURCE_COMMIT", "TESTBED_SOURCE_DIRTY"
+
+
 def git_commit(path: str | None = None) -> dict[str, Any]:
-    """The commit of the checkout holding the testbed package, and whether it has local changes."""
+    """The commit of the checkout holding the testbed package, and whether it has local changes
+    (without a checkout: what the host that staged the package recorded, else None)."""
     where = path or os.path.dirname(os.path.dirname(os.path.abspath(testbed.__file__)))
+    unknown: dict[str, Any] = {"commit": None, "dirty": None}
+    if path is None and os.environ.get(SOURCE_COMMIT_ENV):
+        unknown = {"commit": os.environ[SOURCE_COMMIT_ENV], "dirty": os.environ.get(SOURCE_DIRTY_ENV) == "1"}
     try:
         commit = subprocess.run(["git", "-C", where, "rev-parse", "HEAD"], capture_output=True,
                                 text=True, timeout=5)
         if commit.returncode != 0:
-            return {"commit": None, "dirty": None}
+            return unknown
         status = subprocess.run(["git", "-C", where, "status", "--porcelain", "--untracked-files=no"],
                                 capture_output=True, text=True, timeout=10)
         return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
     except (OSError, subprocess.TimeoutExpired):
-        return {"commit": None, "dirty": None}
+        return unknown
 
 
 def file_record(path: str) -> dict[str, Any]:

@@ -9,11 +9,11 @@ from typing import Any
 class Qdisc:
     """One tc object on an interface's egress: a qdisc or (``object`` "class") an htb class.
 
-    Units of ``options``: rate bit/s, burst and quantum bytes, delay and jitter
-    microseconds, loss percent, limit packets.
+    Units of ``options``: rate and bandwidth bit/s, burst and quantum bytes, delay and
+    jitter microseconds, loss percent, limit packets (red: limit, min, max, avpkt bytes).
     """
 
-    kind: str                                  # "htb", "pfifo", "netem"
+    kind: str                                  # "htb", "pfifo", "netem", "red"
     handle: str                                # "1:" for a qdisc, "1:1" for a class
     parent: str                                # "root" or the class it hangs from
     options: tuple[tuple[str, Any], ...] = ()

@@ -3,8 +3,9 @@
 What the host kernel lacks and a stock kernel has: netem delay, jitter, loss and queue
 limit (measured on real networks), Open vSwitch's kernel datapath (VLANs across a trunk),
 802.1Q, VLAN-filtering bridges and the OVS kernel module (seen by the capability probe),
-and IPv6 over VLAN-filtering bridges and netem. Python starts slowly in the emulated guest, so
-everything runs in this one process as plain functions (no pytest); each check's
+and IPv6 over VLAN-filtering bridges and netem, RED queues that mark ECN, and the
+experiments that need them: the quick DCTCP experiment and the Mathis model with a 20 ms
+delay. Python starts slowly in the emulated guest, so everything runs in this one process as plain functions (no pytest); each check's
 verdict, numbers and explanation go to OUT/lane.json, read by test_kernel_lane.py on the
 host, which turns every check into its own test item. Progress goes to stdout.
 
@@ -12,6 +13,8 @@ Exit code: 0 when every check passed, 1 otherwise (the JSON says which).
 """
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 import os
 import re
@@ -27,7 +30,7 @@ from typing import Any, Callable
 STARTED = time.monotonic()
 ROOT = Path(__file__).resolve().parents[2]
 PAIR = str(ROOT / "topologies" / "pair.py")
-CAPABILITIES = ("netem", "8021q", "bridge-vlan-filtering", "openvswitch-module")
+CAPABILITIES = ("netem", "8021q", "bridge-vlan-filtering", "openvswitch-module", "red", "dctcp")
 
 DELAY_MS = 10.0                       # one way, each direction: RTT = 2 x DELAY_MS
 RTT_RANGE = (19.0, 26.0)              # min RTT allowed (ms): emulation adds a little
@@ -37,6 +40,9 @@ LOSS_PINGS = 1000
 QUEUE = 10                            # packets netem may hold
 BURST = 100                           # datagrams sent at once into it
 QUEUE_DELAY = "200ms"                 # long enough that none leaves during the burst
+ECN_K, ECN_QUEUE = 20, 200            # packets: RED marking threshold and buffer
+MATHIS = {"delay": "20ms", "loss": "0.2,1", "sack": "true", "duration": "12", "omit": "4"}
+OUT = ""                              # set by main(): the folder shared with the host
 
 
 def uptime() -> float:
@@ -347,6 +353,52 @@ def check_ipv6(features: frozenset[str], found: dict) -> Result:
                       f"{stats.summary('h1', 'h2')} over IPv6, min RTT must be within {low}-{high} ms"}
 
 
+def check_red(features: frozenset[str], found: dict) -> Result:
+    """A link with ecn=20 gets the planned RED queue under its rate limit: byte thresholds, ECN, W = 1."""
+    graph = pair(bw={"h1": 100}, queue={"h1": ECN_QUEUE}, ecn={"h1": ECN_K})
+    with build(graph, None, features) as net:
+        shown = net["h1"].cmd(["tc", "-d", "qdisc", "show", "dev", "h1-eth0"])
+    line = next((ln for ln in shown.splitlines() if ln.startswith("qdisc red 10:")), "")
+    wanted = [f"limit {ECN_QUEUE * 1514}b", f"min {ECN_K * 1514}b", f"max {ECN_K * 1514 + 1}b", " ecn ", "ewma 0 "]
+    missing = [w.strip() for w in wanted if w not in line + " "]
+    return {"ok": bool(line) and not missing and "parent 1:1" in line, "qdiscs": shown,
+            "detail": f"{line or 'no red qdisc 10:'}" + (f"; missing {', '.join(missing)}" if missing else "")}
+
+
+def _experiment(name: str, overrides: dict[str, str], reported: tuple[str, ...] = ()) -> Result:
+    """Run experiments/<name>.py once per grid point (in this process); its verdicts are the result
+    (those named in ``reported`` are shown but do not decide it)."""
+    from testbed.lab import experiment
+    # no plots: matplotlib's import, font cache and rendering cost minutes in an emulated guest
+    exp = dataclasses.replace(experiment.load_experiment(str(ROOT / "experiments" / f"{name}.py")), plots=[])
+    log, stdout = io.StringIO(), io.StringIO()
+    outcome = experiment.run_experiment(exp, repeat=1, overrides=overrides, out=os.path.join(OUT, "experiments"),
+                                        log=log, stdout=stdout)
+    verdicts = [v.line() for v in outcome.verdicts]
+    judged = [v for v in outcome.verdicts if v.name not in reported]
+    ok = (outcome.exit_code == 0 or bool(reported)) and bool(judged) and not any(v.failed for v in judged)
+    return {"ok": ok, "folder": outcome.folder, "verdicts": verdicts,
+            "table": stdout.getvalue(), "detail": " | ".join(verdicts) or "no checks ran"}
+
+
+# DCTCP's claims that compare the two modes' throughput and variance, or need every TCP run to
+# overflow the buffer, fail when the host is loaded and the guest falls behind (docs/reproductions.md):
+# the lane reports them; the full run judges them
+DCTCP_LOAD_BOUND = ("the_machine_kept_pace", "short_queue_costs_no_throughput", "dctcp_varies_less",
+                    "marks_instead_of_drops")
+
+
+def check_dctcp(features: frozenset[str], found: dict) -> Result:
+    """experiments/dctcp.py --param quick=true: both ends ran what was asked, DCTCP holds the queue near K,
+    TCP fills the buffer (the claims a loaded host can break are reported, not judged)."""
+    return _experiment("dctcp", {"quick": "true"}, reported=DCTCP_LOAD_BOUND)
+
+
+def check_mathis(features: frozenset[str], found: dict) -> Result:
+    """experiments/tcp_vs_loss.py with a 20 ms delay: Reno's steady state against the Mathis model."""
+    return _experiment("tcp_vs_loss", MATHIS)
+
+
 CHECKS: dict[str, Callable[[frozenset[str], dict], Result]] = {
     "netem_delay": check_delay,
     "netem_jitter": check_jitter,
@@ -357,10 +409,15 @@ CHECKS: dict[str, Callable[[frozenset[str], dict], Result]] = {
     "linux_bridge_untagged_uplink": check_untagged_uplink,
     "ipv6": check_ipv6,
     "cli_run": check_cli,
+    "red_ecn_queue": check_red,
+    "dctcp_quick": check_dctcp,
+    "mathis_model": check_mathis,
 }
 
 
 def main(out: str) -> int:
+    global OUT
+    OUT = out
     say(f"kernel {os.uname().release}; python ready {READY_AT:.1f} s after boot, "
         f"imports took {IMPORTED - STARTED:.1f} s")
     results: dict[str, Result] = {}

@@ -24,9 +24,10 @@ from testbed.cli import vmrun
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT / "tests" / "kernel" / "run_lane.py"
 GUEST_TIMEOUT = 900.0                       # seconds; the lane takes 2-4 minutes under emulation
-CHECKS = ("caps_netem", "caps_8021q", "caps_bridge-vlan-filtering", "caps_openvswitch-module",
-          "netem_delay", "netem_jitter", "netem_loss", "netem_queue", "ovs_kernel_datapath", "linux_bridge_vlans",
-          "linux_bridge_untagged_uplink", "ipv6", "cli_run")
+CHECKS = ("caps_netem", "caps_8021q", "caps_bridge-vlan-filtering", "caps_openvswitch-module", "caps_red",
+          "caps_dctcp", "netem_delay", "netem_jitter", "netem_loss", "netem_queue", "ovs_kernel_datapath",
+          "linux_bridge_vlans", "linux_bridge_untagged_uplink", "ipv6", "cli_run", "red_ecn_queue", "dctcp_quick",
+          "mathis_model")
 
 pytestmark = pytest.mark.timeout(GUEST_TIMEOUT + 120)
 
@@ -73,5 +74,6 @@ def test_runner_verdict_matches_checks(lane: dict) -> None:
 def test_check(lane: dict, name: str) -> None:
     check = lane["checks"].get(name)
     assert check is not None, f"{name} did not run in the guest; ran: {', '.join(lane['checks'])}"
-    shown = {k: v for k, v in check.items() if k not in ("ok", "detail", "traceback", "qdiscs")}
-    assert check["ok"], f"{check['detail']}\n{shown}\n{check.get('traceback', '')}{check.get('qdiscs', '')}"
+    shown = {k: v for k, v in check.items() if k not in ("ok", "detail", "traceback", "qdiscs", "table")}
+    assert check["ok"], (f"{check['detail']}\n{shown}\n{check.get('traceback', '')}{check.get('qdiscs', '')}"
+                         f"{check.get('table', '')}")

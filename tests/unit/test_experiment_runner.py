@@ -430,3 +430,52 @@ def test_table_one_format_per_column_no_plus_minus_zero_no_repeated_columns():
     assert [r[5] for r in table.rows] == ["5", "5", "5"]
     assert table.note.count("±") == 1 and "s.d." in table.note                      # defined once
     assert sum(cell.count("±") for row in table.rows for cell in row) == 7
+
+
+QUICK_EXPERIMENT = EXPERIMENT.replace('PARAMS = {{"n": 2, "rate": 10}}',
+                                      'PARAMS = {{"n": 2, "rate": 10, "quick": False}}\n'
+                                      'QUICK = {{"rate": 1, "size": [1]}}\nTOLERANCES = {{"value": 0.1, "noise": ("abs", 1)}}'
+                                      ).replace('"size": "a made-up size"}}', '"size": "a made-up size", "quick": "fast"}}')
+
+
+def test_quick_applies_its_values_unless_given(files, tmp_path):
+    path = files(body=QUICK_EXPERIMENT.format(topology=SINGLE, second_ok=True, second_check="second"))
+    exp = experiment.load_experiment(path)
+    assert exp.quick == {"rate": 1, "size": [1]} and exp.tolerances == {"value": 0.1, "noise": ("abs", 1)}
+    assert experiment.apply_overrides(exp, {}) == ({"n": 2, "rate": 10, "quick": False},
+                                                  {"kind": ["hub", "bridge"], "size": [1, 2]})
+    params, grid = experiment.apply_overrides(exp, {"quick": "true"})
+    assert params == {"n": 2, "rate": 1, "quick": True} and grid == {"kind": ["hub", "bridge"], "size": [1]}
+    params, grid = experiment.apply_overrides(exp, {"quick": "true", "size": "2", "rate": "5"})
+    assert params["rate"] == 5 and grid["size"] == [2]
+    outcome, _, _ = run(path, tmp_path, overrides={"quick": "true"})
+    assert len(outcome.results) == 2 * 1 * 2 * 2                  # kinds x sizes x repetitions x measurements
+    meta = json.load(open(os.path.join(outcome.folder, "meta.json")))
+    assert meta["params"]["grid"]["size"] == [1] and meta["params"]["overrides"] == {"quick": "true"}
+    assert meta["topology"]["sha256"] == provenance.file_record(SINGLE)["sha256"]
+    assert open(os.path.join(outcome.folder, "topology.py")).read() == open(SINGLE).read()
+
+
+@pytest.mark.parametrize("extra, problem", [
+    ('QUICK = {{"rate": 1}}', 'QUICK needs "quick": False in PARAMS'),
+    ('PARAMS["quick"] = False\nRUN_PARAMS["quick"] = ""\nQUICK = {{"bogus": 1}}', "QUICK sets bogus, which are neither"),
+    ('PARAMS["quick"] = False\nRUN_PARAMS["quick"] = ""\nQUICK = {{"size": 3}}', "QUICK['size'] must be a non-empty list"),
+    ('TOLERANCES = {{"value": "loose"}}', "TOLERANCES['value'] = 'loose'"),
+    ('TOLERANCES = {{"value": ("rel", 2)}}', "TOLERANCES['value'] = ('rel', 2)"),
+])
+def test_quick_and_tolerances_are_checked(files, extra, problem):
+    body = EXPERIMENT.replace("REPEAT = 2", "REPEAT = 2\n" + extra)
+    with pytest.raises(UsageError, match=problem.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+        experiment.load_experiment(files(body=body.format(topology=SINGLE, second_ok=True, second_check="second")))
+
+
+def test_a_refusal_from_run_keeps_its_exit_code_and_reason(files, tmp_path):
+    """run() raising a TestbedError (a kernel feature missing) is a refusal (exit 3), not a crash (exit 5)."""
+    from testbed.errors import EnvironmentProblem
+    body = EXPERIMENT.replace("def run(net, params):\n",
+                              "def run(net, params):\n    from testbed.errors import EnvironmentProblem\n"
+                              "    raise EnvironmentProblem('no widget here: use --vm')\n")
+    path = files(body=body.format(topology=SINGLE, second_ok=True, second_check="second"))
+    with pytest.raises(EnvironmentProblem, match="no widget here"):
+        run(path, tmp_path)
+    assert not os.listdir(os.path.join(str(tmp_path / "out"), "demo"))      # nothing measured, no folder kept

@@ -301,3 +301,37 @@ def test_a_missing_qdisc_is_explained_at_deploy():
     from testbed.deploy.build import _hint
     from testbed.kernel.netlink import NetlinkError
     assert "testbed doctor" in _hint(NetlinkError(errno.ENOENT, "add netem qdisc 1: on h1/h1-eth0"))
+
+
+# ---------------------------------------------------------------- ecn (RED marking)
+
+def test_ecn_replaces_the_fifo_with_an_instantaneous_red_queue():
+    p = planner.plan(pair(bw={"h1": 100}, queue={"h1": 200}, ecn={"h1": 20}), features=STOCK)
+    qdiscs = intf(p, "h1").qdiscs
+    assert kinds_of(qdiscs) == [("htb", "qdisc", "1:", "root"), ("htb", "class", "1:1", "1:"),
+                                ("red", "qdisc", "10:", "1:1")]
+    assert dict(qdiscs[2].options) == {"limit": 200 * 1514, "min": 20 * 1514, "max": 20 * 1514 + 1, "avpkt": 1514,
+                                       "bandwidth": 100_000_000, "wlog": 0, "probability": 1.0, "ecn": True}
+    assert intf(p, "h2").qdiscs == ()                # the other direction: nothing asked
+    delayed = planner.plan(pair(bw=100, delay="1ms", ecn=20), features=STOCK)
+    assert [q.kind for q in intf(delayed, "h1").qdiscs] == ["netem", "htb", "htb", "red"]
+    assert intf(delayed, "h1").qdiscs[3].parent == "2:1"
+
+
+def test_ecn_settings_are_checked():
+    assert any("ecn from 'h1' without a bw" in m for m in messages_of(pair(ecn=20)))
+    assert any("ecn 50 from 'h1' is not below the queue (50 packets)" in m
+               for m in messages_of(pair(bw=10, queue=50, ecn=50)))
+    assert any("ecn" in m for m in messages_of(pair(bw=10, ecn=0.5)))
+    assert not messages_of(pair(bw=10, queue=51, ecn=50))
+
+
+def test_ecn_refused_without_red_naming_the_way_out():
+    with pytest.raises(EnvironmentProblem) as err:
+        planner.plan(pair(bw=100, ecn=20), features=NATIVE)
+    assert str(err.value).splitlines()[0] == "this kernel has no red, needed by: link h1--h2 (ecn)"
+    assert "`testbed run --vm ...`" in str(err.value)
+
+
+def messages_of(graph) -> list[str]:
+    return [str(p) for p in validate(graph)]

@@ -221,8 +221,8 @@ def test_unknown_link_attribute_lists_known():
     g = pair()
     g.edges["h1", "h2"]["zzz"] = 1
     assert one_message(g) == ("link h1--h2: unknown link attribute 'zzz' "
-                              "(known: bfd, bgp, bw, delay, intf, ip, ip6, isis, jitter, label, loss, mac, meta, "
-                              "ospf, port, queue, rip, trunk, vlan)")
+                              "(known: bfd, bgp, bw, delay, ecn, intf, ip, ip6, isis, jitter, label, loss, mac, "
+                              "meta, ospf, port, queue, rip, trunk, vlan)")
 
 
 @pytest.mark.parametrize("key, value, text", [

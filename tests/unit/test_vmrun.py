@@ -116,3 +116,27 @@ def test_run_in_vm_script_unpacks_stage_first_on_pythonpath(monkeypatch, tmp_pat
     assert lines[2].startswith(f"mkdir -p {vm.STAGE_DIR} && tar -xf ")
     assert lines[3] == f"export PYTHONPATH={vm.STAGE_DIR}${{PYTHONPATH:+:$PYTHONPATH}}"
     assert lines[5] == "python -P x.py </dev/null"
+
+
+def test_the_guest_records_the_host_checkouts_commit(monkeypatch, tmp_path: Path) -> None:
+    from testbed.lab import provenance
+    seen: dict = {}
+    monkeypatch.setattr(vm, "lane_tools", lambda kernel=None: ("vng", "/boot/vmlinuz-6.1.0-56-amd64"))
+    monkeypatch.setattr(vm, "run_in_vm", lambda argv, **kw: seen.update(kw) or 0)
+    monkeypatch.setattr(provenance, "git_commit", lambda path=None: {"commit": "c" * 40, "dirty": True})
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["experiment", "--vm", "e.py", "--out", "res"]) == 0
+    env = seen["env"]
+    assert env[provenance.SOURCE_COMMIT_ENV] == "c" * 40 and env[provenance.SOURCE_DIRTY_ENV] == "1"
+    assert env["LANG"] == "C.UTF-8"
+
+
+def test_a_staged_package_falls_back_on_the_recorded_commit(monkeypatch, tmp_path: Path) -> None:
+    from testbed.lab import provenance
+    monkeypatch.setattr(provenance.testbed, "__file__", str(tmp_path / "testbed" / "__init__.py"))
+    monkeypatch.delenv(provenance.SOURCE_COMMIT_ENV, raising=False)
+    assert provenance.git_commit() == {"commit": None, "dirty": None}       # no checkout at tmp_path
+    monkeypatch.setenv(provenance.SOURCE_COMMIT_ENV, "d" * 40)
+    monkeypatch.setenv(provenance.SOURCE_DIRTY_ENV, "0")
+    assert provenance.git_commit() == {"commit": "d" * 40, "dirty": False}

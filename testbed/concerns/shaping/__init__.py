@@ -14,6 +14,8 @@ An asymmetric access link, 2 Mbit/s up and 10 down from the host's side:
 Mechanisms, per direction (interface x sending to its peer y):
 
     bw (+ queue)          x: htb root 1:, class 1:1 at the rate, pfifo 10: (limit queue)
+    bw + ecn              x: the same with red 10: instead of the pfifo (bytes: limit
+                          queue x 1514, min K x 1514, max one byte more, ecn; W = 1)
     delay/jitter/loss     x: netem root 1: (when the kernel has netem); with bw the htb
                           tree hangs below it (netem 1: -> htb 2: -> class 2:1 -> pfifo 10:)
     loss without netem    y: nftables netdev ingress drop, ``numgen random`` (silent to the
@@ -41,9 +43,9 @@ from testbed.model.tc import Qdisc
 
 __all__ = ["ATTRS", "CONCERN", "DEFAULT_QUEUE", "Direction", "LinkShaping", "Qdisc", "SettingError",
            "direction", "egress_qdiscs", "format_rate", "format_time", "netem_limit", "parse_loss",
-           "parse_queue", "parse_rate", "parse_time", "plan_link", "unsupported"]
+           "parse_queue", "parse_rate", "parse_time", "plan_link", "red_queue", "unsupported"]
 
-ALL_FEATURES = frozenset({"netem", "htb", "nft-netdev"})
+ALL_FEATURES = frozenset({"netem", "htb", "nft-netdev", "red"})
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Direction:
     jitter: int | None = None        # microseconds
     loss: float | None = None        # percent
     queue: int | None = None         # packets
+    ecn: int | None = None           # packets: the marking threshold K
 
     @property
     def empty(self) -> bool:
@@ -134,10 +137,18 @@ def egress_qdiscs(d: Direction, netem: bool) -> tuple[Qdisc, ...]:
         result.append(Qdisc("htb", f"{major}:1", f"{major}:", (
             ("rate", d.bw), ("ceil", d.bw), ("burst", htb_burst(d.bw)), ("cburst", htb_burst(d.bw)),
             ("quantum", htb_quantum(d.bw))), object="class"))
-        result.append(Qdisc("pfifo", "10:", f"{major}:1", (("limit", d.queue or DEFAULT_QUEUE),)))
+        result.append(red_queue(d, f"{major}:1") if d.ecn else
+                      Qdisc("pfifo", "10:", f"{major}:1", (("limit", d.queue or DEFAULT_QUEUE),)))
     elif d.queue and not uses_netem:
         result.append(Qdisc("pfifo", "10:", "root", (("limit", d.queue),)))
     return tuple(result)
+
+
+def red_queue(d: Direction, parent: str) -> Qdisc:
+    """The marking queue of ``ecn``: RED on the instantaneous backlog, thresholds in whole frames."""
+    return Qdisc("red", "10:", parent, (
+        ("limit", (d.queue or DEFAULT_QUEUE) * FRAME), ("min", d.ecn * FRAME), ("max", d.ecn * FRAME + 1),
+        ("avpkt", FRAME), ("bandwidth", d.bw), ("wlog", 0), ("probability", 1.0), ("ecn", True)))
 
 
 def plan_link(parsed: Mapping[str, Any], a: tuple[str, str], b: tuple[str, str],
@@ -171,6 +182,8 @@ def needs(records: Iterable[LinkShaping]) -> dict[str, set[str]]:
                     wanted.setdefault("loss", set()).add("loss")
             elif q.kind == "htb":
                 wanted.setdefault("htb", set()).add("bw")
+            elif q.kind == "red":
+                wanted.setdefault("red", set()).add("ecn")
         if r.ingress_loss:
             wanted.setdefault("loss", set()).add("loss")
     return wanted
@@ -211,7 +224,8 @@ _DOC = {"bw": ("rate of what an end sends: Mbit/s, or '100kbit', '20Mbit', '2Gbi
         "delay": ("one-way delay of each direction: '10ms', '1.5ms', '100us' (needs netem)", "time", "delay='5ms'"),
         "jitter": ("uniform variation of the delay (needs a delay)", "time", "jitter='1ms'"),
         "loss": ("percent of the frames an end sends that are lost", "percent 0..100", "loss=1"),
-        "queue": ("packets that may wait for the link (tail drop)", "packets", "queue=100")}
+        "queue": ("packets that may wait for the link (tail drop)", "packets", "queue=100"),
+        "ecn": ("ECN marking threshold K of the link's queue, in packets (RED; needs bw)", "packets", "ecn=20")}
 
 
 class Shaping(Concern):
@@ -231,6 +245,14 @@ class Shaping(Concern):
                 if d.jitter and not d.delay:
                     found.append(Problem(link.label, f"jitter from {end!r} without a delay",
                                          "jitter varies a delay: set delay too, e.g. delay='10ms', jitter='2ms'"))
+                if d.ecn and not d.bw:
+                    found.append(Problem(link.label, f"ecn from {end!r} without a bw",
+                                         "a queue to mark builds only behind a rate limit: set bw in the same "
+                                         "direction"))
+                if d.ecn and d.ecn >= (d.queue or DEFAULT_QUEUE):
+                    found.append(Problem(link.label, f"ecn {d.ecn} from {end!r} is not below the queue "
+                                         f"({d.queue or DEFAULT_QUEUE} packets)",
+                                         "mark below the tail-drop limit: a smaller ecn or a larger queue"))
         return found
 
     def plan(self, planned) -> tuple[LinkShaping, ...] | None:

@@ -13,6 +13,12 @@ Link attributes (Mininet's TCLink vocabulary, with exact meanings):
     loss    percent of the frames an end sends that never arrive (0-100); a ping
             round trip over a link lossy both ways then loses 1 - (1 - p)^2.
     queue   packets that may wait for the link (the rate limiter's queue, tail drop).
+    ecn     K, in packets: ECN marking at the rate limiter's queue, as DCTCP's switches do.
+            A RED queue (instantaneous, not averaged: W = 1) marks every ECN-capable
+            packet that finds K full frames (K x 1514 bytes) or more waiting, and drops
+            one that is not ECN-capable there; the queue still holds ``queue`` packets'
+            bytes at most (tail drop). Needs a bw in the same direction (the queue only
+            builds where the rate limit is) and a kernel with RED (CONFIG_NET_SCH_RED).
 """
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ from typing import Any
 from testbed.errors import UsageError
 from testbed.model import values
 
-ATTRS = ("bw", "delay", "jitter", "loss", "queue")
+ATTRS = ("bw", "delay", "jitter", "loss", "queue", "ecn")
 
 RATE_MIN, RATE_MAX = 1_000, 100_000_000_000        # bit/s: 1 kbit/s .. 100 Gbit/s
 TIME_MAX_US = 60_000_000                           # 60 s
@@ -117,7 +123,8 @@ def parse_queue(value: Any) -> int:
     return value
 
 
-PARSERS = {"bw": parse_rate, "delay": parse_time, "jitter": parse_time, "loss": parse_loss, "queue": parse_queue}
+PARSERS = {"bw": parse_rate, "delay": parse_time, "jitter": parse_time, "loss": parse_loss, "queue": parse_queue,
+           "ecn": parse_queue}
 
 
 def format_rate(bits: int) -> str:
