@@ -39,6 +39,7 @@ from testbed.compat.notes import say_once
 from testbed.compat.nodelib import NAT
 from testbed.compat.util import (BaseString, ensureRoot, fixLimits, ipAdd, macColonHex, netParse, numCores)
 from testbed.errors import UsageError
+from testbed.kernel import procs
 
 VERSION = "2.3.0"
 PING_TIMEOUT = 2.0            # seconds a ping waits for its reply when the script gives no timeout
@@ -721,13 +722,7 @@ def _read_until(proc: subprocess.Popen, enough: Callable[[str], bool], timeout: 
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    procs.end_child(proc)
     if proc.stdout is not None:
         proc.stdout.close()
 

@@ -42,6 +42,7 @@ from testbed.compat.notes import DEFAULT_PREFIX, cidr, say_once
 from testbed.compat.shell import Shell
 from testbed.compat.util import BaseString, decode, isShellBuiltin, moveIntf, numCores
 from testbed.errors import TestbedError, UsageError
+from testbed.kernel import procs
 
 def resolve(factory: Any) -> tuple[type | None, dict]:
     """The class a node factory makes and the parameters bound into it (partial, custom())."""
@@ -843,27 +844,15 @@ class Controller(Node):
 
     def detach(self, switch: Switch) -> None:
         proc = self._instances.pop(switch.name, None)
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if proc is not None:
+            procs.end_child(proc)
 
     def start(self) -> None:
         self.running = True
 
     def stop(self, *args: Any, **kwargs: Any) -> None:
         for name in list(self._instances):
-            proc = self._instances.pop(name)
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=2)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            procs.end_child(self._instances.pop(name))
         self.running = False
         if self._as_host:
             Node.stop(self, *args, **kwargs)

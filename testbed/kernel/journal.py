@@ -35,6 +35,45 @@ def run_dir(run_id: str) -> str:
     return os.path.join(RUNS_DIR, run_id)
 
 
+def read_pid(path: str) -> int | None:
+    """The PID in a daemon's pid file; None when there is none (or it is not a number)."""
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def daemon_of(pid: int, names: tuple[str, ...], directory: str) -> bool:
+    """Is ``pid`` one of the daemons ``names`` (a process title may extend its name: "ovs-vswitchd:
+    monitoring ...") with ``directory`` in its command line, i.e. a daemon of this run's folder?"""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().decode(errors="replace").split("\0")
+    except OSError:
+        return False
+    return bool(argv) and os.path.basename(argv[0]).startswith(names) and any(directory in a for a in argv[1:])
+
+
+def remove_daemon_folder(folder: str, names: tuple[str, ...], removal: "Removal", parent: str) -> None:
+    """Stop what is left of the daemons ``names`` of a folder of the runs folder (by their pid
+    files ``NAME.pid``, checked to be ours), delete the folder, and its parent (named
+    ``parent``: the concern's folder of the run, e.g. "ovs") once it is empty."""
+    directory = os.path.realpath(folder)
+    if not directory.startswith(os.path.realpath(RUNS_DIR) + os.sep):
+        return                               # never touch anything outside the runs folder
+    for daemon in names:
+        pid = read_pid(os.path.join(directory, f"{daemon}.pid"))
+        if pid is not None and process_alive(pid, None) and daemon_of(pid, names, directory):
+            removal.count("process", int(stop_process(pid, process_start_time(pid))))
+    shutil.rmtree(directory, ignore_errors=True)
+    if os.path.basename(os.path.dirname(directory)) == parent:
+        try:
+            os.rmdir(os.path.dirname(directory))
+        except OSError:
+            pass                             # another daemon folder is still in it
+
+
 # ---------------------------------------------------------------- entries
 
 ENTRY_TYPES: dict[str, type["Entry"]] = {}

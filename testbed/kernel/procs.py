@@ -8,7 +8,21 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
+
+
+def end_child(proc: subprocess.Popen, timeout: float = 2.0) -> None:
+    """End a child this process started (its Popen: the PID cannot have been reused while
+    we have not waited for it): SIGTERM, SIGKILL after ``timeout`` s, and reap it."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _stat(pid: int) -> list[bytes] | None:

@@ -36,7 +36,7 @@ from typing import Callable, ClassVar, Iterable
 from testbed.errors import CommandFailed, DeployError, EnvironmentProblem, TestbedError
 from testbed.kernel import journal
 from testbed.kernel.journal import Entry, Process, Removal, entry_type
-from testbed.kernel.procs import process_alive, process_start_time, stop_process
+from testbed.kernel.procs import process_alive, process_start_time
 
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 TOOLS = ("ovsdb-tool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovs-ofctl", "ovs-appctl")
@@ -178,7 +178,7 @@ class Instance:
                 f"--log-file={os.path.join(self.dir, daemon + '.log')}",
                 f"--unixctl={os.path.join(self.dir, daemon + '.ctl')}", "--detach", "--no-chdir"]
         self.run(argv, f"starting {daemon}")
-        pid = _read_pid(self.pidfile(daemon))
+        pid = journal.read_pid(self.pidfile(daemon))
         if pid is None:
             raise DeployError(f"switch {self.switch}: {daemon} started but wrote no pid file{self._log_tail()}")
         record([Process(pid, process_start_time(pid), daemon)])
@@ -191,24 +191,6 @@ class Instance:
 # waiting for an RCU grace period under the lock of /run/netns). The daemon needs no
 # /run/netns, so it lets go of it (lazily: ip netns exec holds nothing there) before it starts.
 DETACH_NETNS = 'while umount -l /run/netns 2>/dev/null; do :; done; exec "$@"'
-
-
-def _read_pid(path: str) -> int | None:
-    try:
-        with open(path) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _ours(pid: int, directory: str) -> bool:
-    """Is ``pid`` an OVS daemon whose command line names ``directory``?"""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            argv = f.read().decode(errors="replace").split("\0")
-    except OSError:
-        return False
-    return bool(argv) and os.path.basename(argv[0]).startswith(DAEMONS) and any(directory in a for a in argv[1:])
 
 
 @entry_type
@@ -240,8 +222,9 @@ class OvsInstance(Entry):
         inst = self.instance
         if not inst.netns or not os.path.isdir(inst.dir):
             return
-        pid = _read_pid(inst.pidfile("ovs-vswitchd"))
-        if pid is not None and process_alive(pid, None) and _ours(pid, os.path.realpath(inst.dir)):
+        pid = journal.read_pid(inst.pidfile("ovs-vswitchd"))
+        if pid is not None and process_alive(pid, None) and \
+                journal.daemon_of(pid, DAEMONS, os.path.realpath(inst.dir)):
             try:
                 inst.appctl("exit", "--cleanup")
             except TestbedError:
@@ -255,17 +238,4 @@ class OvsInstance(Entry):
 
     def stop(self, removal: Removal) -> None:
         """Stop what is left of the instance (by its pid files) and delete its folder."""
-        directory = os.path.realpath(self.dir)
-        if not directory.startswith(os.path.realpath(journal.RUNS_DIR) + os.sep):
-            return                               # never touch anything outside the runs folder
-        for daemon in DAEMONS:
-            pid = _read_pid(os.path.join(directory, f"{daemon}.pid"))
-            if pid is not None and process_alive(pid, None) and _ours(pid, directory):
-                removal.count("process", int(stop_process(pid, process_start_time(pid))))
-        shutil.rmtree(directory, ignore_errors=True)
-        parent = os.path.dirname(directory)
-        if os.path.basename(parent) == "ovs":
-            try:
-                os.rmdir(parent)
-            except OSError:
-                pass
+        journal.remove_daemon_folder(self.dir, DAEMONS, removal, "ovs")

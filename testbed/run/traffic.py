@@ -35,6 +35,7 @@ from typing import Any, Iterator, Protocol, Sequence
 from testbed.planning.reach import target_address
 from testbed.run import pcap
 from testbed.errors import CommandFailed, UsageError
+from testbed.kernel import procs
 from testbed.tools import require_tools
 
 IPERF3_PORT = 5201
@@ -95,12 +96,7 @@ def stop(node: TrafficNode, proc: subprocess.Popen, grace: float = 2.0) -> str:
         try:
             proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
-            proc.terminate()
-            try:
-                proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            procs.end_child(proc)
         err = proc.stderr.read() if proc.stderr is not None else ""
         return err.decode(errors="replace") if isinstance(err, bytes) else (err or "")
     finally:

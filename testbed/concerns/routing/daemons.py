@@ -38,7 +38,7 @@ from testbed.concerns.routing.records import Router
 from testbed.errors import DeployError, EnvironmentProblem, Problem, TopologyError
 from testbed.kernel import journal
 from testbed.kernel.journal import Entry, Process, Removal, entry_type, run_dir
-from testbed.kernel.procs import process_alive, process_start_time, stop_process
+from testbed.kernel.procs import process_alive, process_start_time
 
 FRR_LIBEXEC = "/usr/lib/frr"
 VTYSH = "vtysh"
@@ -193,24 +193,6 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0].strip(" %") if text.strip() else ""
 
 
-def _read_pid(path: str) -> int | None:
-    try:
-        with open(path) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _ours(pid: int, directory: str) -> bool:
-    """Is ``pid`` an FRR daemon whose command line names ``directory``?"""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            argv = f.read().decode(errors="replace").split("\0")
-    except OSError:
-        return False
-    return bool(argv) and os.path.basename(argv[0]) in DAEMONS and any(directory in a for a in argv[1:])
-
-
 @entry_type
 @dataclass(frozen=True)
 class FrrRouter(Entry):
@@ -223,20 +205,7 @@ class FrrRouter(Entry):
 
     def stop(self, removal: Removal) -> None:
         """Stop what is left of the router's daemons (by their pid files), delete the folder."""
-        directory = os.path.realpath(self.dir)
-        if not directory.startswith(os.path.realpath(journal.RUNS_DIR) + os.sep):
-            return                               # never touch anything outside the runs folder
-        for daemon in DAEMONS:
-            pid = _read_pid(os.path.join(directory, f"{daemon}.pid"))
-            if pid is not None and process_alive(pid, None) and _ours(pid, directory):
-                removal.count("process", int(stop_process(pid, process_start_time(pid))))
-        shutil.rmtree(directory, ignore_errors=True)
-        parent = os.path.dirname(directory)
-        if os.path.basename(parent) == "frr":
-            try:
-                os.rmdir(parent)
-            except OSError:
-                pass
+        journal.remove_daemon_folder(self.dir, DAEMONS, removal, "frr")
 
 
 Spawn = Callable[[str, list[str], str], int]      # (netns, argv, output file) -> PID of a process in netns
@@ -341,7 +310,7 @@ def _finish(started: list[tuple[Instance, str, int]], record: Record) -> None:
     entries, failures = [], []
     for inst, daemon, parent in started:
         code = _exit_status(parent)
-        pid = _read_pid(inst.path(f"{daemon}.pid"))
+        pid = journal.read_pid(inst.path(f"{daemon}.pid"))
         if pid is not None and process_alive(pid, None):
             entries.append(Process(pid, process_start_time(pid), daemon))
         if code != 0 or pid is None:
