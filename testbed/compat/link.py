@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from mininet.log import error, info
 
 from testbed.compat.notes import cidr, say_once
+from testbed.compat.util import set_param
 from testbed.errors import UsageError
 
 if TYPE_CHECKING:
@@ -176,18 +177,7 @@ class Intf:
         return result
 
     def setParam(self, results: dict, method: str, **param: Any) -> Any:
-        name, value = list(param.items())[0]
-        f = getattr(self, method, None)
-        if not f or value is None:
-            return None
-        if isinstance(value, list):
-            result = f(*value)
-        elif isinstance(value, dict):
-            result = f(**value)
-        else:
-            result = f(value)
-        results[name] = result
-        return result
+        return set_param(self, results, method, **param)
 
     def config(self, mac: str | None = None, ip: str | None = None, ifconfig: Any = None, up: bool = True,
                **_params: Any) -> dict:

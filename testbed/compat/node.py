@@ -40,7 +40,7 @@ from testbed.compat.engine import Engine
 from testbed.compat.link import Intf, Link
 from testbed.compat.notes import DEFAULT_PREFIX, cidr, say_once
 from testbed.compat.shell import Shell
-from testbed.compat.util import BaseString, decode, isShellBuiltin, moveIntf, numCores
+from testbed.compat.util import BaseString, decode, isShellBuiltin, moveIntf, numCores, set_param
 from testbed.errors import TestbedError, UsageError
 from testbed.kernel import procs
 
@@ -416,18 +416,7 @@ class Node:
         return self.intf(intf).isUp()
 
     def setParam(self, results: dict, method: str, **param: Any) -> Any:
-        name, value = list(param.items())[0]
-        f = getattr(self, method, None)
-        if not f or value is None:
-            return None
-        if isinstance(value, list):
-            result = f(*value)
-        elif isinstance(value, dict):
-            result = f(**value)
-        else:
-            result = f(value)
-        results[name] = result
-        return result
+        return set_param(self, results, method, **param)
 
     def config(self, mac: str | None = None, ip: str | None = None, defaultRoute: Any = None,
                lo: str = "up", **_params: Any) -> dict:

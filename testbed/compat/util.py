@@ -419,3 +419,20 @@ class _Pexpect:
 
 
 pexpect = _Pexpect()
+
+
+def set_param(obj: Any, results: dict, method: str, **param: Any) -> Any:
+    """Mininet's setParam: call ``obj.method`` with the one parameter's value (a list as
+    arguments, a dict as keywords), record what it returned under the parameter's name."""
+    name, value = list(param.items())[0]
+    f = getattr(obj, method, None)
+    if not f or value is None:
+        return None
+    if isinstance(value, list):
+        result = f(*value)
+    elif isinstance(value, dict):
+        result = f(**value)
+    else:
+        result = f(value)
+    results[name] = result
+    return result

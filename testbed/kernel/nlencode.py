@@ -7,6 +7,7 @@ message by message), which stays the reference and the reader of kernel replies.
 """
 from __future__ import annotations
 
+import errno
 import ipaddress
 import socket
 import struct
@@ -160,3 +161,28 @@ def nsid(seq: int, flags: int, *, netns_fd: int, nsid: int) -> bytes:
     body = struct.pack("=Bxxx", socket.AF_UNSPEC) + nla(NETNSA_NSID, struct.pack("=i", nsid)) \
         + nla(NETNSA_FD, _u32(netns_fd))
     return _message(RTM_NEWNSID, flags, seq, body)
+
+
+NLMSG_HEADER = struct.Struct("=IHHII")     # nlmsghdr: length, type, flags, sequence, port
+NLMSG_ERROR_TYPE, NLMSG_DONE_TYPE = 2, 3
+
+
+def dump_messages(data: bytes, wanted: int, parse, what: str) -> tuple[list, bool]:
+    """The messages of type ``wanted`` in a buffer of dump replies, each turned into a record by
+    ``parse(message bytes)``, and whether the dump ended (NLMSG_DONE). A netlink error in it
+    raises OSError naming ``what`` (e.g. "qdisc dump")."""
+    found, offset, done = [], 0, False
+    while offset + NLMSG_HEADER.size <= len(data):
+        length, kind = NLMSG_HEADER.unpack_from(data, offset)[:2]
+        if length < NLMSG_HEADER.size:
+            break
+        if kind == NLMSG_ERROR_TYPE:
+            code = struct.unpack_from("=i", data, offset + NLMSG_HEADER.size)[0]
+            if code:
+                raise OSError(-code, f"{what}: {errno.errorcode.get(-code, code)}")
+        elif kind == NLMSG_DONE_TYPE:
+            done = True
+        elif kind == wanted:
+            found.append(parse(data[offset:offset + length]))
+        offset += (length + 3) & ~3
+    return found, done

@@ -11,6 +11,8 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from testbed.kernel.nlencode import dump_messages
+
 RTM_NEWQDISC, RTM_GETQDISC = 36, 38
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 NLMSG_ERROR, NLMSG_DONE = 2, 3
@@ -97,21 +99,7 @@ def parse_qdisc(msg: bytes) -> QdiscStats:
 
 def parse_dump(data: bytes) -> tuple[list[QdiscStats], bool]:
     """The qdiscs in a buffer of dump replies, and whether the dump ended (NLMSG_DONE)."""
-    found, offset, done = [], 0, False
-    while offset + NLMSG.size <= len(data):
-        length, kind = NLMSG.unpack_from(data, offset)[:2]
-        if length < NLMSG.size:
-            break
-        if kind == NLMSG_ERROR:
-            code = struct.unpack_from("=i", data, offset + NLMSG.size)[0]
-            if code:
-                raise OSError(-code, f"qdisc dump: {socket.errno.errorcode.get(-code, code)}")
-        elif kind == NLMSG_DONE:
-            done = True
-        elif kind == RTM_NEWQDISC:
-            found.append(parse_qdisc(data[offset:offset + length]))
-        offset += (length + 3) & ~3
-    return found, done
+    return dump_messages(data, RTM_NEWQDISC, parse_qdisc, "qdisc dump")
 
 
 def dump(sock: socket.socket, ifindex: int = 0, seq: int = 1) -> list[QdiscStats]:

@@ -12,6 +12,8 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from testbed.kernel.nlencode import dump_messages
+
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
@@ -128,21 +130,8 @@ def parse_socket(msg: bytes) -> TcpSocket:
 
 
 def parse_dump(data: bytes) -> tuple[list[TcpSocket], bool]:
-    found, offset, done = [], 0, False
-    while offset + NLMSG.size <= len(data):
-        length, kind = NLMSG.unpack_from(data, offset)[:2]
-        if length < NLMSG.size:
-            break
-        if kind == NLMSG_ERROR:
-            code = struct.unpack_from("=i", data, offset + NLMSG.size)[0]
-            if code:
-                raise OSError(-code, f"sock_diag dump: error {-code}")
-        elif kind == NLMSG_DONE:
-            done = True
-        elif kind == SOCK_DIAG_BY_FAMILY:
-            found.append(parse_socket(data[offset:offset + length]))
-        offset += (length + 3) & ~3
-    return found, done
+    """The sockets in a buffer of dump replies, and whether the dump ended (NLMSG_DONE)."""
+    return dump_messages(data, SOCK_DIAG_BY_FAMILY, parse_socket, "sock_diag dump")
 
 
 def dump(sock: socket.socket, families: tuple[int, ...] = (socket.AF_INET, socket.AF_INET6),
