@@ -144,7 +144,7 @@ def assign_addresses(topo, segments, declared: dict[tuple[str, str], str]) -> di
             continue
         todo = [m for m in seg.interfaces if m not in declared and m not in dynamic and m[0] not in without
                 and topo.node(m[0]).get("auto_ip", True) is not False]
-        _number(topo, net, todo, [declared[m] for m in seg.interfaces if m in declared], result)
+        _number(topo, net, todo, list(result.values()), result)     # (never an address given anywhere)
     return result
 
 
@@ -196,12 +196,14 @@ def assign_addresses6(topo, segments, declared: dict[tuple[str, str], str],
         auto = {m: eui64(net, macs[m]) for m in seg.interfaces if m in slaac and net.prefixlen == LAN_PREFIX6}
         result.update(auto)
         todo = [m for m in seg.interfaces if m not in declared and m not in slaac and m[0] in on]
-        _number(topo, net, todo, [declared[m] for m in seg.interfaces if m in declared] + list(auto.values()), result)
+        _number(topo, net, todo, list(result.values()), result)
     return result
 
 
 def _number(topo, net, todo: list[tuple[str, str]], given: list[str], result: dict) -> None:
-    """Give ``todo`` the free addresses of ``net``, gateways (routers, NATs) first, into ``result``."""
+    """Give ``todo`` the free addresses of ``net``, gateways (routers, NATs) first, into ``result``;
+    ``given``: the addresses already given in the whole network (declared or numbered): a
+    numbered address never repeats one, not even one on another LAN."""
     todo.sort(key=lambda m: 0 if topo.node(m[0]).kind.gateway else 1)
     busy = [ipaddress.ip_interface(cidr).ip for cidr in given]
     for member, cidr in zip(todo, host_addresses(net, len(todo), busy)):

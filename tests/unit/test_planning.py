@@ -268,3 +268,19 @@ def pair_graph():
     g.add_node("h2", kind="host")
     g.add_edge("h1", "h2")
     return g
+
+
+def test_a_numbered_address_never_repeats_one_declared_on_another_lan():
+    # found by the generated-topology test: h2 was numbered 10.0.0.1, h1's declared address on
+    # another LAN, and pinging it from h1 answered from h1 itself
+    g = nx.Graph()
+    g.add_node("s1", kind="switch")
+    g.add_node("s2", kind="switch")
+    g.add_node("h1", kind="host", ip="10.0.0.1/30")
+    g.add_node("h2", kind="host")
+    g.add_node("h3", kind="host", ip="10.0.0.11/24")
+    g.add_edge("h1", "s2")
+    g.add_edge("h2", "s1")
+    g.add_edge("h3", "s1")
+    p = plan(g)
+    assert p.node("h2").addresses == ["10.0.0.2/24"]
