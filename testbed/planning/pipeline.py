@@ -142,7 +142,6 @@ def _build(topo: Topology, source, params, arp, features, problems: list[Problem
     nodes = tuple(_node(spec, topo, by_end, (addresses, addresses6), macs, features) for spec in topo.nodes)
     seg_plans = tuple(Segment(s.index, addressing.network_of(s, addresses), s.interfaces, s.switches,
                               addressing.network_of(s, addresses6)) for s in segs)
-    problems += shared_subnet_problems(segs, addresses) + shared_subnet_problems(segs, addresses6)
     owned = frozenset().union(*(c.owns_routes(topo) for c in concerns.REGISTRY))
     nodes = routes.add_routes(topo, nodes, seg_plans, addresses, addresses6, owned)
     problems += routes.gateway_problems(topo, nodes)
@@ -193,24 +192,6 @@ def _settings(link) -> tuple[tuple[str, Any], ...]:
     """The link settings echoed in the plan (as written), in the concerns' order."""
     names = [n for c in concerns.REGISTRY for n in c.link_settings]
     return tuple((k, link.raw[k]) for k in names if k in link.raw)
-
-
-def shared_subnet_problems(segs, addresses: Mapping[tuple[str, str], str]) -> list[Problem]:
-    """A node's interfaces on two different LANs may not share a subnet: the kernel routes the
-    subnet through one of them only (and may give both the same address)."""
-    seg_of = {m: s.index for s in segs for m in s.interfaces}
-    seen: dict[tuple[str, Any], tuple[str, int]] = {}          # (node, network) -> (ifname, segment)
-    problems = []
-    for (node, ifname), cidr in sorted(addresses.items()):
-        net = ipaddress.ip_interface(cidr).network
-        seg = seg_of.get((node, ifname))
-        first = seen.setdefault((node, net), (ifname, seg))
-        if first[1] != seg:
-            problems.append(Problem(f"node {node!r}", f"{first[0]} and {ifname} are on two different LANs with the "
-                                    f"same subnet {net}: the kernel reaches it through one of them only",
-                                    "give each LAN its own subnet (declare the addresses), or join the links on one "
-                                    "switch"))
-    return problems
 
 
 def subnet_problems(segs, declared: Mapping[tuple[str, str], str]) -> list[Problem]:

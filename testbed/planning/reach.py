@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 
@@ -94,15 +95,20 @@ def _cut_by(plan: Plan, dead: set[str], down: frozenset[int] = frozenset()) -> s
 
 
 def _multihomed(plan: Plan, seg_of: dict) -> set[str]:
-    """Nodes with two addressed interfaces on one LAN: which one answers (and which one a reply
-    leaves by) is the kernel's choice (ARP flux, route order), so their pairs are not judged."""
+    """Nodes with two addressed interfaces on one LAN, or on two LANs with one subnet: which one
+    answers (and which one a reply leaves by) is the kernel's choice (ARP flux, the order of two
+    routes to one subnet), so their pairs are not judged."""
     seen: dict[tuple[str, int], int] = {}
+    lans: dict[tuple[str, Any], set[int]] = {}
     for node in plan.nodes:
         for intf in node.interfaces:
             seg = seg_of.get((node.name, intf.name))
             if intf.addresses and seg is not None:
                 seen[(node.name, seg)] = seen.get((node.name, seg), 0) + 1
-    return {node for (node, _), count in seen.items() if count > 1}
+                for cidr in intf.addresses:
+                    lans.setdefault((node.name, ipaddress.ip_interface(cidr).network), set()).add(seg)
+    return ({node for (node, _), count in seen.items() if count > 1}
+            | {node for (node, _), segs in lans.items() if len(segs) > 1})
 
 
 def _delivers(table: _Table, src: str, dst_ip, src_ip=None):
