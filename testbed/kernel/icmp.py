@@ -17,24 +17,35 @@ import os
 import selectors
 import socket
 import struct
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from testbed.kernel.nsfs import in_threads
+
 ECHO_REQUEST, ECHO_REPLY = 8, 0
 ECHO_REQUEST6, ECHO_REPLY6 = 128, 129
 ICMP6_FILTER = 1                     # netinet/icmp6.h: which ICMPv6 types a raw socket gets (a set bit blocks)
+SOL_RAW, ICMP_FILTER = 255, 1        # linux/icmp.h: the same for ICMP types 0-31 on a raw IPv4 socket
 MAGIC = b"testbed!"
 SO_TIMESTAMPNS = 35                  # asm-generic/socket.h (SO_TIMESTAMPNS_OLD); SCM_TIMESTAMPNS too
 TIMESPEC = struct.Struct("@qq")      # struct timespec on a 64-bit kernel: seconds, nanoseconds
+READ_EVERY = 64                      # sends between reads of the replies (each read is a syscall;
+                                     # a reply's time is the kernel's stamp, so waiting costs nothing)
 
 
 def _checksum(data: bytes) -> int:
+    """The Internet checksum (RFC 1071) of ``data``, as a big-endian 16-bit number."""
     if len(data) % 2:
         data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    # the one's complement sum of the words read in the machine's order is the byte swap of
+    # the sum read big-endian (RFC 1071, 2.B): summing native words needs no unpacking
+    total = sum(memoryview(data).cast("H"))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
+    if sys.byteorder == "little":
+        total = ((total & 0xFF) << 8) | (total >> 8)
     return ~total & 0xFFFF
 
 
@@ -69,9 +80,10 @@ def family_of(address: str) -> int:
 
 
 def open_socket(family: int = 4) -> socket.socket:
-    """A raw ICMP (or, for ``family`` 6, ICMPv6) socket in the calling thread's namespace. An
-    ICMPv6 socket gets echo replies only: neighbour discovery and multicast listener reports
-    stay out of it."""
+    """A raw ICMP (or, for ``family`` 6, ICMPv6) socket in the calling thread's namespace. It
+    gets echo replies only: the echo requests of other hosts' probes (and neighbour discovery
+    and multicast listener reports) stay out of it, so a pingall of n hosts reads n - 1
+    packets per host, not 2(n - 1)."""
     if family == 6:
         sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
                              socket.IPPROTO_ICMPV6)
@@ -81,6 +93,7 @@ def open_socket(family: int = 4) -> socket.socket:
     else:
         sock = socket.socket(socket.AF_INET, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
                              socket.IPPROTO_ICMP)
+        sock.setsockopt(SOL_RAW, ICMP_FILTER, struct.pack("=I", 0xFFFFFFFF & ~(1 << ECHO_REPLY)))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     try:
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
@@ -107,7 +120,7 @@ def _read(sock) -> tuple[bytes, int]:
     return packet, _now_ns()
 
 
-@dataclass
+@dataclass(slots=True)
 class Probe:
     src: str               # source namespace
     dst_ip: str            # IPv4 or IPv6: the probe goes over that family
@@ -117,41 +130,61 @@ class Probe:
 
 
 def mesh(open_in: Callable[[str, int], socket.socket], probes: Sequence[Probe], count: int = 1,
-         timeout: float = 1.0, interval: float = 0.2, window: int = 1024) -> None:
+         timeout: float = 1.0, interval: float = 0.2, window: int = 1024, threads: int = 2) -> None:
     """Send ``count`` echo requests for every probe and count the replies (in place).
 
     ``open_in(ns, family)`` returns a raw ICMP (family 4) or ICMPv6 (6) socket opened inside
     namespace ``ns``: one per source namespace and family. At most ``window`` probes are in
     flight: a burst of ARP broadcasts (or neighbour solicitations) flooded to every port of a
     big LAN would overflow the kernel's per-CPU backlog (net.core.netdev_max_backlog).
+
+    The sources are shared among ``threads`` senders, each with its own sockets, selector and
+    share of the window: a round trip between namespaces runs inside sendto() with the GIL
+    released, so a second sender keeps a second core busy.
     """
     by_src: dict[tuple[str, int], list[int]] = {}
     for i, probe in enumerate(probes):
         probe.rtts = []
         by_src.setdefault((probe.src, family_of(probe.dst_ip)), []).append(i)
     base = int.from_bytes(os.urandom(2), "big")
-    sockets: dict[tuple[str, int], socket.socket] = {}
-    # (ident, seq) -> (probe index, sent at: monotonic s for expiry, realtime ns for the RTT)
-    slots: dict[tuple[int, int], tuple[int, float, int]] = {}
-    plan: list[tuple[socket.socket, bytes, str, tuple[int, int], int]] = []
-    selector = selectors.DefaultSelector()
+    sockets: list[socket.socket] = []
+    # per sender: its sends, round by round: (socket, packet, address, (ident, seq), probe index)
+    senders: list[list[list[tuple]]] = [[[] for _ in range(count)] for _ in range(max(1, min(threads, len(by_src))))]
+    loads = [0] * len(senders)
     try:
         for n, ((src, family), indexes) in enumerate(by_src.items()):
-            sock = sockets[(src, family)] = open_in(src, family)
-            selector.register(sock, selectors.EVENT_READ, family)
+            sock = open_in(src, family)
+            sockets.append(sock)
+            which = loads.index(min(loads))           # the sender with the fewest probes so far
+            loads[which] += len(indexes)
             for k, i in enumerate(indexes):
                 for attempt in range(count):
                     seq_all = k * count + attempt
                     ident = (base + n + (seq_all >> 16) * len(by_src)) & 0xFFFF
                     seq = seq_all & 0xFFFF
                     packet = echo_request(ident, seq, MAGIC + struct.pack("!I", i), family)
-                    plan.append((sock, packet, probes[i].dst_ip, (ident, seq), attempt))
-        rounds: list[list] = [[p for p in plan if p[4] == a] for a in range(count)]
+                    senders[which][attempt].append((sock, packet, probes[i].dst_ip, (ident, seq), i))
+        share = max(1, window // len(senders))
+        in_threads(lambda rounds: _send_rounds(rounds, probes, timeout, interval, share), senders)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _send_rounds(rounds: list[list[tuple]], probes: Sequence[Probe], timeout: float, interval: float,
+                 window: int) -> None:
+    """One sender: its rounds of echo requests, at most ``window`` unanswered at once, and
+    the replies to them, until all are answered or ``timeout`` after its last send."""
+    selector = selectors.DefaultSelector()
+    # (ident, seq) -> (probe index, sent at: monotonic s for expiry, realtime ns for the RTT)
+    slots: dict[tuple[int, int], tuple[int, float, int]] = {}
+    try:
+        for sock, family in {entry[0]: family_of(entry[2]) for sends in rounds for entry in sends}.items():
+            selector.register(sock, selectors.EVENT_READ, family)
         deadline = 0.0
         for number, sends in enumerate(rounds):
-            round_end = time.monotonic() + (interval if number + 1 < count else 0)
-            for sock, packet, dst, key, _ in sends:
-                i = int.from_bytes(packet[8 + len(MAGIC):12 + len(MAGIC)], "big")
+            round_end = time.monotonic() + (interval if number + 1 < len(rounds) else 0)
+            for number_sent, (sock, packet, dst, key, i) in enumerate(sends, 1):
                 while len(slots) >= window:        # wait for room first: a reply read while
                     _receive(selector, slots, probes, 0.001)   # waiting must find its slot
                     _expire(slots, timeout)
@@ -161,7 +194,8 @@ def mesh(open_in: Callable[[str, int], socket.socket], probes: Sequence[Probe], 
                 except OSError:
                     pass          # no route or a full queue: counted as lost
                 probes[i].sent += 1
-                _receive(selector, slots, probes, 0)
+                if number_sent % READ_EVERY == 0:
+                    _receive(selector, slots, probes, 0)
             deadline = time.monotonic() + timeout
             while time.monotonic() < round_end:
                 _receive(selector, slots, probes, max(0.0, round_end - time.monotonic()))
@@ -169,8 +203,6 @@ def mesh(open_in: Callable[[str, int], socket.socket], probes: Sequence[Probe], 
             _receive(selector, slots, probes, max(0.0, deadline - time.monotonic()))
     finally:
         selector.close()
-        for sock in sockets.values():
-            sock.close()
 
 
 def _expire(slots: dict, timeout: float) -> None:

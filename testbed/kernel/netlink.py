@@ -12,6 +12,7 @@ import errno
 import os
 import socket
 import struct
+import threading
 from typing import Any
 
 from testbed.errors import DeployError
@@ -29,6 +30,18 @@ CREATE = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
 CHANGE = NLM_F_REQUEST | NLM_F_ACK
 WINDOW = 256                 # requests in flight before reading acknowledgements
 CENTI = 100                  # the bridge's clock_t unit: 1/100 s
+RECV_SIZE = 1 << 16          # acknowledgements read at once (WINDOW of them take 9 kB)
+
+# One receive buffer per thread, reused: a fresh 1 MB buffer per recv() is mapped and
+# unmapped by malloc each time (page faults and munmap were most of a large commit's cost).
+_buffers = threading.local()
+
+
+def _recv(sock: socket.socket) -> memoryview:
+    buf = getattr(_buffers, "buf", None)
+    if buf is None:
+        buf = _buffers.buf = bytearray(RECV_SIZE)
+    return memoryview(buf)[:sock.recv_into(buf)]
 
 
 class NetlinkError(DeployError, OSError):
@@ -145,7 +158,7 @@ class Batch:
 
     def _drain(self, outstanding: int, whats: dict, failure, until: int):
         while outstanding > until:
-            data = self.sock.recv(1 << 20)
+            data = _recv(self.sock)
             offset = 0
             while offset + 16 <= len(data):
                 length, msg_type, _flags, seq, _pid = struct.unpack_from("IHHII", data, offset)

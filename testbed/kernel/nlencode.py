@@ -8,6 +8,7 @@ message by message), which stays the reference and the reader of kernel replies.
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import socket
 import struct
@@ -149,11 +150,17 @@ def route(seq: int, flags: int, *, dst: str, via: str) -> bytes:
 
 def neighbour(seq: int, flags: int, *, index: int, ip: str, mac: str, state: int) -> bytes:
     """RTM_NEWNEIGH for an IPv4 (ARP) or IPv6 (neighbour discovery) entry."""
+    family, attrs = _neighbour_attrs(ip, mac)
+    return _message(RTM_NEWNEIGH, flags, seq, NDMSG.pack(family, index, state, 0, 0) + attrs)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _neighbour_attrs(ip: str, mac: str) -> tuple[int, bytes]:
+    """(family, attributes) of a neighbour entry: the same (ip, mac) is told to every other
+    member of its LAN, so a static ARP fill of n hosts encodes each n - 1 times."""
     address = ipaddress.ip_address(ip)
     family = socket.AF_INET if address.version == 4 else socket.AF_INET6
-    body = (NDMSG.pack(family, index, state, 0, 0) + nla(NDA_DST, address.packed)
-            + nla(NDA_LLADDR, _mac(mac)))
-    return _message(RTM_NEWNEIGH, flags, seq, body)
+    return family, nla(NDA_DST, address.packed) + nla(NDA_LLADDR, _mac(mac))
 
 
 def nsid(seq: int, flags: int, *, netns_fd: int, nsid: int) -> bytes:

@@ -14,7 +14,7 @@ import signal
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 from testbed.errors import EnvironmentProblem
 
@@ -148,6 +148,25 @@ def signals_to_main() -> None:
     waiting on stdin) blocked, and Ctrl-C or SIGTERM seems lost. Every helper thread calls this first.
     """
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def in_threads(fn: Callable[[T], None], parts: Sequence[T]) -> None:
+    """``fn(part)`` for every part at once: the first in the calling thread, each other in a
+    helper thread (signals left to the main thread); the first exception is raised here once
+    all are done."""
+    if len(parts) <= 1:
+        for part in parts:
+            fn(part)
+        return
+    with ThreadPoolExecutor(max_workers=len(parts) - 1, thread_name_prefix="testbed-part",
+                            initializer=signals_to_main) as pool:
+        others = [pool.submit(fn, part) for part in parts[1:]]
+        try:
+            fn(parts[0])
+        finally:
+            futures.wait(others)
+        for other in others:
+            other.result()
 
 
 class MountPoints:

@@ -115,8 +115,9 @@ def _delivers(table: _Table, src: str, dst_ip, src_ip=None):
     """The source address a packet sent by ``src`` to ``dst_ip`` arrives with (NATs rewrite
     it), or None when it does not arrive."""
     node, came_on = src, None
+    dst_owner = table.owner.get(dst_ip, (None,))[0]     # (ip_address hashes are slow: once)
     for _ in range(MAX_HOPS):
-        if table.owner.get(dst_ip, (None,))[0] == node:
+        if dst_owner == node:
             return src_ip if src_ip is not None else True
         if node != src and node not in table.forwards:
             return None
@@ -127,8 +128,9 @@ def _delivers(table: _Table, src: str, dst_ip, src_ip=None):
             return None
         hop_ip, seg_index = seg
         owner = table.owner.get(hop_ip)
-        if owner is None or owner[1] != seg_index or frozenset((node, owner[0])) in table.blocked or \
-                (node, seg_index) in table.cut or (owner[0], seg_index) in table.cut:
+        if owner is None or owner[1] != seg_index or \
+                (table.blocked and frozenset((node, owner[0])) in table.blocked) or \
+                (table.cut and ((node, seg_index) in table.cut or (owner[0], seg_index) in table.cut)):
             return None
         if node in table.nats and seg_index == table.nats[node][0] and node != src:
             src_ip = table.nats[node][1]    # masqueraded
@@ -168,11 +170,16 @@ def target_address(plan: Plan, src: str, dst: str, family: int | None = None) ->
     """The address of ``dst`` to ping from ``src``: one on a shared subnet, else its first;
     of the given ``family`` (4 or 6) only, when one is given, and then None when ``src``
     has no address of that family to send from."""
-    found = _target(plan, src, dst, family)
-    return None if found is None else str(found)
+    found = target_ip(plan, src, dst, family)
+    return None if found is None else address_text(found)
 
 
-def _target(plan: Plan, src: str, dst: str, family: int | None):
+@functools.lru_cache(maxsize=1 << 16)
+def address_text(address) -> str:
+    return str(address)
+
+
+def target_ip(plan: Plan, src: str, dst: str, family: int | None):
     """``target_address`` as an ip_address object."""
     if family is not None and not any(i.version == family for i in plan.ip_interfaces(src)):
         return None
@@ -206,9 +213,13 @@ class Reachability:
     def expected(self, src: str, dst: str, family: int | None = None) -> bool | None:
         """Should ``src`` reach ``dst`` (over ``family``, 4 or 6, when given)? None when it
         depends on traffic order (a MAC limit with more MACs behind a port than it allows)."""
+        return self.expected_at(src, dst, target_ip(self.plan, src, dst, family))
+
+    def expected_at(self, src: str, dst: str, dst_ip) -> bool | None:
+        """``expected`` for ``dst`` pinged at ``dst_ip`` (an ip_address: what ``target_ip``
+        chose, or None for none)."""
         if src in self.table.uncertain or dst in self.table.uncertain:
             return None
-        dst_ip = _target(self.plan, src, dst, family)
         if dst_ip is None:
             return False
         back = _source_address(self.table, self.by_node_seg, src, dst_ip)

@@ -15,7 +15,8 @@ from testbed import backends
 from testbed.deploy.context import if_indexes
 from testbed.deploy.hosts import static_neighbours
 from testbed.kernel import icmp, netlink
-from testbed.planning.reach import families, target_address
+from testbed.kernel.nsfs import in_threads
+from testbed.planning.reach import address_text, families, target_ip
 
 if TYPE_CHECKING:
     from testbed.run.network import Network
@@ -30,7 +31,7 @@ ARP_DYNAMIC_MAX_PAIRS = 400
 STATIC_WINDOW, DYNAMIC_WINDOW = 1024, 16      # probes in flight (ARP floods overflow the backlog)
 
 
-@dataclass
+@dataclass(slots=True)
 class PairResult:
     src: str
     dst: str
@@ -131,14 +132,17 @@ def pingall(net: "Network", hosts: Sequence[str] | None = None, count: int = 1, 
     live = net.live_plan
     found = families(live, names)
     pairs: list[PairResult] = []
+    reach = net.reachability
+
     for family in found:
         which = None if found == [4] else family        # IPv4 alone: the address pingall always chose
         for src in names:
             for dst in names:
                 if src == dst:
                     continue
-                ip = target_address(live, src, dst, which)
-                pairs.append(PairResult(src, dst, ip, 0, 0, net.reachability.expected(src, dst, which), family=family))
+                ip = target_ip(live, src, dst, which)
+                pairs.append(PairResult(src, dst, None if ip is None else address_text(ip), 0, 0,
+                                        reach.expected_at(src, dst, ip), family=family))
     # a host without an address has nothing to ping (0.0.0.0 would answer from the sender itself)
     probed = [p for p in pairs if p.dst_ip is not None]
     most = max((sum(1 for p in probed if p.family == f) for f in found), default=0)
@@ -175,22 +179,27 @@ def _mesh(net: "Network", pairs: list[tuple[str, str]], count: int, timeout: flo
     return probes
 
 
-def install_static_arp(net: "Network") -> int:
+def install_static_arp(net: "Network", threads: int = 2) -> int:
     """Add permanent neighbour entries (ARP, and IPv6 neighbour discovery's) between every pair
-    of addresses of one family on each LAN."""
+    of addresses of one family on each LAN.
+
+    A netlink socket stays in the namespace it was opened in, so the worker thread only opens
+    each node's socket; ``threads`` threads fill them, and the kernel's work on one node's
+    requests runs while the next node's are encoded."""
     index = getattr(net, "index", None) or if_indexes(net.plan)
     entries = static_neighbours(net.plan)
+    nodes = list(entries)
 
-    def add(node: str, items) -> None:
-        with netlink.Batch() as batch:
-            for ifname, ip, mac in items:
-                batch.neighbour(index[(node, ifname)], ip, mac)
-            try:
-                batch.commit()
-            except netlink.NetlinkError as exc:
-                if exc.errno != errno.EEXIST:
-                    raise
-    for node, items in entries.items():
-        net.worker.run_inside(net[node].netns, add, node, items)
+    def fill(part: list[str]) -> None:
+        for node in part:
+            with net.worker.run_inside(net[node].netns, netlink.Batch) as batch:
+                for ifname, ip, mac in entries[node]:
+                    batch.neighbour(index[(node, ifname)], ip, mac)
+                try:
+                    batch.commit()
+                except netlink.NetlinkError as exc:
+                    if exc.errno != errno.EEXIST:
+                        raise
+    in_threads(fill, [nodes[k::threads] for k in range(threads)])
     net.static_arp = True
     return sum(len(v) for v in entries.values())

@@ -5,6 +5,9 @@ import socket
 import struct
 import time
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from testbed.kernel import icmp
 
 ROUND_TRIP = 0.02            # seconds the fake network takes, all of it inside sendto()
@@ -77,3 +80,20 @@ def test_without_kernel_timestamps_the_read_time_is_used():
     finally:
         a.close()
         b.close()
+
+
+def _ones_complement_sum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+@given(ident=st.integers(0, 0xFFFF), seq=st.integers(0, 0xFFFF), payload=st.binary(max_size=64))
+def test_an_echo_request_checksums_to_all_ones(ident, seq, payload):
+    """A receiver sums every 16-bit word of the message, checksum included: 0xFFFF means intact."""
+    packet = icmp.echo_request(ident, seq, payload)
+    assert _ones_complement_sum(packet) == 0xFFFF
+    assert struct.unpack("!BBHHH", packet[:8])[3:] == (ident, seq)
