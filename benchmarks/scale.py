@@ -18,9 +18,12 @@ every bridge holds F + 1 ports) is measured four ways:
   ip netns  ``ip -batch`` of ``netns add`` for as many namespaces (then ``netns del``): what
             iproute2 pays for the namespaces alone.
   Mininet   ``mn --topo tree,depth=2,fanout=F --switch lxbr --controller none --test build``
-            where installed, up to --mininet-max nodes (it takes ~40 ms per node).
+            where installed, up to --mininet-max nodes (it takes ~40 ms per node). Never
+            followed by ``mn -c``, which would end every Mininet on the machine.
 
-Then single,N (--single) for testbed and Mininet as whole processes (the start-up ratio),
+Then single,N (--single) for testbed and Mininet as whole processes (best of 3; the start-up
+ratio) against what bounds that ratio for any Python tool (the interpreter importing networkx,
+plus the kernel's floor for single,N),
 ``testbed --version`` start-up, and pingall of --pingall hosts on one switch (every ordered
 pair, the exact matrix checked; the time of the test itself, beyond the build).
 
@@ -118,6 +121,7 @@ def held_run(args: list[str], timeout: float = 900) -> dict:
             raise RuntimeError(f"testbed run {' '.join(args)} exited {proc.returncode}:\n{''.join(lines)}")
         up = time.perf_counter()
         status = proc_status(proc.pid)
+        user, system = cpu_split(proc.pid)
         during = meminfo()
         held = time.perf_counter()
         proc.stdin.close()                     # the shell ends: teardown
@@ -136,6 +140,7 @@ def held_run(args: list[str], timeout: float = 900) -> dict:
             "build": float(re.search(r"built in ([\d.]+) s", text).group(1)),
             "stop": float(re.search(r"torn down in ([\d.]+) s", text).group(1)),
             "phases": phases, "rss_kb": status.get("VmRSS"), "hwm_kb": status.get("VmHWM"),
+            "user_s": user, "system_s": system,
             "kernel_kb": {k: during[k] - before[k] for k in MEMINFO_KEYS if k in during and k in before}}
 
 
@@ -176,13 +181,45 @@ def ip_netns_floor(n: int) -> dict:
 
 
 def mininet(topo: str) -> float | None:
+    """Mininet's build+stop of ``topo`` as a whole process. Mininet removes what it made when
+    it ends; should it fail half-way, what it left is reported, not cleaned up here (`mn -c`
+    would end every Mininet and controller on the machine, not only this one)."""
     if shutil.which("mn") is None:
         return None
     try:
         total, _ = timed(["mn", "--topo", topo, "--switch", "lxbr", "--controller", "none", "--test", "build"])
-    finally:
-        subprocess.run(["mn", "-c"], capture_output=True)
+    except RuntimeError as exc:
+        print(f"Mininet failed ({exc}); what it left, if anything, is for `sudo mn -c` to remove", file=sys.stderr)
+        return None
     return total
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a live process so far, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def best_of(argv: list[str], repeat: int = 3) -> float:
+    return min(timed(argv)[0] for _ in range(repeat))
+
+
+def single_bounds(n: int) -> dict:
+    """What any Python tool reading a networkx topology pays for single,N here: the interpreter
+    with networkx imported (best of 5) and the kernel's floor for its namespaces and links."""
+    import networkx as nx
+    from floor import floor
+    graph = nx.Graph()
+    graph.add_node("s1", kind="switch")
+    for i in range(1, n + 1):
+        graph.add_edge(f"h{i}", "s1")
+        graph.nodes[f"h{i}"]["kind"] = "host"
+    settle()
+    fl = floor(graph, linked=True)
+    return {"python_networkx": best_of([sys.executable, "-c", "import networkx"], 5),
+            "floor": fl["build"] + fl["stop"]}
 
 
 def startup(repeat: int = 5) -> float:
@@ -263,7 +300,8 @@ def main() -> int:
         build_cpu = sum(cpu for name, (_, cpu) in tb["phases"].items() if name not in ("load and plan", "teardown"))
         row.update(tb_whole=tb["whole"], tb_build=tb["build"], tb_stop=tb["stop"], phases=tb["phases"],
                    tb_build_cpu=build_cpu, tb_stop_cpu=tb["phases"].get("teardown", (0, 0))[1],
-                   rss_kb=tb["rss_kb"], hwm_kb=tb["hwm_kb"], kernel_kb=tb["kernel_kb"])
+                   rss_kb=tb["rss_kb"], hwm_kb=tb["hwm_kb"], kernel_kb=tb["kernel_kb"],
+                   tb_user=tb["user_s"], tb_system=tb["system_s"])
         settle()
         fl = kernel_floor(fanout)
         row.update(floor_build=fl["build"], floor_stop=fl["stop"], floor_namespaces=fl["namespaces"],
@@ -283,9 +321,10 @@ def main() -> int:
               f"{row['floor_stop']:.2f} s, linked floor {fl['build']:.2f} + {fl['stop']:.2f} s", file=sys.stderr, flush=True)
     if args.single:
         n = args.single
-        tb, _ = timed(TESTBED + ["run", "topologies/single.py", "--param", f"n={n}", "--test", "none"])
+        settle()
+        tb = best_of(TESTBED + ["run", "topologies/single.py", "--param", f"n={n}", "--test", "none"])
         mn = mininet(f"single,{n}") if has_mn else None
-        results["single"] = {"n": n, "testbed_whole": tb, "mininet_whole": mn}
+        results["single"] = {"n": n, "testbed_whole": tb, "mininet_whole": mn, **single_bounds(n)}
     results["startup"] = startup()
     if args.pingall:
         settle()
@@ -330,6 +369,14 @@ def report(results: dict) -> None:
               f"{ms(r['floor_build_cpu'], n):>11} {ms(r.get('lfloor_build_cpu'), n):>7} {ms(r['floor_stop_cpu'], n):>10} | "
               f"{r['tb_build_cpu'] / r['floor_build_cpu']:11.2f} {r['tb_build_cpu'] / r['lfloor_build_cpu']:7.2f} | "
               f"{lin:13.2f}x")
+    print("\nCPU of the testbed process up to the end of its build: user (Python) and system (the kernel's work "
+          "in its system calls: what no user-space speed-up removes)")
+    print(f"{'nodes':>7} | {'build s':>8} {'user s':>7} {'system s':>8} {'system share':>12}")
+    for r in rows:
+        if r.get("tb_user") is not None:
+            total = r["tb_user"] + r["tb_system"]
+            print(f"{r['nodes']:7,d} | {r['tb_build']:8.2f} {r['tb_user']:7.2f} {r['tb_system']:8.2f} "
+                  f"{100 * r['tb_system'] / total if total else 0:11.0f}%")
     print("\nBuild phases (wall s / CPU s of the testbed process)")
     names = [k for k in (rows[0]["phases"] if rows else {})]
     print(f"{'nodes':>7} " + " ".join(f"{k[:18]:>18}" for k in names))
@@ -346,7 +393,11 @@ def report(results: dict) -> None:
         s = results["single"]
         mn = f"Mininet {s['mininet_whole']:.2f} s, {s['mininet_whole'] / s['testbed_whole']:.1f}x" \
             if s["mininet_whole"] else "Mininet not installed"
-        print(f"\nsingle,{s['n']} build+stop as whole processes: testbed {s['testbed_whole']:.2f} s, {mn}")
+        print(f"\nsingle,{s['n']} build+stop as whole processes (best of 3): testbed {s['testbed_whole']:.2f} s, {mn}")
+        bound = s["python_networkx"] + s["floor"]
+        print(f"  the floor of any Python tool reading a networkx graph: interpreter with networkx "
+              f"{s['python_networkx']:.2f} s + kernel floor {s['floor']:.2f} s = {bound:.2f} s"
+              + (f", {s['mininet_whole'] / bound:.1f}x Mininet at best" if s["mininet_whole"] else ""))
     print(f"testbed --version: {results['startup']:.3f} s (best of 5)")
     if results.get("pingall"):
         p = results["pingall"]
