@@ -88,6 +88,11 @@ class Engine:
         return cls._roles[-1] if cls._roles else None
 
     @classmethod
+    def live(cls) -> list["Engine"]:
+        """The engines of this process not stopped yet, oldest first."""
+        return list(cls._live)
+
+    @classmethod
     def stop_all(cls) -> None:
         """Tear down every engine of this process (newest first)."""
         for engine in reversed(list(cls._live)):

@@ -27,6 +27,7 @@ What the classes stand for:
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import re
 import shlex
@@ -896,13 +897,35 @@ class RemoteController(Controller):
                      and c.port == self.port), None)
 
     def attach(self, switch: Switch) -> str | None:
+        """The switch's OpenFlow target: a controller of this script on that port, else a relay
+        (testbed/run/relay.py) to the controller on this machine's loopback or inside the node
+        that has the address; anything else is out of reach (a run never leaves the machine)."""
         local = self._local()
         if local is not None:
             return local.attach(switch)
+        owner = self._owner()
+        if owner is not None or ipaddress.ip_address(self.ip).is_loopback:
+            engine, node = owner if owner is not None else (switch.engine, None)
+            where = f"inside {node}" if node else "on this machine's loopback"
+            say_once(f"remote-{self.ip}:{self.port}",
+                     f"remote controller {self.ip}:{self.port}: the switches reach it {where} through a relay")
+            rundir = switch.engine.net[switch.name].environment.get("OVS_RUNDIR")
+            return "unix:" + engine.net.relay(self.ip, self.port, node, directory=rundir)
         say_once(f"remote-{self.ip}:{self.port}",
-                 f"remote controller {self.ip}:{self.port} is out of reach: testbed's switches live in their "
-                 "own namespaces and never reach this machine's network; run the controller as a "
-                 "Controller of the script (one runs beside each switch), or inside a node")
+                 f"remote controller {self.ip}:{self.port} is out of reach: testbed's switches reach this "
+                 "machine's loopback and the nodes of the script's networks, never beyond the machine; run "
+                 "the controller on 127.0.0.1 or inside a node")
+        return None
+
+    def _owner(self) -> tuple[Any, str] | None:
+        """(engine, node) of the built node that has this controller's address, if any."""
+        for engine in Engine.live():
+            if engine.net is None:
+                continue
+            plan = engine.net.live_plan
+            for node in plan.nodes:
+                if any(str(i.ip) == self.ip for i in plan.ip_interfaces(node.name)):
+                    return engine, node.name
         return None
 
     def detach(self, switch: Switch) -> None:

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from testbed.kernel import forks
 from testbed.kernel.nsfs import in_threads
 
 ECHO_REQUEST, ECHO_REPLY = 8, 0
@@ -31,6 +32,7 @@ SOL_RAW, ICMP_FILTER = 255, 1        # linux/icmp.h: the same for ICMP types 0-3
 MAGIC = b"testbed!"
 SO_TIMESTAMPNS = 35                  # asm-generic/socket.h (SO_TIMESTAMPNS_OLD); SCM_TIMESTAMPNS too
 TIMESPEC = struct.Struct("@qq")      # struct timespec on a 64-bit kernel: seconds, nanoseconds
+FORK_MIN = 50_000                    # probes from which the senders are processes, not threads
 READ_EVERY = 64                      # sends between reads of the replies (each read is a syscall;
                                      # a reply's time is the kernel's stamp, so waiting costs nothing)
 
@@ -165,7 +167,16 @@ def mesh(open_in: Callable[[str, int], socket.socket], probes: Sequence[Probe], 
                     packet = echo_request(ident, seq, MAGIC + struct.pack("!I", i), family)
                     senders[which][attempt].append((sock, packet, probes[i].dst_ip, (ident, seq), i))
         share = max(1, window // len(senders))
-        in_threads(lambda rounds: _send_rounds(rounds, probes, timeout, interval, share), senders)
+        if len(probes) * count >= FORK_MIN:           # each sender a process (testbed/kernel/forks.py)
+            def send(rounds: list[list[tuple]]) -> list:
+                _send_rounds(rounds, probes, timeout, interval, share)
+                mine = sorted({entry[4] for sends in rounds for entry in sends})
+                return [(i, probes[i].sent, probes[i].received, probes[i].rtts) for i in mine]
+            for counts in forks.in_processes(send, senders)[1:]:       # the first sender's are here already
+                for i, sent, received, rtts in counts:
+                    probes[i].sent, probes[i].received, probes[i].rtts = sent, received, rtts
+        else:
+            in_threads(lambda rounds: _send_rounds(rounds, probes, timeout, interval, share), senders)
     finally:
         for sock in sockets:
             sock.close()

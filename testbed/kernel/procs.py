@@ -35,6 +35,17 @@ def _stat(pid: int) -> list[bytes] | None:
     return stat[stat.rindex(b")") + 2:].split()
 
 
+def children_of(pid: int) -> set[int]:
+    """The PIDs whose parent is ``pid`` now."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat(int(entry))
+            if fields is not None and int(fields[1]) == pid:
+                found.add(int(entry))
+    return found
+
+
 def process_start_time(pid: int) -> int | None:
     """The start time of a process in clock ticks (to tell a PID from a reused one)."""
     fields = _stat(pid)

@@ -77,6 +77,7 @@ class Network:
         self.worker: nsfs.NetnsWorker | None = None
         self.nodes: dict[str, Node] = {}
         self._procs: dict[int, subprocess.Popen] = {}
+        self._relays: dict[tuple, Any] = {}            # (node, address, port) -> relay.Relay
         self._lock = threading.Lock()
         self._reach: Reachability | None = None
         self.leases: dict[tuple[str, str], str] = {}    # (node, ifname) -> CIDR given at run time (DHCP)
@@ -141,6 +142,9 @@ class Network:
             return {}
         with deferred_signals():
             wall, cpu = time.perf_counter(), time.process_time()
+            for relay in self._relays.values():
+                relay.close()
+            self._relays.clear()
             for proc in list(self._procs.values()):
                 if proc.poll() is None:
                     stop_signal(proc.pid)      # all at once; teardown waits, then kills what is left
@@ -212,6 +216,39 @@ class Network:
         path = os.path.join(run_dir(self.run_id), name)
         self.journal.record([File(path)])
         return path
+
+    def relay(self, address: str, port: int, node: str | None = None, directory: str | None = None) -> str:
+        """The path of a Unix socket whose connections reach TCP ``address:port``: inside
+        ``node``'s namespace, or with no node on this machine's loopback (nothing else: a
+        run never reaches beyond the machine). For a switch's OpenFlow controller (``unix:PATH``),
+        which its namespace keeps it from reaching over TCP. The socket is made in
+        ``directory`` (Open vSwitch connects only to sockets in its own run folder: the
+        switch node's OVS_RUNDIR), else in the run's folder. One relay per target and
+        directory; closed at stop()."""
+        import ipaddress
+        from testbed.run import relay
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            raise UsageError(f"relay to {address!r}: not an IP address") from None
+        if not 0 < port < 65536:
+            raise UsageError(f"relay to {address}:{port}: port {port} is not a TCP port (1-65535)")
+        if node is None and not ip.is_loopback:
+            raise UsageError(f"relay to {address}:{port}: outside the run only this machine's loopback "
+                             "(127.0.0.1, ::1) is reachable; name the node that has the address")
+        key = (node, str(ip), port, directory)
+        if key not in self._relays:
+            opener = None
+            if node is not None:
+                ns = self[node].netns
+                opener = lambda family: self.worker.run_inside(ns, relay.stream_socket, family)  # noqa: E731
+            name = f"relay-{node or 'local'}-{ip}-{port}.sock".replace(":", "_")
+            path = self.run_file(name) if directory is None else os.path.join(directory, name)
+            if directory is not None:
+                self.journal.record([File(path)])
+            self._relays[key] = relay.Relay(path, relay.tcp_connector(str(ip), port, opener),
+                                            name=f"relay-{ip}-{port}")
+        return self._relays[key].path
 
     def popen_logged(self, node: Node, argv: list[str], log: str, **kwargs: Any) -> subprocess.Popen:
         """Start a service in ``node`` with its stderr appended to ``log``."""

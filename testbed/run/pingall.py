@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Sequence
 from testbed import backends
 from testbed.deploy.context import if_indexes
 from testbed.deploy.hosts import static_neighbours
-from testbed.kernel import icmp, netlink
+from testbed.kernel import forks, icmp, netlink, nsfs
 from testbed.kernel.nsfs import in_threads
 from testbed.planning.reach import address_text, families, target_ip
 
@@ -134,24 +134,47 @@ def pingall(net: "Network", hosts: Sequence[str] | None = None, count: int = 1, 
     pairs: list[PairResult] = []
     reach = net.reachability
 
-    for family in found:
-        which = None if found == [4] else family        # IPv4 alone: the address pingall always chose
-        for src in names:
-            for dst in names:
-                if src == dst:
-                    continue
-                ip = target_ip(live, src, dst, which)
-                pairs.append(PairResult(src, dst, None if ip is None else address_text(ip), 0, 0,
-                                        reach.expected_at(src, dst, ip), family=family))
+    def plan_pairs() -> None:
+        for family in found:
+            which = None if found == [4] else family        # IPv4 alone: the address pingall always chose
+            for src in names:
+                for dst in names:
+                    if src == dst:
+                        continue
+                    ip = target_ip(live, src, dst, which)
+                    pairs.append(PairResult(src, dst, None if ip is None else address_text(ip), 0, 0,
+                                            reach.expected_at(src, dst, ip), family=family))
+    counts = probed_pairs(live, names, found)
+    if net.arp == "auto" and not net.static_arp and max(counts.values(), default=0) > ARP_DYNAMIC_MAX_PAIRS:
+        if sum(counts.values()) * count >= icmp.FORK_MIN:
+            # planning the pairs is Python, filling the neighbour tables half kernel: a child
+            # process fills them meanwhile (testbed/kernel/forks.py)
+            forks.in_processes(lambda job: job(), [plan_pairs, lambda: _fill_static_arp_here(net)])
+            net.static_arp = True
+        else:
+            plan_pairs()
+            install_static_arp(net)
+    else:
+        plan_pairs()
     # a host without an address has nothing to ping (0.0.0.0 would answer from the sender itself)
     probed = [p for p in pairs if p.dst_ip is not None]
-    most = max((sum(1 for p in probed if p.family == f) for f in found), default=0)
-    if net.arp == "auto" and not net.static_arp and most > ARP_DYNAMIC_MAX_PAIRS:
-        install_static_arp(net)
     for pair, probe in zip(probed, _mesh(net, [(p.src, p.dst_ip) for p in probed], count, timeout)):
         pair.sent, pair.received = probe.sent, probe.received
         pair.rtt_ms = min(probe.rtts) if probe.rtts else None
     return PingallResult(names, pairs)
+
+
+def probed_pairs(plan, names: Sequence[str], found: list[int]) -> dict[int, int]:
+    """How many ordered pairs of ``names`` pingall pings in each family of ``found`` (those
+    where ``target_ip`` finds an address), counted without planning each pair."""
+    if found == [4]:                                # any address of the destination will do
+        addressed = [n for n in names if plan.ip_interfaces(n)]
+        return {4: len(names) * len(addressed) - len(set(addressed))}
+    counts = {}
+    for family in found:
+        having = [n for n in names if any(i.version == family for i in plan.ip_interfaces(n))]
+        counts[family] = len(having) * (len(having) - 1)
+    return counts
 
 
 def ping_pairs(net: "Network", pairs: Sequence[tuple[str, str]], count: int = 1,
@@ -193,13 +216,29 @@ def install_static_arp(net: "Network", threads: int = 2) -> int:
     def fill(part: list[str]) -> None:
         for node in part:
             with net.worker.run_inside(net[node].netns, netlink.Batch) as batch:
-                for ifname, ip, mac in entries[node]:
-                    batch.neighbour(index[(node, ifname)], ip, mac)
-                try:
-                    batch.commit()
-                except netlink.NetlinkError as exc:
-                    if exc.errno != errno.EEXIST:
-                        raise
+                _add_neighbours(batch, node, entries[node], index)
     in_threads(fill, [nodes[k::threads] for k in range(threads)])
     net.static_arp = True
     return sum(len(v) for v in entries.values())
+
+
+def _fill_static_arp_here(net: "Network") -> int:
+    """install_static_arp's entries added by this thread, entering each namespace itself: for
+    a forked child (testbed/kernel/forks.py), which has no worker thread."""
+    index = getattr(net, "index", None) or if_indexes(net.plan)
+    entries = static_neighbours(net.plan)
+    for node, items in entries.items():
+        forks.enter(nsfs.netns_path(net[node].netns))
+        with netlink.Batch() as batch:
+            _add_neighbours(batch, node, items, index)
+    return sum(len(v) for v in entries.values())
+
+
+def _add_neighbours(batch: netlink.Batch, node: str, items, index) -> None:
+    for ifname, ip, mac in items:
+        batch.neighbour(index[(node, ifname)], ip, mac)
+    try:
+        batch.commit()
+    except netlink.NetlinkError as exc:
+        if exc.errno != errno.EEXIST:
+            raise

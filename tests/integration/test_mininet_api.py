@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import time
 
@@ -129,6 +130,51 @@ def test_the_mid_level_api_with_a_controller_and_open_vswitch(mn, capfd):
     assert h1.cmd("ping -c1 -W2 10.0.0.2").count("1 received") == 1
     assert "actions=" in s3.dpctl("dump-flows")
     assert int(s3.cmd("ovs-vsctl get Interface s3-eth2 ofport")) == s3.ports[s3.nameToIntf["s3-eth2"]] == 2
+    net.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_remote_controller_on_this_machines_loopback_controls_the_switch(mn, capfd, tmp_path):
+    """`--controller remote` with the user's controller on 127.0.0.1: the switch in its namespace
+    reaches it through a relay, and it is the controller that forwards (fail mode secure)."""
+    port, idle_port = _free_port(), _free_port()
+    controller = subprocess.Popen(["ovs-testcontroller", f"--unixctl={tmp_path / 'ctl'}", f"ptcp:{port}:127.0.0.1"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        net = single(mn, switch=mn.node.OVSSwitch,
+                     controller=lambda name: mn.node.RemoteController(name, ip="127.0.0.1", port=port))
+        net.start()
+        s1 = net["s1"]
+        assert net.waitConnected(timeout=60), "s1 never connected to the controller through the relay"
+        assert s1.cmd("ovs-vsctl get-controller s1").strip().startswith("unix:/run/testbed/")
+        assert "through a relay" in printed(capfd)
+        assert net.pingAll() == 0.0
+        assert "actions=" in s1.dpctl("dump-flows")           # flows the controller installed
+        net.stop()
+        # the same with nothing listening: the secure switch forwards nothing
+        net = single(mn, switch=mn.node.OVSSwitch,
+                     controller=lambda name: mn.node.RemoteController(name, ip="127.0.0.1", port=idle_port))
+        net.start()
+        assert net.pingAll(timeout=1) == 100.0
+        net.stop()
+    finally:
+        controller.terminate()
+        controller.wait(timeout=30)
+
+
+def test_a_remote_controller_inside_a_node_is_reached_in_its_namespace(mn, tmp_path):
+    net = single(mn, n=3, switch=mn.node.OVSSwitch, controller=None)
+    h1, h2, h3 = net["h1"], net["h2"], net["h3"]
+    h3.cmd(f"ovs-testcontroller --unixctl={tmp_path / 'ctl'} ptcp:6653:{h3.IP()} &")      # dies with h3
+    net.addController(mn.node.RemoteController("c0", ip=h3.IP(), port=6653))
+    net.start()
+    assert net.waitConnected(timeout=60), "s1 never connected to the controller inside h3"
+    assert net.ping([h1, h2]) == 0.0
     net.stop()
 
 
