@@ -153,7 +153,7 @@ def test_a_remote_controller_on_this_machines_loopback_controls_the_switch(mn, c
         assert net.waitConnected(timeout=60), "s1 never connected to the controller through the relay"
         assert s1.cmd("ovs-vsctl get-controller s1").strip().startswith("unix:/run/testbed/")
         assert "through a relay" in printed(capfd)
-        assert net.pingAll() == 0.0
+        assert net.pingAll(timeout=5) == 0.0                   # a first packet goes by the controller
         assert "actions=" in s1.dpctl("dump-flows")           # flows the controller installed
         net.stop()
         # the same with nothing listening: the secure switch forwards nothing
@@ -174,7 +174,7 @@ def test_a_remote_controller_inside_a_node_is_reached_in_its_namespace(mn, tmp_p
     net.addController(mn.node.RemoteController("c0", ip=h3.IP(), port=6653))
     net.start()
     assert net.waitConnected(timeout=60), "s1 never connected to the controller inside h3"
-    assert net.ping([h1, h2]) == 0.0
+    assert net.ping([h1, h2], timeout=5) == 0.0
     net.stop()
 
 
