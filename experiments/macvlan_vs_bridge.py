@@ -4,18 +4,20 @@ Topology topologies/macvlan_vs_bridge.py: a LAN s1 with a host ``lan``; ``phys``
 macvlan containers m1, m2 on its NIC; ``dock`` (a NAT gateway) carries containers b1, b2
 on its inner bridge docker0. For each path (macvlan: m1, bridge+NAT: b1) the run measures
 
-- latency: ping container -> lan (RTT avg/min over ``pings`` probes);
+- latency: ping container -> lan (RTT avg/min over ``pings`` probes), both paths at once;
 - throughput: iperf3 TCP container -> lan;
 - reachability: container -> lan, lan -> container (no route on the LAN to the bridge's
   subnet), lan -> container once more with a route through dock, as an outsider that
   tries to open a way in would (the NAT drops it and counts ``inbound_blocked``), and
   container -> its sibling;
-- the NAT's ``masqueraded`` counter over the run (the LAN only ever sees dock's address).
+- the NAT's ``masqueraded`` counter over the rest of the run (the LAN only ever sees dock's
+  address).
 """
 from __future__ import annotations
 
 import ipaddress
 import statistics
+from concurrent.futures import ThreadPoolExecutor
 
 from testbed import Plot, iperf3, ping
 
@@ -58,10 +60,16 @@ def _routed_inbound(net, container) -> tuple[float, int]:
 def run(net, params):
     lan = net["lan"]
     rows = []
+    # both paths' latency at once: whatever else the machine runs meanwhile delays both alike
+    # (one after the other, a busy moment during one path's pings decided the comparison)
+    with ThreadPoolExecutor(len(PATHS)) as pool:
+        latency = dict(zip(PATHS, pool.map(
+            lambda name: ping(net[name], lan, count=params["pings"], interval=0.01, wait=1),
+            [name for name, _ in PATHS.values()])))
     for path, (name, sibling) in PATHS.items():
         container = net[name]
+        out = latency[path]
         masq_before = _nat(net)["masqueraded"]
-        out = ping(container, lan, count=params["pings"], interval=0.01, wait=1)
         flow = iperf3(container, lan, duration=params["duration"])
         masqueraded = _nat(net)["masqueraded"] - masq_before
         inbound = ping(lan, container, count=3, interval=0.05, wait=1)
