@@ -888,6 +888,8 @@ class RemoteController(Controller):
     127.0.0.1 and that controller's port; anything else is out of the switches' reach."""
 
     def __init__(self, name: str, ip: str = "127.0.0.1", port: int | None = None, **kwargs: Any):
+        if ip == "localhost":
+            ip = "127.0.0.1"
         Controller.__init__(self, name, ip=ip, port=port or 6653, **kwargs)
 
     def _local(self) -> Controller | None:
@@ -904,7 +906,7 @@ class RemoteController(Controller):
         if local is not None:
             return local.attach(switch)
         owner = self._owner()
-        if owner is not None or ipaddress.ip_address(self.ip).is_loopback:
+        if owner is not None or _is_loopback(self.ip):
             engine, node = owner if owner is not None else (switch.engine, None)
             where = f"inside {node}" if node else "on this machine's loopback"
             say_once(f"remote-{self.ip}:{self.port}",
@@ -938,6 +940,13 @@ class RemoteController(Controller):
 
     def stop(self, *args: Any, **kwargs: Any) -> None:
         self.running = False
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:                             # a host name: not this machine's loopback
+        return False
 
 
 DefaultControllers = (Controller, OVSController)

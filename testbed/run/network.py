@@ -77,7 +77,7 @@ class Network:
         self.worker: nsfs.NetnsWorker | None = None
         self.nodes: dict[str, Node] = {}
         self._procs: dict[int, subprocess.Popen] = {}
-        self._relays: dict[tuple, Any] = {}            # (node, address, port) -> relay.Relay
+        self._relays: dict[tuple, Any] = {}            # (node, address, port, directory) -> relay.Relay
         self._lock = threading.Lock()
         self._reach: Reachability | None = None
         self.leases: dict[tuple[str, str], str] = {}    # (node, ifname) -> CIDR given at run time (DHCP)

@@ -93,3 +93,12 @@ def test_closing_ends_open_connections(tmp_path, echo_server):
         assert client.recv(10) == b""
     assert not os.path.exists(path)
     relay.close()                                      # twice is fine
+
+
+def test_remote_controller_addresses_on_the_loopback():
+    """Which remote controllers the relay serves without a node: the machine's loopback only
+    (a host name such as 'localhost' is taken as 127.0.0.1 when the controller is made)."""
+    from testbed.compat.node import _is_loopback
+    assert _is_loopback("127.0.0.1") and _is_loopback("127.5.6.7") and _is_loopback("::1")
+    assert not _is_loopback("10.0.0.3") and not _is_loopback("192.168.1.10")
+    assert not _is_loopback("controller.example")          # a name: never looked up, never reached
