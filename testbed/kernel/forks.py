@@ -9,7 +9,7 @@ handlers: SIGINT and SIGTERM are blocked across fork() and set to their defaults
 child). If this process is interrupted, its children are ended by their PIDs; if it is
 killed, the kernel ends them (PR_SET_PDEATHSIG).
 
-A child has one thread and no NetnsWorker: it may enter namespaces itself (``enter``).
+A child has one thread and no NetnsWorker: it may enter namespaces itself (nsfs.enter).
 """
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ import signal
 from typing import Any, Callable, Sequence, TypeVar
 
 T = TypeVar("T")
-CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 _SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -95,15 +94,3 @@ def _child(fn, part, read_end: int, write_end: int, parent: int) -> None:
         code = 0
     finally:
         os._exit(code)
-
-
-def enter(path: str) -> None:
-    """Move the calling thread into the network namespace at ``path`` (a forked child's
-    only thread; never a thread of the main process, which a NetnsWorker serves)."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if _libc.setns(fd, CLONE_NEWNET) != 0:
-            code = ctypes.get_errno()
-            raise OSError(code, f"setns into {path}: {os.strerror(code)}")
-    finally:
-        os.close(fd)

@@ -139,6 +139,16 @@ def remove(name: str) -> bool:
     return True
 
 
+def enter(path: str) -> None:
+    """Move the calling thread into the network namespace at ``path`` (the worker thread, or
+    a forked child's only thread: never another thread of the main process)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _check(_libc.setns(fd, CLONE_NEWNET), f"setns into {path}")
+    finally:
+        os.close(fd)
+
+
 def signals_to_main() -> None:
     """(in a helper thread) Leave SIGINT and SIGTERM to the main thread.
 
@@ -264,11 +274,7 @@ class NetnsWorker:
     @contextmanager
     def inside(self, name: str) -> Iterator[None]:
         """Enter namespace ``name`` for the duration of the block (worker thread only)."""
-        fd = os.open(netns_path(name), os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            _check(_libc.setns(fd, CLONE_NEWNET), f"setns into {name}")
-        finally:
-            os.close(fd)
+        enter(netns_path(name))
         try:
             yield
         finally:

@@ -243,9 +243,8 @@ class Network:
                 ns = self[node].netns
                 opener = lambda family: self.worker.run_inside(ns, relay.stream_socket, family)  # noqa: E731
             name = f"relay-{node or 'local'}-{ip}-{port}.sock".replace(":", "_")
-            path = self.run_file(name) if directory is None else os.path.join(directory, name)
-            if directory is not None:
-                self.journal.record([File(path)])
+            path = os.path.join(directory or run_dir(self.run_id), name)
+            self.journal.record([File(path)])
             self._relays[key] = relay.Relay(path, relay.tcp_connector(str(ip), port, opener),
                                             name=f"relay-{ip}-{port}")
         return self._relays[key].path

@@ -228,7 +228,7 @@ def _fill_static_arp_here(net: "Network") -> int:
     index = getattr(net, "index", None) or if_indexes(net.plan)
     entries = static_neighbours(net.plan)
     for node, items in entries.items():
-        forks.enter(nsfs.netns_path(net[node].netns))
+        nsfs.enter(nsfs.netns_path(net[node].netns))
         with netlink.Batch() as batch:
             _add_neighbours(batch, node, items, index)
     return sum(len(v) for v in entries.values())
