@@ -8,6 +8,9 @@ An experiment file is a Python module (nothing may run at import) with these nam
     GRID = {"kind": ["hub", "bridge"]}   # swept parameters, every combination (optional)
     RUN_PARAMS = {"duration": "seconds of each flow"}   # parameters only run() reads (optional)
     REPEAT = 3                           # runs per grid point (optional, default 1)
+    INTERLEAVE = True                    # repetitions round by round: every point once, then
+                                          # again (optional, default False: a point's repetitions
+                                          # one after another)
     SEED = 0                             # base of the per-run random seeds (optional)
     TABLE = ["rx_bytes"]                 # columns of the printed table (optional)
     QUICK = {"duration": 1, "kind": ["hub"]}   # what --param quick=true stands for (optional;
@@ -37,6 +40,10 @@ plus one combination of GRID values; ``--param KEY=VALUE`` replaces a fixed valu
 sweeps a grid key over ``VALUE1,VALUE2`` (converted by the type of the value it replaces).
 Grid points with the same topology parameters run one after another on one network;
 a change of topology parameters builds a fresh network (the previous one is torn down).
+With ``INTERLEAVE = True`` the repetitions go round by round (point 1, point 2, ...,
+then point 1 again), so that a drift of the machine's load over the run affects every
+point alike when points are compared with each other; a network is then built each
+time the topology parameters change.
 
 ``run(net, params)`` gets the running network and a dict of the point's parameters with
 attributes ``point``, ``repetition``, ``seed`` and ``artifact(name)`` (a path in the run's
@@ -130,6 +137,7 @@ class Experiment:
     description: str = ""
     quick: dict[str, Any] = field(default_factory=dict)
     tolerances: dict[str, Any] = field(default_factory=dict)
+    interleave: bool = False
 
 
 def _import(path: str):
@@ -172,6 +180,7 @@ def load_experiment(path: str, topology_required: bool = True) -> Experiment:
     params = getattr(module, "PARAMS", {})
     grid = getattr(module, "GRID", {})
     repeat = getattr(module, "REPEAT", 1)
+    interleave = getattr(module, "INTERLEAVE", False)
     seed = getattr(module, "SEED", 0)
     run = getattr(module, "run", None)
     checks = list(getattr(module, "CHECKS", []))
@@ -196,6 +205,8 @@ def load_experiment(path: str, topology_required: bool = True) -> Experiment:
         problems.append(f"{', '.join(both)} in both PARAMS and GRID; keep each parameter in one")
     if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
         problems.append(f"REPEAT must be a positive integer, not {repeat!r}")
+    if not isinstance(interleave, bool):
+        problems.append(f"INTERLEAVE must be True or False, not {interleave!r}")
     if not isinstance(seed, int):
         problems.append(f"SEED must be an integer, not {seed!r}")
     if not callable(run):
@@ -232,7 +243,8 @@ def load_experiment(path: str, topology_required: bool = True) -> Experiment:
         repeat=repeat, seed=seed, run=run, run_params={k: str(v) for k, v in run_params.items()},
         checks=checks, plots=plots,
         table=list(table) if table else None, description=doc.splitlines()[0] if doc else "",
-        quick=dict(quick), tolerances=dict(tolerances) if isinstance(tolerances, dict) else {})
+        quick=dict(quick), tolerances=dict(tolerances) if isinstance(tolerances, dict) else {},
+        interleave=interleave)
 
 
 def tolerance_problems(tolerances: Any) -> list[str]:
@@ -440,7 +452,7 @@ def run_experiment(exp: Experiment, *, repeat: int | None = None, overrides: Map
                        "description": exp.description, "argv": list(argv)},
         "topology": {"file": exp.topology, **topology_copy, "keys": list(exp.topology_keys), "networks": []},
         "params": {"fixed": params, "grid": grid, "overrides": dict(overrides or {}), "repeat": repeat,
-                   "points": points, "run_only": dict(exp.run_params)},
+                   "interleave": exp.interleave, "points": points, "run_only": dict(exp.run_params)},
         "seeds": {"base": exp.seed, "runs": []},
         "start": started.isoformat(), "end": None, "error": None,
         **provenance.environment(),
@@ -501,11 +513,19 @@ def error_record(error: BaseException, experiment_path: str, point: int, repetit
             "traceback": "".join(tb.format())}
 
 
+def schedule(points: int, repeat: int, interleave: bool = False) -> list[tuple[int, int]]:
+    """(point index, repetition) in the order they run: a point's repetitions together, or round by round."""
+    if interleave:
+        return [(index, rep) for rep in range(repeat) for index in range(points)]
+    return [(index, rep) for index in range(points) for rep in range(repeat)]
+
+
 def _run_points(exp: Experiment, points: list[dict], repeat: int, factory: NetworkFactory, folder: str,
                 rows: list[dict], meta: dict, bar: ProgressBar, label_keys: Sequence[str]) -> None:
     net, net_key = None, None
     try:
-        for index, point in enumerate(points):
+        for index, rep in schedule(len(points), repeat, exp.interleave):
+            point = points[index]
             key = topology_part(point, exp.topology_keys)
             if net is None or key != net_key:
                 if net is not None:
@@ -513,29 +533,28 @@ def _run_points(exp: Experiment, points: list[dict], repeat: int, factory: Netwo
                     net = None
                 net = _build(exp, point, factory, meta, bar)
                 net_key = key
-            for rep in range(repeat):
-                seed = run_seed(exp.seed, index, rep)
-                run_params = RunParams(point, index, rep, seed, folder)
-                label = provenance.describe_params({k: point[k] for k in label_keys}) + f" rep {rep + 1}/{repeat}"
-                random.seed(seed)
-                t0 = time.time()
-                try:
-                    value = exp.run(net, run_params)
-                except TestbedError:               # a refusal with its reason (e.g. a kernel feature missing)
-                    raise
-                except Exception as exc:           # the experiment's own code: reported with its traceback
-                    raise _RunRaised(exc, index, rep) from exc
-                t1 = time.time()
-                meta["seeds"]["runs"].append({"point": index, "repetition": rep, "seed": seed,
-                                              "start": t0, "end": t1})
-                for m_index, m in enumerate(measurements(value, f"{exp.name} point {index} rep {rep}")):
-                    clash = sorted(set(m) & (set(point) | set(ID_COLUMNS)))
-                    if clash:
-                        raise UsageError(f"{exp.name}: run() returned {', '.join(clash)}, which name "
-                                         "parameters or identifying columns; rename them")
-                    rows.append({"point": index, "repetition": rep, "seed": seed, "measurement": m_index,
-                                 **point, **m})
-                bar.step(f"{label} ({t1 - t0:.1f} s)")
+            seed = run_seed(exp.seed, index, rep)
+            run_params = RunParams(point, index, rep, seed, folder)
+            label = provenance.describe_params({k: point[k] for k in label_keys}) + f" rep {rep + 1}/{repeat}"
+            random.seed(seed)
+            t0 = time.time()
+            try:
+                value = exp.run(net, run_params)
+            except TestbedError:               # a refusal with its reason (e.g. a kernel feature missing)
+                raise
+            except Exception as exc:           # the experiment's own code: reported with its traceback
+                raise _RunRaised(exc, index, rep) from exc
+            t1 = time.time()
+            meta["seeds"]["runs"].append({"point": index, "repetition": rep, "seed": seed,
+                                          "start": t0, "end": t1})
+            for m_index, m in enumerate(measurements(value, f"{exp.name} point {index} rep {rep}")):
+                clash = sorted(set(m) & (set(point) | set(ID_COLUMNS)))
+                if clash:
+                    raise UsageError(f"{exp.name}: run() returned {', '.join(clash)}, which name "
+                                     "parameters or identifying columns; rename them")
+                rows.append({"point": index, "repetition": rep, "seed": seed, "measurement": m_index,
+                             **point, **m})
+            bar.step(f"{label} ({t1 - t0:.1f} s)")
     finally:
         if net is not None:
             _stop(net, meta)

@@ -34,7 +34,7 @@ from typing import Any, Mapping, Sequence, TextIO
 from testbed.errors import UsageError
 from testbed.lab import provenance
 from testbed.lab.experiment import (EXIT_CHECK, Outcome, expand_grid, find_run_folder, load_experiment,
-                                    run_experiment, run_seed)
+                                    run_experiment, run_seed, schedule)
 from testbed.lab.results import ID_COLUMNS, Results, is_number, read_json, write_json
 from testbed.topology import load as loader
 
@@ -294,14 +294,15 @@ def rerun(path: str, *, out: str = "results", allow_commit: bool = False, factor
     exp = dataclasses.replace(exp, name=data.get("experiment", exp.name), topology=os.path.abspath(topology),
                               topology_keys=tuple(loader.known_params(func)), params=dict(params.get("fixed", {})),
                               grid={k: list(v) for k, v in params.get("grid", {}).items()},
-                              seed=meta.get("seeds", {}).get("base", exp.seed))
+                              seed=meta.get("seeds", {}).get("base", exp.seed),
+                              interleave=bool(params.get("interleave", exp.interleave)))
     points = expand_grid(exp.params, exp.grid, exp.topology_keys)
     if params.get("points") is not None and provenance.jsonable(points) != params["points"]:
         raise UsageError(f"{folder}: the recorded grid does not expand to the recorded points; "
                          "the result was not made by this experiment runner")
     repeat = params.get("repeat", exp.repeat)
     seeds = [[r["point"], r["repetition"], r["seed"]] for r in meta.get("seeds", {}).get("runs", [])]
-    expected = [[p, r, run_seed(exp.seed, p, r)] for p in range(len(points)) for r in range(repeat)]
+    expected = [[p, r, run_seed(exp.seed, p, r)] for p, r in schedule(len(points), repeat, exp.interleave)]
     if seeds and seeds != expected[:len(seeds)]:
         print("*** note: the recorded seeds are not the ones this runner derives from the base seed", file=log)
     say = [f"*** rerun of {folder} ({meta.get('start', '?')}): {len(points)} point(s) x {repeat} repetition(s), "

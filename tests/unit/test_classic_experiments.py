@@ -76,6 +76,7 @@ def _dc_row(ecn, median, p95, std, marked=0, dropped=0, util=0.99):
             "queue_median": median, "queue_p5": median / 2, "queue_p95": p95, "queue_std": std, "utilization": util,
             "marked": marked, "dropped": dropped, "sender_cc": "dctcp" if ecn else "reno",
             "receiver_cc": "dctcp" if ecn else "reno", "ecn_negotiated": bool(ecn), "empty_fraction": 0.0,
+            "flow_cc": ["dctcp" if ecn else "reno"] * 2, "flow_ecn": [bool(ecn)] * 2,
             "samples": 1400, "samples_expected": 1450}
 
 
@@ -91,12 +92,19 @@ def test_dctcp_claims():
     assert not dc.dctcp_varies_less(rows(_dc_row(0, 150, 195, 9, dropped=4), _dc_row(20, 21, 30, 5, marked=9)))[0]
     assert not dc.dctcp_varies_less(rows(_dc_row(0, 150, 195, 30, dropped=4), _dc_row(20, 21, 30, 11, marked=9)))[0]
     assert not dc.ran_as_asked(rows({**_dc_row(20, 21, 30, 4, marked=9), "receiver_cc": "cubic"}))[0]
-    assert not dc.ran_as_asked(rows({**_dc_row(20, 21, 30, 4, marked=9), "ecn_negotiated": False}))[0]
+    # one flow whose SYN was retransmitted without ECN (fallback) runs DCTCP without it
+    ok, text = dc.ran_as_asked(rows({**_dc_row(20, 21, 30, 4, marked=9), "flow_ecn": [True, False]}))
+    assert not ok and "ECN True/False" in text
+    assert not dc.ran_as_asked(rows({**_dc_row(20, 21, 30, 4, marked=9), "flow_cc": ["dctcp", "cubic"]}))[0]
     slow = rows(_dc_row(0, 150, 195, 30, dropped=4, util=0.95), _dc_row(20, 21, 30, 4, marked=9, util=0.8))
     assert not dc.short_queue_costs_no_throughput(slow)[0]
     starved = rows(_dc_row(0, 150, 195, 30, dropped=400), {**_dc_row(20, 21, 30, 4, marked=9000), "samples": 790})
     ok, text = dc.the_machine_kept_pace(starved)
     assert not ok and "DCTCP 54 %" in text
+    # a tail-drop run whose queue never empties yet sends 55 % of the rate met the CPU, not the shaper
+    cpu_bound = rows(_dc_row(0, 70, 95, 15, dropped=0, util=0.55), _dc_row(20, 21, 30, 4, marked=9000))
+    ok, text = dc.the_machine_kept_pace(cpu_bound)
+    assert not ok and "TCP runs sent 55 % of the rate" in text
 
     assert not dc.marks_instead_of_drops(rows(_dc_row(0, 150, 195, 30, dropped=400),
                                               _dc_row(20, 21, 30, 4, marked=900, dropped=3)))[0]

@@ -122,6 +122,33 @@ def test_runs_every_point_and_repetition_reusing_networks(files, tmp_path):
     assert "PASS  values_positive" in out and "PASS  second" in out
 
 
+def test_interleave_runs_round_by_round_rebuilding_networks(files, tmp_path):
+    body = EXPERIMENT.format(topology=SINGLE, second_ok=True, second_check="second").replace(
+        "REPEAT = 2", "REPEAT = 2\nINTERLEAVE = True")
+    outcome, _, _ = run(files(body=body), tmp_path)
+    # round 1: hub 1, hub 2, bridge 1, bridge 2; round 2 again: a network per change of kind
+    assert [n.params["kind"] for n in FakeNetwork.built] == ["hub", "bridge", "hub", "bridge"]
+    assert all(n.started and n.stopped for n in FakeNetwork.built)
+    calls = [(c["kind"], c["size"], rep) for n in FakeNetwork.built for c, rep in n.calls]
+    assert calls == [("hub", 1, 0), ("hub", 2, 0), ("bridge", 1, 0), ("bridge", 2, 0),
+                     ("hub", 1, 1), ("hub", 2, 1), ("bridge", 1, 1), ("bridge", 2, 1)]
+    with open(os.path.join(outcome.folder, "meta.json")) as f:
+        meta = json.load(f)
+    assert meta["params"]["interleave"] is True
+    # every run keeps the seed of its point and repetition, whatever the order
+    seeds = {(r["point"], r["repetition"]): r["seed"] for r in meta["seeds"]["runs"]}
+    assert seeds == {(p, r): experiment.run_seed(7, p, r) for p in range(4) for r in range(2)}
+    assert experiment.schedule(2, 2) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert experiment.schedule(2, 2, interleave=True) == [(0, 0), (1, 0), (0, 1), (1, 1)]
+
+
+def test_interleave_must_be_a_bool(files):
+    body = EXPERIMENT.format(topology=SINGLE, second_ok=True, second_check="second").replace(
+        "REPEAT = 2", "REPEAT = 2\nINTERLEAVE = 'yes'")
+    with pytest.raises(UsageError, match="INTERLEAVE must be True or False"):
+        experiment.load_experiment(files(body=body))
+
+
 def test_repeat_option_overrides_file(files, tmp_path):
     outcome, _, _ = run(files(), tmp_path, repeat=1, overrides={"kind": "hub"})
     assert len(FakeNetwork.built) == 1

@@ -21,6 +21,7 @@ PARAMS = {{"n": 2, "scale": 10.0}}
 RUN_PARAMS = {{"scale": "a made-up scale"}}
 GRID = {{"kind": ["hub", "bridge"]}}
 REPEAT = {repeat}
+INTERLEAVE = {interleave}
 SEED = 3
 TOLERANCES = {tolerances}
 
@@ -55,9 +56,10 @@ def stored(tmp_path, monkeypatch):
     FakeNetwork.bias = 1.0
     monkeypatch.setattr(provenance, "git_commit", lambda path=None: {"commit": "a" * 40, "dirty": False})
 
-    def make(repeat=2, tolerances="{}"):
+    def make(repeat=2, tolerances="{}", interleave=False):
         path = tmp_path / "exp.py"
-        path.write_text(EXPERIMENT.format(topology=os.path.abspath(SINGLE), repeat=repeat, tolerances=tolerances))
+        path.write_text(EXPERIMENT.format(topology=os.path.abspath(SINGLE), repeat=repeat, tolerances=tolerances,
+                                          interleave=interleave))
         exp = experiment.load_experiment(str(path))
         outcome = experiment.run_experiment(exp, out=str(tmp_path / "out"), factory=FakeNetwork, log=io.StringIO(),
                                             stdout=io.StringIO(), overrides={"scale": "20"})
@@ -85,6 +87,18 @@ def test_rerun_reproduces_a_seeded_run_exactly(stored):
     assert data["comparison"]["ok"] is True and data["stored"] == os.path.abspath(folder)
     meta = json.load(open(os.path.join(result.outcome.folder, "meta.json")))
     assert meta["params"]["fixed"]["scale"] == 20.0           # the recorded override, not the file's default
+
+
+def test_rerun_of_an_interleaved_run_keeps_its_order_and_seeds(stored):
+    make, again = stored
+    folder = make(interleave=True)
+    result, log, out = again(folder)
+    assert result.exit_code == 0, out
+    assert "recorded seeds are not" not in log
+    value = next(c for c in result.comparison.columns if c.column == "value")
+    assert value.ok is True and all(c.difference == 0 for c in value.cells)
+    meta = json.load(open(os.path.join(result.outcome.folder, "meta.json")))
+    assert [(r["point"], r["repetition"]) for r in meta["seeds"]["runs"]] == [(0, 0), (1, 0), (0, 1), (1, 1)]
 
 
 def test_a_drift_beyond_the_spread_fails_and_says_where(stored):
