@@ -24,7 +24,8 @@ TCP fills the buffer (median at least 40 %, 95th percentile at least 80 % of it:
 sawtooth between half and full); DCTCP's standard deviation is at most K/2 and half of
 TCP's; DCTCP moves at least 90 % of TCP's bytes; DCTCP's queue marks instead of
 dropping, TCP's drops. Both ends of each flow run the asked congestion control (tcp_info), the
-receiver's buffer starts large enough (tcp_rmem) that the window never limits a flow, and
+receiver's buffer starts large enough (tcp_rmem) that the window never limits a flow, the
+senders' too (tcp_wmem), and
 TCP Small Queues' cap is raised on the senders (their packets waiting in the emulated
 switch are still charged to their sockets: the same kernel). ECN fallback is off
 (tcp_ecn_fallback=0): a SYN is never ECN-capable, so RED drops one that meets a queue
@@ -91,9 +92,11 @@ def run(net, params):
     for host in (*senders, rx):       # the congestion control is set per socket (iperf3 -C, both ends)
         host.run(["sysctl", "-qw", f"net.ipv4.tcp_ecn={int(dctcp)}", "net.ipv4.tcp_ecn_fallback=0",
                   "net.ipv4.tcp_no_metrics_save=1", f"net.ipv4.tcp_limit_output_bytes={TSQ_LIMIT}"], check=True)
-    # the receiver's window must not be what limits the flows (its default start, 128 kB, would)
+    # the receiver's window must not be what limits the flows (its default start, 128 kB, would), nor the
+    # senders' buffers (their default start is 16 kB)
     rx.run(["sysctl", "-qw", "net.ipv4.tcp_rmem=4096 2097152 16777216"], check=True)
     for host in senders:
+        host.run(["sysctl", "-qw", "net.ipv4.tcp_wmem=4096 4194304 16777216"], check=True)
         host.run(["ethtool", "-K", host.intfs[0], "tso", "off", "gso", "off"], check=True)
         traffic.ping(host, rx, count=2, interval=0.05, warmup=10)        # neighbours resolved first
     flows = [traffic.Flow(h, rx, duration=params["duration"], port=traffic.IPERF3_PORT + i, interval=1,
@@ -135,15 +138,31 @@ def run(net, params):
         "samples_late": queue.late,
         "throughput_mbps": sum(r.mbps for r in results), "flow_mbps": [r.mbps for r in results],
         "retransmits": sum(r.retransmits or 0 for r in results),
-        # what held each sender back, from its tcp_info at the end (fractions of its busy time)
-        "flow_cwnd_mean": [statistics.fmean(c) if (c := [s.cwnd for s in f.samples if s.cwnd]) else None
-                           for f in sent],
+        # what held each sender back: its window against what it had in flight (a sender with fewer segments
+        # in flight than its window is limited by something else), what it had written but not sent yet
+        # (none: the application did not keep up), the receiver's window, its smoothed RTT against the
+        # switch queue's delay, and from tcp_info at the end the fractions of its busy time that the
+        # receiver's window and the send buffer limited it
+        "flow_cwnd_mean": [_mean(f, "cwnd") for f in sent],
+        "flow_unacked_mean": [_mean(f, "unacked") for f in sent],
+        "flow_notsent_kb_mean": [None if (m := _mean(f, "notsent_bytes")) is None else round(m / 1000, 1)
+                                 for f in sent],
+        "flow_snd_wnd_kb_min": [None if not (w := [x.snd_wnd for x in f.samples if x.snd_wnd is not None])
+                                else round(min(w) / 1000, 1) for f in sent],
+        "flow_rtt_ms_mean": [_mean(f, "rtt_ms") for f in sent],
+        "queue_delay_ms_median": statistics.median(s.backlog for s in steady) * 8 / (params["bw"] * 1e3),
         "flow_rwnd_limited": [_fraction(f.last, "rwnd_limited") for f in sent],
         "flow_sndbuf_limited": [_fraction(f.last, "sndbuf_limited") for f in sent],
         "queue_series": [[round(s.t - t0, 3), s.qlen] for s in samples if s.t >= t0],
         "queue_kb_series": [[round(s.t - t0, 3), round(s.backlog / 1000, 1)] for s in samples if s.t >= t0],
         "queue_steady": [[round(s.t - t0, 3), s.qlen] for s in steady],
     }
+
+
+def _mean(flow, field: str) -> float | None:
+    """The mean of a TcpFlow's samples' ``field``, its first (slow start) left out; None: never reported."""
+    values = [v for x in flow.samples[1:] if (v := getattr(x, field)) is not None]
+    return round(statistics.fmean(values), 2) if values else None
 
 
 def _fraction(sock, field: str) -> float | None:

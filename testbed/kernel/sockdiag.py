@@ -29,14 +29,15 @@ TCPI_OPT_TIMESTAMPS, TCPI_OPT_SACK, TCPI_OPT_WSCALE, TCPI_OPT_ECN, TCPI_OPT_ECN_
 # struct tcp_info (include/uapi/linux/tcp.h): field -> (offset, struct format)
 TCP_INFO_FIELDS = {
     "state": (0, "B"), "ca_state": (1, "B"), "retransmits": (2, "B"), "options": (5, "B"),
+    "app_limited": (7, "B"),        # bit 0: the last delivery-rate sample was application limited
     "rto": (8, "I"), "snd_mss": (16, "I"), "unacked": (24, "I"), "sacked": (28, "I"), "lost": (32, "I"),
     "retrans": (36, "I"), "pmtu": (60, "I"), "rtt": (68, "I"), "rttvar": (72, "I"),
     "snd_ssthresh": (76, "I"), "snd_cwnd": (80, "I"), "reordering": (88, "I"), "total_retrans": (100, "I"),
     "pacing_rate": (104, "Q"), "bytes_acked": (120, "Q"), "bytes_received": (128, "Q"),
-    "segs_out": (136, "I"), "min_rtt": (148, "I"), "data_segs_out": (156, "I"),
+    "segs_out": (136, "I"), "notsent_bytes": (144, "I"), "min_rtt": (148, "I"), "data_segs_out": (156, "I"),
     "delivery_rate": (160, "Q"), "busy_time": (168, "Q"), "rwnd_limited": (176, "Q"),
     "sndbuf_limited": (184, "Q"), "delivered": (192, "I"), "delivered_ce": (196, "I"),
-    "bytes_sent": (200, "Q"), "bytes_retrans": (208, "Q"),
+    "bytes_sent": (200, "Q"), "bytes_retrans": (208, "Q"), "snd_wnd": (228, "I"),
 }
 
 

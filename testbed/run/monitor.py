@@ -180,6 +180,9 @@ class TcpSample:
     retrans: int | None             # total retransmitted segments
     delivered_ce: int | None        # segments delivered with CE marks (ECN)
     data_segs_out: int | None = None    # data segments sent, retransmissions included
+    unacked: int | None = None      # segments in flight (sent, not yet acknowledged)
+    notsent_bytes: int | None = None    # written by the application, not sent yet
+    snd_wnd: int | None = None      # bytes: the window the receiver last offered
 
 
 @dataclass
@@ -236,7 +239,8 @@ class TcpMonitor(_Sampler):
             flow.last = s
             i = s.info
             flow.samples.append(TcpSample(now, s.cwnd, i.get("snd_ssthresh"), s.rtt_ms, i.get("bytes_acked"),
-                                          i.get("total_retrans"), i.get("delivered_ce"), i.get("data_segs_out")))
+                                          i.get("total_retrans"), i.get("delivered_ce"), i.get("data_segs_out"),
+                                          i.get("unacked"), i.get("notsent_bytes"), i.get("snd_wnd")))
 
     def _close(self) -> None:
         if self._sock is not None:
