@@ -108,7 +108,10 @@ def test_dctcp_claims():
 
     assert not dc.marks_instead_of_drops(rows(_dc_row(0, 150, 195, 30, dropped=400),
                                               _dc_row(20, 21, 30, 4, marked=900, dropped=3)))[0]
-    assert not dc.marks_instead_of_drops(rows(_dc_row(0, 150, 195, 30, dropped=0), _dc_row(20, 21, 30, 4, marked=900)))[0]
+    assert not dc.marks_instead_of_drops(rows(_dc_row(0, 150, 195, 30, marked=3), _dc_row(20, 21, 30, 4, marked=900)))[0]
+    assert not dc.marks_instead_of_drops(rows(_dc_row(0, 150, 195, 30, dropped=9), _dc_row(20, 21, 30, 4)))[0]
+    ok, text = dc.marks_instead_of_drops(rows(_dc_row(0, 150, 195, 30), _dc_row(20, 21, 30, 4, marked=900)))
+    assert ok and "TCP: 0 marked, 0 dropped" in text
 
 
 def test_dctcp_refuses_without_the_kernel_features(monkeypatch):
