@@ -25,16 +25,16 @@ DCTCP) so that a drift of the host's load meets both alike:
   the paper's switches mark).
 
 The queue (s1's qdisc on its port to rx, packets and bytes) is sampled every ``period`` s
-over netlink; the first ``settle`` s (slow start) are left out of its statistics.
-Claims: DCTCP's median queue lies within K/2..2K and its 95th percentile below 2K, while
-TCP fills the buffer (median at least 40 %, 95th percentile at least 80 % of it: the
-sawtooth between half and full); DCTCP's standard deviation is at most K/2 and half of
-TCP's; DCTCP moves at least 90 % of TCP's bytes; DCTCP's queue marks instead of
-dropping, and the tail-drop queue marks nothing (its drops are reported). Both ends of each flow run the asked congestion control (tcp_info), the
-receiver's buffer starts large enough (tcp_rmem) that the window never limits a flow, the
-senders' too (tcp_wmem), and
-TCP Small Queues' cap is raised on the senders (their packets waiting in the emulated
-switch are still charged to their sockets: the same kernel). ECN fallback is off
+over netlink; the first ``settle`` s (slow start) are left out of its statistics. Claims:
+DCTCP's median queue lies within K/2..2K and its 95th percentile below 2K, while TCP
+fills the buffer (median at least 40 %, 95th percentile at least 80 % of it: the sawtooth
+between half and full); DCTCP's standard deviation is at most K/2 and half of TCP's;
+DCTCP moves at least 90 % of TCP's bytes; DCTCP's queue marks instead of dropping, and
+the tail-drop queue marks nothing (its drops are reported). Both ends of each flow run
+the asked congestion control (tcp_info), the receiver's buffer starts large enough
+(tcp_rmem) that the window never limits a flow, the senders' too (tcp_wmem), and TCP
+Small Queues' cap is raised on the senders (their packets waiting in the emulated switch
+are still charged to their sockets: the same kernel). ECN fallback is off
 (tcp_ecn_fallback=0): a SYN is never ECN-capable, so RED drops one that meets a queue
 above K, and by default Linux retransmits it without asking for ECN; that flow then runs
 DCTCP without ECN, and RED drops its packets instead of marking them (1,158 and 1,200

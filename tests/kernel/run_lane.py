@@ -386,7 +386,7 @@ GUEST_PING_TIMEOUT = 3.0
 
 
 # DCTCP's claims that compare the two modes' throughput and variance, or need every TCP run to
-# overflow the buffer, fail when the host is loaded and the guest falls behind (docs/reproductions.md):
+# fill the buffer, fail when the host is loaded and the guest falls behind (docs/reproductions.md):
 # a starved guest's CPU, not the switch port, becomes the bottleneck, and the packets wait elsewhere.
 # The lane reports them; the full run judges them. DCTCP's own queue claim, ECN on every flow and
 # marks instead of drops are judged.
