@@ -115,7 +115,6 @@ def run(net, params):
             stack.enter_context(monitor)
         results = traffic.concurrent(flows)
     sent = [m.busiest() for m in monitors]
-    sender = sent[0].last
     receiver = max((f.last for f in got.flows.values() if f.last), key=lambda s: s.info.get("bytes_received", 0),
                    default=None)
     samples = queue.samples
@@ -132,8 +131,7 @@ def run(net, params):
     return {
         "mode": f"DCTCP, K={params['ecn']}" if dctcp else f"TCP {cc}, drop-tail",
         "congestion_control": cc, "queue_kind": queue.kind, "tsq_default_bytes": int(tsq),
-        "sender_cc": sender.congestion if sender else None, "receiver_cc": receiver.congestion if receiver else None,
-        "ecn_negotiated": sender.ecn if sender else None,
+        "receiver_cc": receiver.congestion if receiver else None,
         "flow_ecn": [f.last.ecn if f.last else None for f in sent],
         "flow_cc": [f.congestion for f in sent],
         "queue_median": statistics.median(qlen), "queue_mean": statistics.fmean(qlen),
