@@ -6,7 +6,8 @@ import shutil
 from testbed.errors import EnvironmentProblem
 
 PACKAGES = {"ip": "iproute2", "ss": "iproute2", "bridge": "iproute2", "ping": "iputils-ping",
-            "iperf3": "iperf3", "tcpdump": "tcpdump", "ethtool": "ethtool", "nft": "nftables"}
+            "iperf3": "iperf3", "tcpdump": "tcpdump", "ethtool": "ethtool", "nft": "nftables",
+            "taskset": "util-linux"}
 
 
 def require_tools(*tools: str) -> None:

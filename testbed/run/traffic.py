@@ -173,19 +173,27 @@ def parse_ping(text: str) -> PingStats:
 
 
 def ping(node: TrafficNode, target: "TrafficNode | str", *, count: int = 5, interval: float = 0.2,
-         wait: float = 1.0, size: int | None = None, warmup: float = 0.0, family: int | None = None) -> PingStats:
+         wait: float = 1.0, size: int | None = None, warmup: float = 0.0, family: int | None = None,
+         cpu: int | None = None) -> PingStats:
     """Ping from ``node`` to a node or address, ``count`` probes ``interval`` s apart; over
     ``family`` (4 or 6) when given, else to the address a node would pick (IPv4 first).
+
+    With ``cpu``, ping runs on that CPU only (taskset). A veth carries a packet in the
+    sender's softirq, on the sender's CPU, so two pings pinned to one CPU see that CPU's
+    moments alike: compare paths that way, not from pings on different CPUs (on a virtual
+    machine one CPU can be held up while the other runs).
 
     With ``warmup`` > 0, uncounted single pings go first until one comes back (for at most
     ``warmup`` s), so that ARP has resolved the neighbour: on a lossy link ARP itself loses
     frames, and the probes queued behind a failed resolution would be counted as link loss.
     """
-    require_tools("ping")
+    require_tools("ping", *(("taskset",) if cpu is not None else ()))
     address = address_of(target, node, family)
     if warmup > 0:
         warm_up(node, address, warmup)
     argv = ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", str(wait)]
+    if cpu is not None:
+        argv = ["taskset", "--cpu-list", str(cpu), *argv]
     if size is not None:
         argv += ["-s", str(size)]
     argv.append(address)

@@ -42,6 +42,20 @@ def _status(pid: int) -> dict[str, str]:
         return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
 
 
+def _blocks_sigterm(pid: int) -> bool:
+    return bool(int(_status(pid).get("SigBlk", "0"), 16) & (1 << (signal.SIGTERM - 1)))
+
+
+def assert_takes_sigterm(pid: int, timeout: float = 20.0) -> None:
+    """The daemon's main thread does not keep SIGTERM blocked. FRR blocks every signal for the
+    moment it starts each of its threads, so one look can catch it mid-way: a mask still
+    blocking SIGTERM after ``timeout`` s is the fault (one handed down by the spawner)."""
+    deadline = time.monotonic() + timeout
+    while _blocks_sigterm(pid):
+        assert time.monotonic() < deadline, f"daemon {pid} kept SIGTERM blocked for {timeout:.0f} s"
+        time.sleep(0.01)
+
+
 class Routed:
     """A network that must leave no FRR daemon or file behind."""
 
@@ -50,11 +64,14 @@ class Routed:
 
     def __enter__(self) -> Network:
         self.net.start()
-        daemons = frr_processes(self.net.run_id)
-        assert daemons, "no FRR daemon of the run is running"
-        for pid in daemons:                  # SIGTERM reaches them (teardown need not kill them)
-            blocked = int(_status(pid).get("SigBlk", "0"), 16)
-            assert not blocked & (1 << (signal.SIGTERM - 1)), f"daemon {pid} blocks SIGTERM"
+        try:
+            daemons = frr_processes(self.net.run_id)
+            assert daemons, "no FRR daemon of the run is running"
+            for pid in daemons:              # SIGTERM reaches them (teardown need not kill them)
+                assert_takes_sigterm(pid)
+        except BaseException:
+            self.net.stop()                  # a failed check leaves nothing behind either
+            raise
         return self.net
 
     def __exit__(self, *exc) -> None:

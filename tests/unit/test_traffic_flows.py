@@ -195,6 +195,26 @@ def test_ping_warm_up_on_loopback():
     assert (stats.transmitted, stats.received) == (2, 2)
 
 
+class RecordingNode(LocalNode):
+    """Keeps the last command it ran."""
+
+    def run(self, command: Any, **kwargs: Any) -> subprocess.CompletedProcess:
+        self.argv = list(command)
+        return super().run(command, **kwargs)
+
+
+@pytest.mark.skipif(any(shutil.which(t) is None for t in ("ping", "taskset")), reason="needs ping and taskset")
+@pytest.mark.timeout(30)
+def test_ping_pinned_to_one_cpu_runs_there():
+    cpu = max(os.sched_getaffinity(0))
+    node = RecordingNode("h1")
+    stats = traffic.ping(node, node, count=2, interval=0.2, cpu=cpu)
+    assert (stats.transmitted, stats.received) == (2, 2)
+    prefix = node.argv[:node.argv.index("ping")]
+    probe = node.run([*prefix, "grep", "Cpus_allowed_list", "/proc/self/status"])    # what ping ran under
+    assert probe.stdout.split() == ["Cpus_allowed_list:", str(cpu)], probe.stdout
+
+
 def test_iperf_result_as_dict_has_mss():
     assert IperfResult("TCP", 1.0, 10, 80.0, 80.0, mss=1448).as_dict()["mss"] == 1448
 
