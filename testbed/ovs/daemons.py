@@ -121,8 +121,7 @@ class Instance:
 
     def appctl(self, *args: str, error: type[TestbedError] = CommandFailed) -> str:
         """``ovs-appctl ARGS`` against this instance's ovs-vswitchd."""
-        target = os.path.join(self.dir, "ovs-vswitchd.ctl")
-        return self.run(["ovs-appctl", "-t", target, *args], "ovs-appctl " + " ".join(args), error=error)
+        return self.run(["ovs-appctl", "-t", "ovs-vswitchd", *args], "ovs-appctl " + " ".join(args), error=error)
 
     def _log_tail(self) -> str:
         lines: list[str] = []
@@ -175,8 +174,9 @@ class Instance:
     def _daemon(self, record: Record, daemon: str, args: list[str]) -> None:
         argv = ["ip", "netns", "exec", self.netns, "sh", "-c", DETACH_NETNS, "sh",
                 daemon, *args, f"--pidfile={self.pidfile(daemon)}",
-                f"--log-file={os.path.join(self.dir, daemon + '.log')}",
-                f"--unixctl={os.path.join(self.dir, daemon + '.ctl')}", "--detach", "--no-chdir"]
+                f"--log-file={os.path.join(self.dir, daemon + '.log')}", "--detach", "--no-chdir"]
+        # no --unixctl: each daemon makes <folder>/<daemon>.<pid>.ctl (OVS_RUNDIR is the folder), where
+        # ovs-appctl looks by default, so `ovs-appctl dpctl/show` in the switch finds its own daemon
         self.run(argv, f"starting {daemon}")
         pid = journal.read_pid(self.pidfile(daemon))
         if pid is None:

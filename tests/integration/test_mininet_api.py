@@ -519,4 +519,6 @@ def test_ovs_tools_outside_the_switches_reach_the_switch_they_name(mn):
     assert "actions=NORMAL" in out
     bridges = subprocess.run(["ovs-vsctl", "list-br"], capture_output=True, text=True).stdout.split()
     assert bridges == ["s1", "s2"]
+    shown = net["s2"].cmd("ovs-appctl dpctl/show")            # the switch's own ovs-vswitchd, by default
+    assert "lookups:" in shown and ": s2-eth1" in shown and ": s2-eth2" in shown, shown
     net.stop()
