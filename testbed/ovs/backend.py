@@ -281,10 +281,11 @@ class OpenVSwitch(SwitchBackend):
             switch = switch_of(ctx.plan, node)
             if daemons.datapath_type(switch.datapath) == "netdev":
                 _offloads_off(ctx, {node}, only={(node, n) for n in names})
-            args: list[str] = []
+            args: list[str] = ["--", *openflow.LEAVE_QDISCS]
             for name in names:
                 port = switch.port(name)
-                args += ["--", "add-port", node, name, "--", "set", "interface", name, f"ofport_request={port.ofport}"]
+                args += ["--", "add-port", node, name, "--", "set", "interface", name, f"ofport_request={port.ofport}",
+                         "--", *openflow.leave_qdiscs(name)]
             inst = daemons.Instance(node, ctx.ns(node), instance_dir(ctx.run_id, node))
             inst.vsctl(*args, error=DeployError)
 

@@ -33,6 +33,17 @@ from testbed.ovs.records import TESTCONTROLLER, OvsSwitch
 LEARN_IDLE = 300                 # seconds a learned MAC or port membership is kept
 
 
+# Open vSwitch manages the qdiscs of its ports: a port with no QoS of its own gets its root
+# qdisc reset when it is added, which took the link shaping (htb, netem) off every switch end.
+# QoS type linux-noop tells it to leave them alone (one record, shared by a bridge's ports).
+LEAVE_QDISCS = ["--id=@noop", "create", "qos", "type=linux-noop"]
+
+
+def leave_qdiscs(port: str) -> list[str]:
+    """The command that gives ``port`` the linux-noop QoS of LEAVE_QDISCS (same transaction)."""
+    return ["set", "port", port, "qos=@noop"]
+
+
 def bridge_commands(switch: OvsSwitch, datapath_type: str, controller: str | None = None) -> list[list[str]]:
     """ovs-vsctl commands (each an argument list) that make this switch's bridge and ports.
 
@@ -47,9 +58,12 @@ def bridge_commands(switch: OvsSwitch, datapath_type: str, controller: str | Non
     if opts.ageing is not None:
         settings.append(f"other_config:mac-aging-time={max(1, int(opts.ageing))}")
     commands = [["add-br", name], ["set", "bridge", name, *settings]]
+    if switch.ports:
+        commands.append(LEAVE_QDISCS)
     for port in switch.ports:
         commands.append(["add-port", name, port.name])
         commands.append(["set", "interface", port.name, f"ofport_request={port.ofport}"])
+        commands.append(leave_qdiscs(port.name))
         if port.vlan is not None:
             commands.append(["set", "port", port.name, f"tag={port.vlan}", "vlan_mode=access"])
         elif port.trunk is not None:

@@ -227,3 +227,25 @@ def test_kernel_datapath_without_the_module_is_refused_and_rolled_back(clean_che
     clean_check.append(net.run_id)
     with pytest.raises(EnvironmentProblem, match="openvswitch kernel module"):
         net.start()
+
+
+def test_shaping_holds_on_the_switch_ends_of_ovs_links(clean_check):
+    """Open vSwitch resets the qdiscs of ports with no QoS of their own: the switch-side shaping of
+    a link (what the switch sends to the host) must survive it, at build and for a link added later."""
+    g = nx.Graph()
+    g.add_node("s1", kind="switch", backend="ovs")
+    for h in ("h1", "h2", "h3"):
+        g.add_node(h, kind="host")
+    g.add_edge("h1", "s1", bw={"s1": 5})         # only s1 -> h1 is shaped
+    g.add_edge("h2", "s1")
+    net = Network(g, source="ovs-switch-end-shaping")
+    clean_check.append(net.run_id)
+    with net:
+        assert "htb" in net["s1"].cmd(["tc", "qdisc", "show", "dev", "s1-eth1"])
+        towards_h1 = traffic.iperf3(net["h2"], net["h1"], duration=2)
+        assert 3.5 < towards_h1.mbps < 5.5, towards_h1.summary("h2", "h1")
+        net.add_link("h3", "s1", bw={"s1": 5})
+        (end,) = [i.name for i in net.plan.node("s1").interfaces if i.peer and i.peer[0] == "h3"]
+        assert "htb" in net["s1"].cmd(["tc", "qdisc", "show", "dev", end])
+        towards_h3 = traffic.iperf3(net["h2"], net["h3"], duration=2)
+        assert 3.5 < towards_h3.mbps < 5.5, towards_h3.summary("h2", "h3")
