@@ -148,7 +148,28 @@ def run_example(name: str, args: list[str] | None = None, timeout: float = 600) 
     return _run(name, ["-m", f"mininet.examples.{name}", *(args or [])], timeout)
 
 
+def _run_ids() -> set[str]:
+    from testbed.kernel.journal import all_runs
+    return {run.run_id for run in all_runs()}
+
+
+def _clean_crashed(before: set[str]) -> str:
+    """Tear down the runs that appeared since ``before`` and whose process is gone; what was done.
+    A Mininet test ends its example with pexpect, whose terminate() follows SIGHUP and SIGINT with
+    SIGKILL a moment later: a network still tearing down then is left, as a crashed run."""
+    from testbed.deploy.teardown import teardown
+    from testbed.kernel.journal import all_runs
+    said = []
+    for run in all_runs():
+        if run.run_id not in before and not run.owner_alive():
+            counts = teardown(run)
+            said.append(f"(cleaned run {run.run_id}, left by a killed example: {counts['netns']} namespaces, "
+                        f"{counts['process']} processes)")
+    return "\n".join(said)
+
+
 def _run(name: str, arguments: list[str], timeout: float) -> Outcome:
+    before = _run_ids()
     with tempfile.TemporaryDirectory(prefix="testbed-mnexamples-") as folder:
         started = time.monotonic()
         argv = [sys.executable, "-m", "testbed.mn", *arguments]
@@ -165,7 +186,8 @@ def _run(name: str, arguments: list[str], timeout: float) -> Outcome:
                 proc.kill()
                 out, _ = proc.communicate()
             code, out = 124, (out or "") + f"\n(timed out after {timeout:.0f} s)"
-        return Outcome(name, code, time.monotonic() - started, out)
+        cleaned = _clean_crashed(before)
+        return Outcome(name, code, time.monotonic() - started, (f"{cleaned}\n" if cleaned else "") + (out or ""))
 
 
 DRIVER = textwrap.dedent("""
