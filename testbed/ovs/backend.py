@@ -283,9 +283,8 @@ class OpenVSwitch(SwitchBackend):
                 _offloads_off(ctx, {node}, only={(node, n) for n in names})
             args: list[str] = ["--", *openflow.LEAVE_QDISCS]
             for name in names:
-                port = switch.port(name)
-                args += ["--", "add-port", node, name, "--", "set", "interface", name, f"ofport_request={port.ofport}",
-                         "--", *openflow.leave_qdiscs(name)]
+                for command in openflow.port_commands(node, name, switch.port(name).ofport):
+                    args += ["--", *command]
             inst = daemons.Instance(node, ctx.ns(node), instance_dir(ctx.run_id, node))
             inst.vsctl(*args, error=DeployError)
 

@@ -39,9 +39,11 @@ LEARN_IDLE = 300                 # seconds a learned MAC or port membership is k
 LEAVE_QDISCS = ["--id=@noop", "create", "qos", "type=linux-noop"]
 
 
-def leave_qdiscs(port: str) -> list[str]:
-    """The command that gives ``port`` the linux-noop QoS of LEAVE_QDISCS (same transaction)."""
-    return ["set", "port", port, "qos=@noop"]
+def port_commands(bridge: str, port: str, ofport: int) -> list[list[str]]:
+    """Add ``port`` to ``bridge`` with its planned OpenFlow number and the linux-noop QoS of
+    LEAVE_QDISCS (which goes first in the same ovs-vsctl transaction)."""
+    return [["add-port", bridge, port], ["set", "interface", port, f"ofport_request={ofport}"],
+            ["set", "port", port, "qos=@noop"]]
 
 
 def bridge_commands(switch: OvsSwitch, datapath_type: str, controller: str | None = None) -> list[list[str]]:
@@ -61,9 +63,7 @@ def bridge_commands(switch: OvsSwitch, datapath_type: str, controller: str | Non
     if switch.ports:
         commands.append(LEAVE_QDISCS)
     for port in switch.ports:
-        commands.append(["add-port", name, port.name])
-        commands.append(["set", "interface", port.name, f"ofport_request={port.ofport}"])
-        commands.append(leave_qdiscs(port.name))
+        commands += port_commands(name, port.name, port.ofport)
         if port.vlan is not None:
             commands.append(["set", "port", port.name, f"tag={port.vlan}", "vlan_mode=access"])
         elif port.trunk is not None:
